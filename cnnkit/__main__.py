@@ -1,0 +1,3 @@
+from cnnkit.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Typer command-line layer: parse -> one library call -> render."""

@@ -1,0 +1,69 @@
+"""Errors become one `error:` line and an exit code, in one place.
+
+The root command group overrides `main` so that the same mapping applies when
+the CLI runs as a program and under Typer's CliRunner in tests:
+
+* CnnkitError (bad input)           -> `error: <message>`, exit 2 (RunFailure: 1)
+* click usage errors (bad option)   -> `error: <message> (see '<cmd> --help')`, exit 2
+* anything else (a bug)             -> `error: unexpected ...`, exit 1
+* Ctrl-C                            -> exit 130
+
+`--debug` or CNNKIT_DEBUG=1 re-raises with the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from cnnkit.errors import CnnkitError
+
+# Typer >= 0.2x vendors click as typer._click; older releases depend on click.
+try:
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.exceptions import ClickException
+
+    try:
+        from click.exceptions import NoArgsIsHelpError
+    except ImportError:
+        NoArgsIsHelpError = ()  # click < 8.2 shows help itself
+Abort = typer.Abort
+
+
+def _debug(args) -> bool:
+    return os.environ.get("CNNKIT_DEBUG", "") not in ("", "0") or "--debug" in (args or sys.argv[1:])
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print the one-line error on stderr and leave with `code`."""
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class CnnkitGroup(TyperGroup):
+    """Root group: maps exceptions to one-line errors (see module docstring)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError:
+            sys.exit(0)  # Typer has already printed the help
+        except ClickException as e:
+            command = e.ctx.command_path if getattr(e, "ctx", None) else "cnnkit"
+            fail(f"{e.format_message()} (see '{command} --help')", e.exit_code)
+        except CnnkitError as e:
+            if _debug(args):
+                raise
+            fail(str(e), e.exit_code)
+        except (Abort, KeyboardInterrupt):
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as e:  # a bug: say so in one line unless debugging
+            if _debug(args):
+                raise
+            fail(f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback and report it)", 1)
+        sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,46 @@
+"""The root `cnnkit` app: only wiring. Each command group lives in its own module.
+
+Command modules import heavy libraries (torch, matplotlib) inside their command
+functions, so that `cnnkit shape` never pays for them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cnnkit import __version__
+from cnnkit.cli import arith
+from cnnkit.cli.errors import CnnkitGroup
+
+app = typer.Typer(
+    cls=CnnkitGroup,
+    name="cnnkit",
+    help="cnnkit: conv arithmetic, training, visualisation and gradient checking for CNN coursework.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnnkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks (also CNNKIT_DEBUG=1).")] = False,
+) -> None:
+    """cnnkit: conv arithmetic, models, training and visualisation for CNN coursework."""
+
+
+app.add_typer(arith.app)
+
+
+def main() -> None:
+    app()
