@@ -84,10 +84,12 @@ def pool_out(
     s = k if s is None else s
     _check_inputs(n, k, s, p, p, d)
     span = d * (k - 1) + 1
-    if p > span // 2:
+    # ATen checks pad <= k/2 on the plain kernel size (and on the dilated span,
+    # which is implied), so dilation does not buy extra padding.
+    if p > k // 2:
         raise GeometryError(
-            f"pooling padding {p} is more than half the kernel span {span} (k={k}, d={d}); "
-            f"PyTorch rejects this: use padding <= {span // 2}"
+            f"pooling padding {p} is more than half the kernel size {k}; "
+            f"PyTorch rejects this: use padding <= {k // 2}"
         )
     out = (n + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= n + p:

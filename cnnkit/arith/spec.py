@@ -68,7 +68,7 @@ class Layer:
     out_channels: int | None = None
     kernel: tuple[int, ...] | None = None
     stride: tuple[int, ...] | None = None
-    padding: object = 0  # "same" | "valid" | tuple of (before, after) per axis
+    padding: str | tuple[tuple[int, int], ...] = ((0, 0),)  # "same" | "valid" | (before, after) per axis
     dilation: tuple[int, ...] = (1,)
     groups: int = 1
     bias: bool = True
@@ -352,8 +352,6 @@ def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
     d = broadcast(layer.dilation, nd, "dilation")
     op_pad = broadcast(layer.output_padding, nd, "output padding")
     pad = layer.padding
-    if isinstance(pad, int):
-        pad = ((pad, pad),)
     p_axes = (pad,) * nd if isinstance(pad, str) else broadcast(pad, nd, "padding")
     op = {"conv": "conv", "convT": "transpose", "maxpool": "maxpool", "avgpool": "avgpool"}[kind]
     geoms = [axis_geometry(op, spatial[a], k[a], s[a], p_axes[a], d[a], layer.ceil_mode, op_pad[a]) for a in range(nd)]

@@ -1,0 +1,30 @@
+"""The README's two quickstart commands are the ones CI runs and that work."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import REPO
+
+
+def quickstart_lines() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"## Quickstart.*?```bash\n(.*?)```", text, re.S).group(1)
+    return [ln for ln in block.splitlines() if ln.strip()]
+
+
+def test_quickstart_has_exactly_two_commands():
+    assert len(quickstart_lines()) == 2
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = quickstart_lines()[1]
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci
+
+
+def test_readme_main_command_runs(cli):
+    main = quickstart_lines()[0]
+    spec = re.search(r'cnnkit layers "(.*)"', main).group(1)
+    r = cli("layers", spec)
+    assert r.exit_code == 0 and "total params" in r.stdout
