@@ -1,0 +1,235 @@
+"""Classification models of the coursework (../shared/seeds), one builder per family.
+
+Module names are stable (``features.conv1``, ``classifier.fc1``) whatever the
+options, so `--layer` names and the registry's first-conv / Grad-CAM layers hold
+for every variant.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch.nn as nn
+
+from cnnkit.arith.geometry import conv_out, pool_out
+from cnnkit.errors import CnnkitError
+from cnnkit.models.init import init_weights
+from cnnkit.models.layers import activation as make_activation
+from cnnkit.registry import register_model
+
+
+class FeatureClassifier(nn.Module):
+    """features (spatial) -> flatten -> classifier, the shape of every coursework net."""
+
+    def __init__(self, features: nn.Sequential, classifier: nn.Sequential):
+        super().__init__()
+        self.features = features
+        self.flatten = nn.Flatten()
+        self.classifier = classifier
+
+    def forward(self, x):  # (N, C, H, W) -> (N, classes)
+        return self.classifier(self.flatten(self.features(x)))
+
+
+def _check_size(size: int, what: str) -> int:
+    if size < 1:
+        raise CnnkitError(f"input too small for {what}: the feature map would be empty; use a larger --input")
+    return size
+
+
+# ----------------------------------------------------------------------------- seed 001
+
+
+def convnet(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    widths: tuple[int, ...] = (32, 64, 128),
+    kernel_size: int = 5,
+    batchnorm: bool = False,
+    head_batchnorm: bool = False,
+    dropout: float = 0.0,
+    activation: str = "relu",
+    hidden: int = 64,
+    input_size: int = 32,
+    init: str = "default",
+) -> nn.Module:
+    """Seed 001's CIFAR family: per stage conv(k, same) -> [bn] -> act -> maxpool 2 -> [dropout],
+    then linear(C*h*w -> hidden) -> [bn1d] -> act -> linear(hidden -> classes) -> [bn1d]."""
+    feats: OrderedDict[str, nn.Module] = OrderedDict()
+    c, size = in_channels, input_size
+    for i, w in enumerate(widths, start=1):
+        feats[f"conv{i}"] = nn.Conv2d(c, w, kernel_size, padding=kernel_size // 2)
+        if batchnorm:
+            feats[f"bn{i}"] = nn.BatchNorm2d(w)
+        feats[f"act{i}"] = make_activation(activation)
+        feats[f"pool{i}"] = nn.MaxPool2d(2)
+        if dropout:
+            feats[f"drop{i}"] = nn.Dropout(dropout)
+        c, size = w, pool_out(size, 2)
+    _check_size(size, "convnet")
+    head: OrderedDict[str, nn.Module] = OrderedDict(fc1=nn.Linear(c * size * size, hidden))
+    if head_batchnorm:
+        head["bn_fc1"] = nn.BatchNorm1d(hidden)
+    head["act_fc1"] = make_activation(activation)
+    head["fc2"] = nn.Linear(hidden, num_classes)
+    if head_batchnorm:
+        head["bn_fc2"] = nn.BatchNorm1d(num_classes)  # as printed in seed 001's Net1
+    return init_weights(FeatureClassifier(nn.Sequential(feats), nn.Sequential(head)), init)
+
+
+_CIFAR = dict(task="classification", input_shape=(3, 32, 32), num_classes=10, first_conv="features.conv1",
+              gradcam_layer="features")
+register_model("convnet", description="seed 001: 3 x [conv5-act-maxpool] 32/64/128 + linear 2048-64-classes",
+               builder=convnet, **_CIFAR)
+register_model("convnet-net1", description="seed 001 Net1: convnet with BatchNorm2d after every conv and BatchNorm1d in the head",
+               builder=convnet, batchnorm=True, head_batchnorm=True, **_CIFAR)
+register_model("convnet-net2", description="seed 001 Net2: convnet with Dropout(0.05) after every pooling",
+               builder=convnet, dropout=0.05, **_CIFAR)
+
+
+# ----------------------------------------------------------------------------- LeNet-5
+
+
+@register_model("lenet5", task="classification", input_shape=(1, 28, 28), num_classes=10,
+                description="LeNet-5 (LeCun 1998): conv6-pool-conv16-pool-fc120-fc84 for MNIST-sized digits",
+                first_conv="features.conv1", gradcam_layer="features.act2")
+def lenet5(num_classes: int = 10, in_channels: int = 1, activation: str = "tanh", pooling: str = "avg",
+           input_size: int = 28, init: str = "default") -> nn.Module:
+    """LeNet-5; a 28x28 input gets padding 2 on the first conv so it sees 32x32 as in the paper."""
+    if pooling not in ("avg", "max"):
+        raise CnnkitError(f"pooling must be 'avg' or 'max', got {pooling!r}")
+    pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
+    pad = 2 if input_size == 28 else 0
+    size = pool_out(conv_out(pool_out(conv_out(input_size, 5, 1, pad), 2), 5), 2)
+    _check_size(size, "lenet5")
+    feats = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(in_channels, 6, 5, padding=pad), act1=make_activation(activation), pool1=pool(2),
+        conv2=nn.Conv2d(6, 16, 5), act2=make_activation(activation), pool2=pool(2),
+    ))
+    head = nn.Sequential(OrderedDict(
+        fc1=nn.Linear(16 * size * size, 120), act_fc1=make_activation(activation),
+        fc2=nn.Linear(120, 84), act_fc2=make_activation(activation), fc3=nn.Linear(84, num_classes),
+    ))
+    return init_weights(FeatureClassifier(feats, head), init)
+
+
+# ----------------------------------------------------------------------------- seed 002
+
+
+def signnet(num_classes: int = 43, in_channels: int = 3, batchnorm: bool = False, activation: str = "relu",
+            input_size: int = 28, init: str = "default") -> nn.Module:
+    """Seed 002's traffic-sign net: conv5 64, conv5 32, maxpool, conv3 32, maxpool, linear 512 -> 43."""
+    feats: OrderedDict[str, nn.Module] = OrderedDict()
+    size = input_size
+    plan = [("conv1", in_channels, 64, 5), ("conv2", 64, 32, 5), ("pool1",), ("conv3", 32, 32, 3), ("pool2",)]
+    for item in plan:
+        name = item[0]
+        if name.startswith("pool"):
+            feats[name] = nn.MaxPool2d(2)
+            size = pool_out(size, 2)
+            continue
+        _, c_in, c_out, k = item
+        i = name[-1]
+        feats[name] = nn.Conv2d(c_in, c_out, k)
+        if batchnorm:
+            feats[f"bn{i}"] = nn.BatchNorm2d(c_out)
+        feats[f"act{i}"] = make_activation(activation)
+        size = conv_out(size, k)
+    _check_size(size, "signnet")
+    head = nn.Sequential(OrderedDict(fc=nn.Linear(32 * size * size, num_classes)))
+    return init_weights(FeatureClassifier(nn.Sequential(feats), head), init)
+
+
+_SIGN = dict(task="classification", input_shape=(3, 28, 28), num_classes=43, first_conv="features.conv1",
+             gradcam_layer="features.act3")
+register_model("signnet", description="seed 002: traffic-sign net (GTSRB 28x28), conv5 64, conv5 32, conv3 32, linear 512-43",
+               builder=signnet, **_SIGN)
+register_model("signnet-bn", description="seed 002: the traffic-sign net with batch norm after every conv",
+               builder=signnet, batchnorm=True, **_SIGN)
+
+
+# ----------------------------------------------------------------------------- seed 003
+
+
+@register_model("vgg-cifar100", task="classification", input_shape=(3, 32, 32), num_classes=100,
+                description="seed 003: VGG-style CIFAR-100 net, 4 conv-bn (64-512) + 3 fc-bn1d, 71.3M params",
+                first_conv="features.conv1", gradcam_layer="features.act4")
+def vgg_cifar(num_classes: int = 100, in_channels: int = 3, dropout: float = 0.5, input_size: int = 32,
+              init: str = "default") -> nn.Module:
+    """Seed 003's torchsummary table layer by layer (ReLUs after conv+bn are functional there)."""
+    feats: OrderedDict[str, nn.Module] = OrderedDict()
+    c, size = in_channels, input_size
+    for i, w in enumerate((64, 128, 256, 512), start=1):
+        feats[f"conv{i}"] = nn.Conv2d(c, w, 3, padding=1)
+        feats[f"bn{i}"] = nn.BatchNorm2d(w)
+        feats[f"act{i}"] = nn.ReLU()
+        if i in (2, 4):
+            feats[f"pool{i // 2}"] = nn.MaxPool2d(2)
+            size = pool_out(size, 2)
+        c = w
+    feats["drop"] = nn.Dropout(dropout)
+    _check_size(size, "vgg-cifar100")
+    head: OrderedDict[str, nn.Module] = OrderedDict()
+    f = c * size * size
+    for i, w in enumerate((2048, 1024, 512), start=1):
+        head[f"fc{i}"] = nn.Linear(f, w)
+        head[f"bn_fc{i}"] = nn.BatchNorm1d(w)
+        head[f"act_fc{i}"] = nn.ReLU()
+        f = w
+    head["fc4"] = nn.Linear(f, num_classes)
+    return init_weights(FeatureClassifier(nn.Sequential(feats), nn.Sequential(head)), init)
+
+
+# ----------------------------------------------------------------------------- ResNet-18
+
+STEMS = ("imagenet", "cifar", "seed004")
+
+
+def resnet18(num_classes: int = 1000, in_channels: int = 3, stem: str = "imagenet", pretrained: bool = False,
+             freeze: bool = False) -> nn.Module:
+    """torchvision's ResNet-18 with a choice of stem.
+
+    stem='imagenet': 7x7/2 conv + 3x3/2 max-pool (torchvision's own);
+    stem='cifar': 3x3/1 conv, no max-pool (keeps 32x32 inputs at full resolution);
+    stem='seed004': 7x7/2 conv, no max-pool, and the first stage strided (seed 004).
+    pretrained: ImageNet weights through torchvision's weights API (stem layers that
+    change shape stay random). freeze: only the final fc layer trains (feature extraction).
+    """
+    from torchvision.models import resnet18 as tv_resnet18
+
+    if stem not in STEMS:
+        raise CnnkitError(f"unknown stem {stem!r}; choose one of {', '.join(STEMS)}")
+    model = tv_resnet18(weights=None)
+    if pretrained:
+        from cnnkit.models.pretrained import load_resnet18_imagenet
+
+        model.load_state_dict(load_resnet18_imagenet())
+    if stem == "cifar":
+        model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    elif stem == "seed004":
+        model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        model.maxpool = nn.Identity()
+        first = model.layer1[0]
+        first.conv1.stride = (2, 2)
+        first.downsample = nn.Sequential(nn.Conv2d(64, 64, 1, 2, bias=False), nn.BatchNorm2d(64))
+    elif in_channels != 3:
+        model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+    if num_classes != 1000:
+        model.fc = nn.Linear(512, num_classes)
+    if freeze:
+        for p in model.parameters():
+            p.requires_grad = False
+        for p in model.fc.parameters():
+            p.requires_grad = True
+    return model
+
+
+_RESNET = dict(task="classification", first_conv="conv1", gradcam_layer="layer4")
+register_model("resnet18", input_shape=(3, 224, 224), num_classes=1000, builder=resnet18,
+               description="ResNet-18 (torchvision), ImageNet stem; --pretrained / --freeze for seed 003's transfer learning",
+               **_RESNET)
+register_model("resnet18-cifar", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="cifar",
+               description="ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 CIFAR images", **_RESNET)
+register_model("resnet18-seed004", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="seed004",
+               description="seed 004: ResNet-18 with a 7x7 stride-2 stem, no max-pool, first stage strided", **_RESNET)

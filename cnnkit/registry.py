@@ -1,0 +1,161 @@
+"""The one model registry (timm / torchvision style).
+
+    @register_model("convnet", task="classification", input_shape=(3, 32, 32), ...)
+    def convnet(num_classes=10, in_channels=3, batchnorm=False, ...): ...
+
+    create_model("convnet", num_classes=10, batchnorm=True)
+    list_models("resnet*", task="classification")
+
+A name maps to one builder plus preset keyword arguments, so variants are
+keyword arguments of one builder, never copied classes. `create_model` records
+the name and the resolved keyword arguments on the model (`cnnkit_config`), which
+is what a checkpoint stores to rebuild it. Standard library only: importing
+`cnnkit.models` registers the builders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cnnkit.errors import CnnkitError
+
+TASKS = ("classification", "segmentation")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    task: str
+    input_shape: tuple[int, int, int]  # default (C, H, W)
+    num_classes: int  # default number of classes
+    description: str  # one line, with the coursework it comes from
+    first_conv: str  # module path of the first conv layer (filters are drawn from it)
+    gradcam_layer: str  # module path Grad-CAM should use (last spatial feature map)
+    preset: dict[str, Any] = field(default_factory=dict)  # builder kwargs this name fixes
+
+    def options(self) -> dict[str, Any]:
+        """The builder's keyword options and their defaults (with this preset applied)."""
+        params = inspect.signature(self.builder).parameters
+        opts = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+        opts.update(self.preset)
+        opts.pop("num_classes", None)
+        opts.pop("in_channels", None)
+        return opts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "description": self.description,
+            "first_conv": self.first_conv,
+            "gradcam_layer": self.gradcam_layer,
+        }
+
+
+class UnknownModelError(CnnkitError):
+    pass
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    task: str,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    description: str,
+    first_conv: str,
+    gradcam_layer: str,
+    builder: Callable[..., Any] | None = None,
+    **preset: Any,
+):
+    """Register `builder` (or the decorated function) under `name`.
+
+    Extra keyword arguments are a preset: builder options this name fixes
+    (e.g. ``register_model("convnet-net2", ..., builder=convnet, dropout=0.05)``).
+    Raises ValueError on a duplicate name: the registry never overwrites.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelSpec(name, fn, task, tuple(input_shape), num_classes, description,
+                                    first_conv, gradcam_layer, dict(preset))
+        return fn
+
+    return add(builder) if builder is not None else add
+
+
+def get_spec(name: str) -> ModelSpec:
+    _ensure_models_imported()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UnknownModelError(f"unknown model {name!r}; {hint}`cnnkit models` lists them all") from None
+
+
+def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
+    """Registered names matching a shell-style pattern, optionally of one task."""
+    _ensure_models_imported()
+    if task is not None and task not in TASKS:
+        raise CnnkitError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+    return sorted(n for n, s in _REGISTRY.items() if fnmatch.fnmatch(n, pattern) and (task is None or s.task == task))
+
+
+def resolve_kwargs(name: str, num_classes: int | None = None, in_channels: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    """The full keyword arguments `create_model` would pass to the builder.
+
+    Unset options (None) are ignored, so callers can forward CLI options as they are.
+    Unknown options are an error that lists the valid ones.
+    """
+    spec = get_spec(name)
+    valid = spec.options()
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise CnnkitError(
+            f"model {name!r} has no option {', '.join(unknown)}; its options are: {', '.join(sorted(valid)) or 'none'}"
+        )
+    fixed = {k: v for k, v in given.items() if k in spec.preset and spec.preset[k] != v}
+    if fixed:
+        raise CnnkitError(
+            f"{name!r} is a preset that fixes {', '.join(fixed)}; use the base model to change it"
+        )
+    resolved = {**valid, **given}
+    resolved["num_classes"] = spec.num_classes if num_classes is None else num_classes
+    resolved["in_channels"] = spec.input_shape[0] if in_channels is None else in_channels
+    return resolved
+
+
+def create_model(name: str, num_classes: int | None = None, in_channels: int | None = None, **kwargs: Any):
+    """Build a registered model. The result carries `cnnkit_config` = {name, kwargs}."""
+    spec = get_spec(name)
+    resolved = resolve_kwargs(name, num_classes, in_channels, **kwargs)
+    model = spec.builder(**resolved)
+    model.cnnkit_config = {"name": name, "kwargs": resolved}
+    return model
+
+
+_builtin_loaded = False
+
+
+def _ensure_models_imported() -> None:
+    # The built-in builders live in cnnkit.models; importing it fills the registry.
+    # Done lazily so that `import cnnkit.registry` stays free of torch.
+    global _builtin_loaded
+    if not _builtin_loaded:
+        _builtin_loaded = True
+        import cnnkit.models  # noqa: F401
