@@ -18,10 +18,11 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from cnnkit.errors import CnnkitError
+from cnnkit.errors import CnnkitError, GeometryError
 
 TASKS = ("classification", "segmentation")
 
@@ -150,6 +151,20 @@ def create_model(name: str, num_classes: int | None = None, in_channels: int | N
 
 
 _builtin_loaded = False
+
+
+def create_for_input(name: str, input_shape: tuple[int, int, int], num_classes: int | None = None, **kwargs: Any):
+    """`create_model` for a given (C, H, W): sets in_channels and, for builders whose
+    flatten size depends on it, input_size (square inputs)."""
+    c, h, w = input_shape
+    if "input_size" in get_spec(name).options() and kwargs.get("input_size") is None:
+        if h != w:
+            raise CnnkitError(f"{name} takes square inputs only (its classifier size depends on H = W); got {h}x{w}")
+        kwargs["input_size"] = h
+    try:
+        return create_model(name, num_classes=num_classes, in_channels=c, **kwargs)
+    except GeometryError as e:
+        raise GeometryError(f"{name} cannot take a {c}x{h}x{w} input: {e}") from None
 
 
 def _ensure_models_imported() -> None:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from cnnkit.arith.geometry import axis_geometry
+from cnnkit.arith.geometry import axis_geometry, receptive_field_step
 from cnnkit.arith.parse import broadcast, format_sizes, parse_padding, parse_sizes
 from cnnkit.errors import GeometryError, SpecError
 
@@ -360,16 +360,10 @@ def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
     strides = tuple(g.s for g in geoms)
     ks = format_sizes(k) if len(set(k)) > 1 else str(k[0])
 
-    # Receptive field: r += (span - 1) * jump; jump *= s.  For a transposed conv an
-    # output pixel sees ceil(span / s) input pixels and the jump shrinks by s.
     new_rf = new_jump = None
     if rf is not None:
-        if kind == "convT":
-            new_rf = tuple(r + (math.ceil(g.effective_kernel / g.s) - 1) * j for r, j, g in zip(rf, jump, geoms))
-            new_jump = tuple(j / g.s for j, g in zip(jump, geoms))
-        else:
-            new_rf = tuple(r + (g.effective_kernel - 1) * j for r, j, g in zip(rf, jump, geoms))
-            new_jump = tuple(j * g.s for j, g in zip(jump, geoms))
+        steps = [receptive_field_step(r, j, g.effective_kernel, g.s, kind == "convT") for r, j, g in zip(rf, jump, geoms)]
+        new_rf, new_jump = tuple(a for a, _ in steps), tuple(b for _, b in steps)
 
     if kind in ("maxpool", "avgpool"):
         name = "MaxPool" if kind == "maxpool" else "AvgPool"
@@ -423,23 +417,29 @@ def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adagrad": 1, "adam": 2, "adamw": 2}
 
 
-def training_memory(report: NetworkReport, batch: int, optimizer: str = "sgd", bytes_per_value: int = 4) -> dict:
+def training_memory_bytes(activation_elements: int, params: int, batch: int, optimizer: str = "sgd",
+                          bytes_per_value: int = 4) -> dict:
     """Rough training-memory estimate in bytes.
 
-    activations: every layer output kept for backward (an upper bound: in-place
-    ReLUs share storage); params, grads: one copy each; optimizer state: 0 (SGD),
-    1 (momentum/RMSprop/Adagrad) or 2 (Adam) copies of the parameters.
+    activations: every layer output kept for backward, per sample, times the batch
+    (an upper bound: in-place ReLUs share storage); params, grads: one copy each;
+    optimizer state: 0 (SGD), 1 (momentum/RMSprop/Adagrad) or 2 (Adam) copies.
     """
     if optimizer not in OPTIMIZER_STATE:
         raise SpecError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE)}")
     if batch < 1:
         raise SpecError("batch size must be >= 1")
-    p = report.total_params * bytes_per_value
+    p = params * bytes_per_value
     parts = {
-        "activations": report.activation_elements() * batch * bytes_per_value,
+        "activations": activation_elements * batch * bytes_per_value,
         "params": p,
         "grads": p,
         "optimizer_state": p * OPTIMIZER_STATE[optimizer],
     }
     parts["total"] = sum(parts.values())
     return parts
+
+
+def training_memory(report: NetworkReport, batch: int, optimizer: str = "sgd") -> dict:
+    """`training_memory_bytes` for a parsed spec."""
+    return training_memory_bytes(report.activation_elements(), report.total_params, batch, optimizer)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cnnkit import __version__
-from cnnkit.cli import arith
+from cnnkit.cli import arith, models
 from cnnkit.cli.errors import CnnkitGroup
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ def root(
 
 
 app.add_typer(arith.app)
+app.add_typer(models.app)
 
 
 def main() -> None:
