@@ -44,7 +44,7 @@ def models(
 
 @app.command()
 def summary(
-    model: Annotated[str, typer.Argument(help="A registered model name (see `cnnkit models`).")],
+    model: Annotated[str, typer.Argument(help="A registered model name (see `cnnkit models`) or a checkpoint file.")],
     input_shape: Annotated[Optional[str], typer.Option("--input", help="Input shape CxHxW (default: the model's).")] = None,
     classes: Annotated[Optional[int], typer.Option("--classes", help="Number of classes (default: the model's).")] = None,
     opt: OptOpt = None,
@@ -58,16 +58,12 @@ def summary(
     Example: cnnkit summary resnet18 --input 3x224x224
 
     Example: cnnkit summary unet --opt depth=3 --opt upsampling=transpose --depth 1
+
+    Example: cnnkit summary runs/convnet/best.pt
     """
-    from cnnkit.registry import create_for_input, get_spec
     from cnnkit.summary import collapse, summarize
 
-    spec = get_spec(model)
-    shape = parse_sizes(input_shape, "input shape") if input_shape else spec.input_shape
-    if len(shape) != 3:
-        raise SpecError(f"--input must be C x H x W, e.g. {format_sizes(spec.input_shape)}")
-    options = parse_model_options(opt)
-    net = create_for_input(model, shape, classes, **options)
+    net, shape = _model_and_shape(model, input_shape, classes, opt)
     result = _run_summary(summarize, net, shape, model)
     rows = collapse(result, depth) if depth else [r for r in result.rows if r.leaf]
     memory = result.memory(batch, optimizer)
@@ -79,6 +75,27 @@ def summary(
         print_json(data)
         return
     _render(model, result, rows, memory, batch, optimizer)
+
+
+def _model_and_shape(model: str, input_shape, classes, opt):
+    """(network, input shape) from a registry name or a checkpoint path."""
+    from pathlib import Path
+
+    from cnnkit.registry import create_for_input, get_spec
+
+    if Path(model).suffix in (".pt", ".pth") or Path(model).exists():
+        from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
+
+        if classes is not None or opt:
+            raise SpecError("--classes and --opt do not apply to a checkpoint: it stores its own model options")
+        ckpt = load_checkpoint(model)
+        shape = parse_sizes(input_shape, "input shape") if input_shape else tuple(ckpt["input_shape"])
+        return model_from_checkpoint(ckpt), shape
+    spec = get_spec(model)
+    shape = parse_sizes(input_shape, "input shape") if input_shape else spec.input_shape
+    if len(shape) != 3:
+        raise SpecError(f"--input must be C x H x W, e.g. {format_sizes(spec.input_shape)}")
+    return create_for_input(model, shape, classes, **parse_model_options(opt)), shape
 
 
 def _run_summary(summarize, net, shape, name):

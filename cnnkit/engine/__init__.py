@@ -1,0 +1,1 @@
+"""Training and evaluation machinery: checkpoints (more to come: fit, evaluate, metrics)."""

@@ -1,0 +1,111 @@
+"""Self-describing, atomically written checkpoints that never execute code on load.
+
+A checkpoint is a plain dict saved with torch.save:
+
+    {"format": "cnnkit-checkpoint", "version": 1,
+     "model": {"name": "convnet", "kwargs": {...}},      # rebuilds it via the registry
+     "task": "classification", "input_shape": [3, 32, 32],
+     "class_names": [...] | None, "normalization": {"mean": [...], "std": [...]} | None,
+     "state_dict": {...}, **extra}                        # extra: optimizer, epoch, RNG ...
+
+Loading uses ``torch.load(weights_only=True)``: only tensors and plain containers
+are unpickled, so a crafted pickle is refused instead of run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from cnnkit.errors import CnnkitError
+from cnnkit.registry import create_model, get_spec
+
+FORMAT = "cnnkit-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(CnnkitError):
+    pass
+
+
+def checkpoint_dict(model: nn.Module, input_shape, class_names=None, normalization=None, **extra: Any) -> dict:
+    """The dict `save_checkpoint` writes; `model` must come from `create_model`."""
+    config = getattr(model, "cnnkit_config", None)
+    if config is None:
+        raise CnnkitError("this model was not built by cnnkit.registry.create_model, so it cannot be rebuilt from a checkpoint")
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"name": config["name"], "kwargs": dict(config["kwargs"])},
+        "task": get_spec(config["name"]).task,
+        "input_shape": list(input_shape),
+        "class_names": None if class_names is None else list(class_names),
+        "normalization": normalization,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **extra,
+    }
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
+    """Write atomically: a temporary file in the same folder, then os.replace, so a
+    crash mid-write never leaves a truncated checkpoint under the real name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read and validate a checkpoint; every failure is a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{path} holds Python objects that loading would have to execute ({first[:160]}); refused: "
+            "cnnkit loads checkpoints with weights_only=True. Only load files you trust with other tools"
+        ) from None
+    except Exception as e:  # torch.load fails in many ways on foreign bytes (KeyError, EOFError, ...)
+        raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(e).__name__}); re-save or re-train it") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a cnnkit checkpoint (no model name and options to rebuild it); "
+            "use a checkpoint written by `cnnkit train`"
+        )
+    if ckpt.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} was written by a newer cnnkit (format version {ckpt['version']}); upgrade cnnkit")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> nn.Module:
+    """Rebuild the model through the registry and load its weights."""
+    spec = ckpt["model"]
+    kwargs = dict(spec["kwargs"])
+    if kwargs.get("pretrained"):
+        kwargs["pretrained"] = False  # the trained weights are in the checkpoint; no download
+    model = create_model(spec["name"], **kwargs)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(f"the weights do not fit {spec['name']} with its stored options: {str(e).splitlines()[0]}") from None
+    return model
