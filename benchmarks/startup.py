@@ -9,29 +9,16 @@ Reports the median wall time of each and the difference; the target is under
 from __future__ import annotations
 
 import argparse
-import shutil
-import statistics
-import subprocess
 import sys
-import time
 
-
-def median_wall(cmd: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from timing import cnnkit_command, median_wall
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=30)
     args = ap.parse_args()
-    exe = shutil.which("cnnkit")
-    cnnkit_cmd = [exe] if exe else [sys.executable, "-m", "cnnkit"]
-    shape = cnnkit_cmd + ["shape", "--in", "512", "--k", "9", "--p", "1"]
+    shape = cnnkit_command() + ["shape", "--in", "512", "--k", "9", "--p", "1"]
     median_wall(shape, 3)  # warm the file cache
     base = median_wall([sys.executable, "-c", "pass"], args.repeats)
     ours = median_wall(shape, args.repeats)

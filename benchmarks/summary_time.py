@@ -10,28 +10,18 @@ the time of the summary itself (one hooked forward pass). Medians.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 
-
-def median_wall(cmd: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from timing import cnnkit_command, median_wall
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    exe = shutil.which("cnnkit")
-    cmd = ([exe] if exe else [sys.executable, "-m", "cnnkit"]) + ["summary", "resnet18", "--input", "3x224x224"]
+    cmd = cnnkit_command() + ["summary", "resnet18", "--input", "3x224x224"]
     torch_only = median_wall([sys.executable, "-c", "import torch"], args.repeats)
     tv = median_wall([sys.executable, "-c", "import torchvision.models"], args.repeats)
     whole = median_wall(cmd, args.repeats)
