@@ -161,9 +161,11 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], device: str | torc
                          shared=module in seen_modules)
         if module not in seen_modules:
             seen_modules.add(module)
-            own = [p for p in (module.parameters(recurse=False) if leaf else module.parameters()) if id(p) not in seen_params or not leaf]
-            if leaf:
+            if leaf:  # a tied weight shared by two leaves is counted at the first only
+                own = [p for p in module.parameters(recurse=False) if id(p) not in seen_params]
                 seen_params.update(id(p) for p in own)
+            else:  # a container reports everything inside it
+                own = list(module.parameters())
             row.params = sum(p.numel() for p in own)
             row.trainable = sum(p.numel() for p in own if p.requires_grad)
         rows.append(row)
