@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -38,3 +38,29 @@ def parse_model_options(items: list[str] | None) -> dict:
         except (ValueError, SyntaxError):
             options[key.strip()] = text
     return options
+
+
+# ---------------------------------------------------------------- data options
+
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="shapes, shapes-seg, cifar10, ..., folder:PATH or segfolder:PATH (see `cnnkit data list`).")]
+DataDirOpt = Annotated[Optional[str], typer.Option("--data-dir", help="Data root for downloads and the tensor cache (default $CNNKIT_DATA or ~/.cache/cnnkit/data).")]
+ValSplitOpt = Annotated[float, typer.Option("--val-split", help="Fraction of the training split held out for validation (0 = none).")]
+ImageSizeOpt = Annotated[Optional[str], typer.Option("--image-size", help="Resize every image (and mask) to HxW, e.g. 64 or 256x256.")]
+IgnoreIndexOpt = Annotated[Optional[int], typer.Option("--ignore-index", help="Mask value left out of loss and metrics (e.g. 255 for 'unlabelled').")]
+NoDownloadOpt = Annotated[bool, typer.Option("--no-download", help="Never download; fail with what to put where.")]
+
+
+def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=None, no_download=False, split_seed=0, test_split=0.2):
+    """Build cnnkit.data.DataOptions from the shared CLI options."""
+    from cnnkit.arith.parse import parse_sizes
+    from cnnkit.data.catalog import DataOptions
+    from cnnkit.errors import SpecError
+
+    size = None
+    if image_size:
+        size = parse_sizes(image_size, "--image-size")
+        size = size * 2 if len(size) == 1 else size
+        if len(size) != 2 or min(size) < 1:
+            raise SpecError(f"--image-size {image_size!r} must be H or HxW, e.g. 64 or 256x256")
+    return DataOptions(data_dir=data_dir, val_split=val_split, split_seed=split_seed, test_split=test_split,
+                       image_size=size, ignore_index=ignore_index, download=not no_download)

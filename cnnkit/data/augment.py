@@ -1,0 +1,110 @@
+"""Augmentation of whole batches on the training device.
+
+Instead of one PIL call per image per transform (torchvision's per-sample
+pipeline), every geometric transform here is an index computation shared by the
+batch: a translated, cropped and flipped image is one gather with per-sample row
+and column indices. The same indices move the mask, so image and mask stay
+aligned. Random numbers come from a CPU torch.Generator, so a seed gives the same
+augmentations on every device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+
+@dataclass(frozen=True)
+class Augment:
+    flip: bool = False  # horizontal flip with probability 1/2
+    vflip: bool = False  # vertical flip with probability 1/2 (microscopy, satellite)
+    translate: int = 0  # random shift of up to this many pixels, reflected borders (pad-and-crop)
+    crop: Optional[tuple[int, int]] = None  # random crop of this size (segmentation on large images)
+    cutout: int = 0  # zero a random square of this side (after normalisation: the mean colour)
+
+    @classmethod
+    def parse(cls, text: str, crop: Optional[tuple[int, int]] = None) -> Augment:
+        """'flip,translate=4,cutout=8' or 'none'."""
+        kwargs: dict = {"crop": crop}
+        for item in filter(None, (t.strip() for t in text.split(","))):
+            key, _, value = item.partition("=")
+            if key == "none":
+                continue
+            if key in ("flip", "vflip"):
+                kwargs[key] = True
+            elif key in ("translate", "cutout") and value.isdigit():
+                kwargs[key] = int(value)
+            else:
+                from cnnkit.errors import SpecError
+
+                raise SpecError(f"unknown augmentation {item!r}; use flip, vflip, translate=N, cutout=N or none (e.g. --augment flip,translate=4)")
+        return cls(**kwargs)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flip or self.vflip or self.translate or self.crop or self.cutout)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Reflect out-of-range indices back into [0, size) without repeating the edge
+    (like F.pad(mode='reflect'))."""
+    if size == 1:
+        return torch.zeros_like(index)
+    period = 2 * (size - 1)
+    index = index.remainder(period)
+    return torch.where(index >= size, period - index, index)
+
+
+def _axis_indices(n: int, size: int, out: int, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """(n, out) source indices along one axis: a random window start in
+    [-shift, size - out + shift], reflected at the borders, optionally reversed."""
+    offset = torch.randint(-shift, size - out + shift + 1, (n, 1), generator=gen)
+    index = _reflect(offset + torch.arange(out), size)
+    if flip:
+        reverse = torch.rand(n, generator=gen) < 0.5
+        index = torch.where(reverse[:, None], index.flip(1), index)
+    return index
+
+
+def augment_batch(images: torch.Tensor, masks: Optional[torch.Tensor], aug: Augment, gen: torch.Generator):
+    """images (B, C, H, W) any dtype, masks (B, H, W) or None -> the same, transformed.
+
+    Cutout is not applied here (it acts on normalised images, see `apply_cutout`)."""
+    b, c, h, w = images.shape
+    oh, ow = aug.crop if aug.crop else (h, w)
+    if oh > h or ow > w:
+        from cnnkit.errors import GeometryError
+
+        raise GeometryError(f"crop {oh}x{ow} is larger than the images ({h}x{w}); choose a smaller --crop")
+    if not (aug.flip or aug.vflip or aug.translate or aug.crop):
+        return images, masks
+    rows = _axis_indices(b, h, oh, aug.translate, aug.vflip, gen).to(images.device)  # (B, oh)
+    cols = _axis_indices(b, w, ow, aug.translate, aug.flip, gen).to(images.device)  # (B, ow)
+    # Two gathers: rows then columns. (B, C, H, W) -> (B, C, oh, W) -> (B, C, oh, ow)
+    out = images.gather(2, rows[:, None, :, None].expand(b, c, oh, w))
+    out = out.gather(3, cols[:, None, None, :].expand(b, c, oh, ow))
+    if masks is not None:
+        m = masks.gather(1, rows[:, :, None].expand(b, oh, w))
+        masks = m.gather(2, cols[:, None, :].expand(b, oh, ow))
+    return out, masks
+
+
+def apply_cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Zero one random size x size square per image of a normalised batch (B, C, H, W)."""
+    if size <= 0:
+        return x
+    b, _, h, w = x.shape
+    cy = torch.randint(0, h, (b, 1, 1), generator=gen).to(x.device)
+    cx = torch.randint(0, w, (b, 1, 1), generator=gen).to(x.device)
+    ys = torch.arange(h, device=x.device)[None, :, None]
+    xs = torch.arange(w, device=x.device)[None, None, :]
+    hole = ((ys - cy).abs() <= size // 2) & ((xs - cx).abs() <= size // 2)  # (B, H, W)
+    return x.masked_fill(hole[:, None], 0.0)
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """uint8 (B, C, H, W) -> (x / 255 - mean) / std in `dtype`; mean/std (C,) fractions."""
+    x = images.to(dtype).div_(255.0)
+    return x.sub_(mean.to(x)[None, :, None, None]).div_(std.to(x)[None, :, None, None])

@@ -1,0 +1,158 @@
+"""The dataset registry: one spec string -> a ready `Dataset`.
+
+Specs: `shapes`, `shapes-seg` (built in; options as `shapes:n=4000,size=48`), the
+named torchvision datasets in cnnkit.data.named, `folder:PATH` and `segfolder:PATH`.
+Loading adds the validation split (from train, deterministic) and the
+normalisation statistics (from the train split only).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from cnnkit.data.cache import cached, data_root, fingerprint
+from cnnkit.data.decode import DataError
+from cnnkit.data.named import NAMED, load_named
+from cnnkit.data.splits import Dataset, Split, channel_stats, holdout
+
+BUILTIN = {
+    "shapes": "built in: 4 shape classes (circle, square, triangle, cross) drawn with noise, 32x32 RGB; offline",
+    "shapes-seg": "built in: the shapes scenes with per-pixel masks (background + 4 shape classes); offline",
+}
+PATH_KINDS = {
+    "folder": "folder:PATH - PATH/train/<class>/*, PATH/test/<class>/* (optional val/), or PATH/<class>/*",
+    "segfolder": "segfolder:PATH - PATH/images + PATH/masks paired by stem, or PATH/{train,test}/{images,masks}",
+}
+
+
+@dataclass
+class DataOptions:
+    data_dir: Optional[str] = None
+    val_split: float = 0.1  # fraction of train held out for model selection (0 = none)
+    split_seed: int = 0  # the split never depends on the training seed
+    test_split: float = 0.2  # for layouts without a test folder
+    image_size: Optional[tuple[int, int]] = None
+    ignore_index: Optional[int] = None
+    download: bool = True
+
+
+def dataset_names() -> list[str]:
+    return [*BUILTIN, *NAMED]
+
+
+def describe_datasets() -> list[dict]:
+    rows = [{"name": n, "task": "segmentation" if n.endswith("-seg") else "classification", "description": d} for n, d in BUILTIN.items()]
+    rows += [{"name": n, "task": d.task, "description": d.description} for n, d in NAMED.items()]
+    rows += [{"name": f"{k}:PATH", "task": "segmentation" if k == "segfolder" else "classification", "description": d} for k, d in PATH_KINDS.items()]
+    return rows
+
+
+def dataset_task(spec: str) -> str:
+    kind, _, _ = spec.partition(":")
+    if kind in ("segfolder", "shapes-seg") or NAMED.get(kind) and NAMED[kind].task == "segmentation":
+        return "segmentation"
+    _check_known(kind, spec)
+    return "classification"
+
+
+def _check_known(kind: str, spec: str) -> None:
+    if kind in BUILTIN or kind in NAMED or kind in PATH_KINDS:
+        return
+    close = difflib.get_close_matches(kind, [*dataset_names(), *PATH_KINDS], n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise DataError(f"unknown dataset {spec!r}; {hint}run `cnnkit data list` for the names, or use folder:PATH / segfolder:PATH")
+
+
+def _builtin_options(spec: str, text: str) -> dict:
+    opts = {"n": 2400, "size": 32, "seed": 0}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in opts or not value.strip().isdigit():
+            raise DataError(f"bad option {item!r} in {spec!r}; built-in datasets take n=, size= and seed=, e.g. shapes:n=4000,size=48")
+        opts[key] = int(value)
+    return opts
+
+
+def _load_raw(spec: str, opts: DataOptions) -> dict:
+    """{'task', 'classes', 'notes', 'train': {...}, 'test': {...}|absent, 'val': ...}."""
+    kind, _, rest = spec.partition(":")
+    _check_known(kind, spec)
+    if kind in BUILTIN:
+        from cnnkit.data.shapes import CLASSES, make_shapes
+
+        o = _builtin_options(spec, rest)
+        if opts.image_size:
+            o["size"] = int(opts.image_size[0])
+        n_test = max(o["n"] // 4, 8)
+        images, labels, masks = make_shapes(o["n"] + n_test, size=o["size"], seed=o["seed"])
+        seg = kind == "shapes-seg"
+        targets = torch.from_numpy(masks) if seg else torch.from_numpy(labels)
+        images = torch.from_numpy(images)
+        return {
+            "task": "segmentation" if seg else "classification",
+            "classes": ["background", *CLASSES] if seg else list(CLASSES),
+            "notes": [],
+            "train": {"images": images[: o["n"]], "targets": targets[: o["n"]]},
+            "test": {"images": images[o["n"] :], "targets": targets[o["n"] :]},
+        }
+    root = data_root(opts.data_dir)
+    if kind in NAMED:
+        if rest:
+            raise DataError(f"{kind} takes no options (got {spec!r})")
+        if NAMED[kind].size or opts.image_size:  # decoded from image files: worth caching
+            files = [root / e for e in NAMED[kind].expected if (root / e).exists()]
+            if len(files) == len(NAMED[kind].expected):
+                key = fingerprint(files, kind, opts.image_size)
+                value, _ = cached(root, kind, key, lambda: load_named(kind, root, opts.download, opts.image_size))
+                return value
+        return load_named(kind, root, opts.download, opts.image_size)
+    from cnnkit.data import folder
+
+    if not rest:
+        raise DataError(f"{kind}: needs a path, e.g. {kind}:data/my-images")
+    path = folder.require_folder(Path(rest).expanduser(), spec)
+    if kind == "folder":
+        scan = folder.scan_class_folders(path)
+        files = [p for items in scan["splits"].values() for p, _ in items]
+        key = fingerprint(files, "folder", opts.image_size)
+        value, _ = cached(root, f"folder-{path.resolve().name}", key, lambda: folder.load_class_folders(path, opts.image_size))
+        return dict(value, task="classification")
+    scan = folder.scan_seg_folders(path)
+    files = [p for pairs in scan["splits"].values() for pair in pairs for p in pair]
+    files += scan["unpaired_images"] + scan["unpaired_masks"]
+    key = fingerprint(files, "segfolder", opts.image_size, opts.ignore_index)
+    value, _ = cached(root, f"segfolder-{path.resolve().name}", key, lambda: folder.load_seg_folders(path, opts.image_size, opts.ignore_index))
+    n = value["num_classes"]
+    binary = value["mask_values"] and set(value["mask_values"]) - {opts.ignore_index} <= {0, 255, 1}
+    value["classes"] = folder.class_names_file(path, n) or (["background", "foreground"] if binary and n == 2 else [f"class{i}" for i in range(n)])
+    return dict(value, task="segmentation")
+
+
+def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
+    """Load, split and measure a dataset. Every failure is a DataError that names the file."""
+    opts = options or DataOptions()
+    raw = _load_raw(spec, opts)
+
+    def split(name):
+        part = raw.get(name)
+        return None if part is None else Split(part["images"], part["targets"], part.get("files"))
+
+    train, val, test = split("train"), split("val"), split("test")
+    seg = raw["task"] == "segmentation"
+    notes = list(raw.get("notes", []))
+    if test is None:
+        train, test = holdout(train, opts.test_split, opts.split_seed + 1, stratify=not seg)
+        notes.append(f"no test split in the data: held out {opts.test_split:.0%} of it as test")
+    if val is None and opts.val_split > 0:
+        train, val = holdout(train, opts.val_split, opts.split_seed, stratify=not seg)
+    ignore = raw.get("ignore_index", opts.ignore_index)
+    ds = Dataset(spec, raw["task"], list(raw["classes"]), train, test, val, ignore, notes)
+    ds.normalization = channel_stats(train.images)
+    if seg and len(train) and int(train.targets.max()) >= ds.num_classes and int(train.targets.max()) != ignore:
+        raise DataError(f"mask value {int(train.targets.max())} is not a class of {spec}; set --ignore-index or fix the masks")
+    return ds

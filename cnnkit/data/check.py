@@ -1,0 +1,135 @@
+"""`cnnkit data check`: what is in a dataset and what will go wrong with it.
+
+Reads headers and masks without building the tensors, so a broken folder gets a
+full list of its problems (each with a fix) instead of the first error only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from cnnkit.data import folder as folders
+from cnnkit.data.catalog import BUILTIN, DataOptions, _check_known, load_dataset
+from cnnkit.data.decode import DataError, read_mask
+from cnnkit.data.named import NAMED
+
+UNET_MULTIPLE = 16  # a depth-4 U-Net halves the size four times
+
+
+def _header(path: Path):
+    """(width, height, mode) from the file header, or an error string."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()  # checks structure without decoding all pixels
+        with Image.open(path) as im:
+            return im.size[0], im.size[1], im.mode
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _sizes_census(sizes: list[tuple[int, int]]) -> dict:
+    return {f"{h}x{w}": n for (h, w), n in Counter(sizes).most_common(8)}
+
+
+def _problem(report, severity, text, fix):
+    report["problems"].append({"severity": severity, "problem": text, "fix": fix})
+
+
+def _check_images(report, paths):
+    sizes, modes = [], Counter()
+    for p in paths:
+        h = _header(p)
+        if isinstance(h, str):
+            _problem(report, "error", f"cannot read image {p} ({h[:120]})", "replace or delete the file")
+            sizes.append(None)
+            continue
+        sizes.append((h[1], h[0]))
+        modes[h[2]] += 1
+    known = [s for s in sizes if s]
+    report["image_sizes"] = _sizes_census(known)
+    report["image_modes"] = dict(modes)
+    if len(set(known)) > 1:
+        common = Counter(known).most_common(1)[0][0]
+        _problem(report, "warning", f"images have {len(set(known))} different sizes",
+                 f"cnnkit resizes them to the most common size {common[0]}x{common[1]}; choose another with --image-size HxW")
+    if {"L", "RGB"} <= set(modes) or ("L" in modes and "RGBA" in modes):
+        _problem(report, "warning", "some images are greyscale and some colour", "greyscale images are converted to RGB")
+    return sizes
+
+
+def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
+    opts = options or DataOptions()
+    kind, _, rest = spec.partition(":")
+    _check_known(kind, spec)
+    report = {"dataset": spec, "problems": []}
+    if kind in BUILTIN or kind in NAMED:
+        ds = load_dataset(spec, opts)
+        report.update(task=ds.task, classes=ds.class_names, input_shape=list(ds.input_shape), normalization=ds.normalization, notes=ds.notes)
+        report["splits"] = {}
+        for name in ds.available_splits():
+            s = ds.split(name)
+            entry = {"count": len(s)}
+            if ds.task == "classification":
+                entry["per_class"] = {ds.class_names[i]: int(n) for i, n in enumerate(np.bincount(s.targets.numpy(), minlength=ds.num_classes))}
+            else:
+                entry["pixels_per_class"] = {str(v): int(n) for v, n in zip(*np.unique(s.targets.numpy(), return_counts=True))}
+            report["splits"][name] = entry
+        return report
+    path = folders.require_folder(Path(rest).expanduser(), spec)
+    if kind == "folder":
+        scan = folders.scan_class_folders(path)
+        report.update(task="classification", layout=scan["layout"], classes=scan["classes"], splits={})
+        for split, items in scan["splits"].items():
+            counts = Counter(label for _, label in items)
+            report["splits"][split] = {"count": len(items), "per_class": {c: counts.get(i, 0) for i, c in enumerate(scan["classes"])}}
+            empty = [c for i, c in enumerate(scan["classes"]) if not counts.get(i)]
+            if empty:
+                _problem(report, "warning", f"{split}/ has no images of {', '.join(empty[:5])}", f"add images to {path}/{split}/<class>/ or remove the class folder")
+        if scan["layout"] == "flat":
+            _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split) and {opts.val_split:.0%} of the rest for validation")
+        _check_images(report, [p for items in scan["splits"].values() for p, _ in items])
+        return report
+    scan = folders.scan_seg_folders(path)
+    report.update(task="segmentation", layout=scan["layout"], splits={s: {"count": len(p)} for s, p in scan["splits"].items()})
+    if scan["layout"] == "flat":
+        _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split) and {opts.val_split:.0%} of the rest for validation")
+    report["unpaired_images"] = [str(p) for p in scan["unpaired_images"]]
+    report["unpaired_masks"] = [str(p) for p in scan["unpaired_masks"]]
+    for p in scan["unpaired_masks"][:10]:
+        _problem(report, "error", f"mask {p} has no image", f"add the image with stem {p.stem!r} to images/, or delete the mask")
+    for p in scan["unpaired_images"][:10]:
+        _problem(report, "error", f"image {p} has no mask", f"add masks/{p.stem}.png, or move the image out of the dataset")
+    pairs = [pair for ps in scan["splits"].values() for pair in ps]
+    sizes = _check_images(report, [img for img, _ in pairs])
+    values, colour, mismatched = Counter(), 0, 0
+    for (img, m), size in zip(pairs, sizes):
+        try:
+            arr = read_mask(m)
+        except DataError as e:
+            _problem(report, "error", str(e), "replace or delete the mask")
+            continue
+        if arr.ndim == 3:
+            colour += 1
+            continue
+        if size and arr.shape != size:
+            mismatched += 1
+            if mismatched <= 3:
+                _problem(report, "error", f"mask {m} is {arr.shape[0]}x{arr.shape[1]} but {img.name} is {size[0]}x{size[1]}", "masks must have their image's size")
+        v, n = np.unique(arr, return_counts=True)
+        values.update(dict(zip(v.tolist(), n.tolist())))
+    report["mask_values"] = {str(k): v for k, v in sorted(values.items())}
+    if colour:
+        _problem(report, "info", f"{colour} masks are RGB colour images", "each distinct colour becomes a class (sorted colour order); class-index PNGs are clearer")
+    lookup, note = folders.mask_value_mapping(set(values), opts.ignore_index)
+    if note:
+        _problem(report, "info", note.replace("mapped", "mask values will be mapped:", 1), "nothing to do; set --ignore-index if one value means 'unlabelled'")
+    bad = sorted({f"{s[0]}x{s[1]}" for s in sizes if s and (s[0] % UNET_MULTIPLE or s[1] % UNET_MULTIPLE)})
+    if bad:
+        _problem(report, "info", f"sizes {', '.join(bad[:4])} are not multiples of {UNET_MULTIPLE} (what a depth-4 U-Net halves to)",
+                 "cnnkit's unet pads and crops automatically; for other nets use --image-size or --crop with multiples of 16")
+    return report

@@ -1,0 +1,80 @@
+"""Batches cut from an in-memory split on the device, augmented and normalised.
+
+    loader = BatchLoader(split, batch_size=256, device="cuda", augment=Augment(flip=True, translate=2),
+                         normalization=ds.normalization, shuffle=True, seed=0)
+    for epoch in range(E):
+        loader.set_epoch(epoch)
+        for x, y in loader:   # x (B, C, H, W) float, y (B,) int64 or (B, H, W) int64
+            ...
+
+The order and the augmentations depend only on (seed, epoch), so a resumed run
+sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from cnnkit.data.augment import Augment, apply_cutout, augment_batch, normalize
+from cnnkit.data.splits import Split
+
+
+class BatchLoader:
+    def __init__(
+        self,
+        split: Split,
+        batch_size: int,
+        device="cpu",
+        augment: Optional[Augment] = None,
+        normalization: Optional[dict] = None,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        dtype: torch.dtype = torch.float32,
+        channels_last: bool = False,
+    ):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.device = torch.device(device)
+        self.split = split.to(self.device)  # the whole split lives on the device
+        self.batch_size = batch_size
+        self.augment = augment or Augment()
+        c = split.images.shape[1]
+        norm = normalization or {"mean": [0.5] * c, "std": [0.5] * c}
+        self.mean = torch.tensor(norm["mean"], device=self.device)
+        self.std = torch.tensor(norm["std"], device=self.device)
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.dtype, self.channels_last = dtype, channels_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.split)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self) * self.batch_size if self.drop_last else len(self.split)
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        n = len(self.split)
+        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        order = order.to(self.device)
+        seg = self.split.targets.ndim == 3
+        for i in range(len(self)):
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            images = self.split.images[idx]  # (B, C, H, W) uint8
+            targets = self.split.targets[idx]
+            images, masks = augment_batch(images, targets if seg else None, self.augment, gen)
+            x = normalize(images, self.mean, self.std, self.dtype)
+            x = apply_cutout(x, self.augment.cutout, gen)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = (masks if seg else targets).long()
+            yield x, y
