@@ -1,0 +1,210 @@
+"""`cnnkit train`, `cnnkit evaluate`, `cnnkit predict`: parse, one library call, render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from cnnkit.cli.options import DataDirOpt, IgnoreIndexOpt, ImageSizeOpt, JsonOpt, parse_model_options, print_json
+
+app = typer.Typer()
+
+Opt = typer.Option
+OptionalFloat = Optional[float]
+OptionalInt = Optional[int]
+OptionalStr = Optional[str]
+
+
+@app.command()
+def train(
+    model: Annotated[OptionalStr, typer.Argument(help="A registered model (cnnkit models). Not needed with --resume.")] = None,
+    dataset: Annotated[str, Opt("--dataset", "-d", help="shapes, shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = "shapes",
+    epochs: Annotated[OptionalInt, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise).")] = None,
+    out: Annotated[OptionalStr, Opt("--out", "-o", help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
+    recipe: Annotated[OptionalStr, Opt("--recipe", help="plain, default, cifar-fast, segmentation (default: picked from the data).")] = None,
+    batch_size: Annotated[OptionalInt, Opt("--batch-size", "-b")] = None,
+    lr: Annotated[OptionalFloat, Opt("--lr", help="Peak learning rate.")] = None,
+    optimizer: Annotated[OptionalStr, Opt("--optimizer", help="sgd, adam, adamw, rmsprop, rprop, adagrad.")] = None,
+    momentum: Annotated[OptionalFloat, Opt("--momentum")] = None,
+    nesterov: Annotated[Optional[bool], Opt("--nesterov/--no-nesterov")] = None,
+    weight_decay: Annotated[OptionalFloat, Opt("--weight-decay")] = None,
+    switch: Annotated[OptionalStr, Opt("--switch", help="Change optimiser at an epoch: EPOCH:NAME[:LR], e.g. 7:sgd:0.01.")] = None,
+    schedule: Annotated[OptionalStr, Opt("--schedule", help="none, step, cosine, onecycle, plateau.")] = None,
+    warmup_epochs: Annotated[OptionalFloat, Opt("--warmup-epochs", help="Linear lr warm-up (fractions allowed).")] = None,
+    loss: Annotated[OptionalStr, Opt("--loss", help="ce; for segmentation also dice or ce+dice.")] = None,
+    label_smoothing: Annotated[OptionalFloat, Opt("--label-smoothing")] = None,
+    class_weights: Annotated[OptionalStr, Opt("--class-weights", help="'balanced' or w0,w1,...")] = None,
+    grad_clip: Annotated[OptionalFloat, Opt("--grad-clip", help="Clip the gradient norm to this value.")] = None,
+    init: Annotated[OptionalStr, Opt("--init", help="default, kaiming-uniform, kaiming-normal, xavier-uniform, xavier-normal, orthogonal.")] = None,
+    pretrained: Annotated[bool, Opt("--pretrained", help="Start from ImageNet weights (models with that option).")] = False,
+    freeze: Annotated[OptionalStr, Opt("--freeze", help="'backbone': train only the head.")] = None,
+    head_lr: Annotated[OptionalFloat, Opt("--head-lr", help="Separate learning rate for the head.")] = None,
+    augment: Annotated[OptionalStr, Opt("--augment", help="flip, vflip, translate=N, cutout=N, comma-separated; or none.")] = None,
+    crop: Annotated[OptionalStr, Opt("--crop", help="Random training crops HxW (segmentation on large images).")] = None,
+    opt: Annotated[Optional[list[str]], Opt("--opt", help="Model option key=value (repeatable).")] = None,
+    data_dir: DataDirOpt = None,
+    val_split: Annotated[OptionalFloat, Opt("--val-split", help="Fraction of train held out for validation (default 0.1).")] = None,
+    image_size: ImageSizeOpt = None,
+    ignore_index: IgnoreIndexOpt = None,
+    device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
+    precision: Annotated[str, Opt("--precision", help="auto (bf16 on GPUs), fp32, bf16, fp16.")] = "auto",
+    channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last", help="Default: on for CUDA.")] = None,
+    compile_: Annotated[bool, Opt("--compile", help="torch.compile the model.")] = False,
+    seed: Annotated[OptionalInt, Opt("--seed")] = None,
+    deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
+    patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
+    trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
+    resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Train a model; writes config.json, metrics.csv, last.pt, best.pt, curves.png, summary.json.
+
+    Example: cnnkit train convnet --dataset folder:../shared/data/cifar10 --epochs 10
+
+    Example: cnnkit train unet --dataset segfolder:../shared/data/membrane --image-size 256 --epochs 30
+
+    Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
+    """
+    from cnnkit.cli.progress import make_progress
+    from cnnkit.engine import train as engine
+    from cnnkit.errors import CnnkitError
+
+    progress = make_progress(quiet or json_)
+    if resume:
+        config = engine.resume_config(resume, epochs)
+        summary = engine.train(config, progress=progress, resume=True)
+        _report(summary, json_)
+        return
+    if model is None:
+        raise CnnkitError("give a model to train (see `cnnkit models`), or --resume DIR")
+    size = None
+    if image_size:
+        from cnnkit.cli.options import data_options
+
+        size = list(data_options(image_size=image_size).image_size)
+    crop_size = None
+    if crop:
+        from cnnkit.arith.parse import parse_sizes
+
+        crop_size = list(parse_sizes(crop, "--crop"))
+        crop_size = crop_size * 2 if len(crop_size) == 1 else crop_size
+    overrides = dict(
+        epochs=epochs, out=out, recipe=recipe, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+        nesterov=nesterov, weight_decay=weight_decay, switch=switch, schedule=schedule, warmup_epochs=warmup_epochs,
+        loss=loss, label_smoothing=label_smoothing, class_weights=class_weights, grad_clip=grad_clip, init=init,
+        pretrained=pretrained or None, freeze=freeze, head_lr=head_lr, augment=augment, crop=crop_size,
+        model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, image_size=size,
+        ignore_index=ignore_index, device=device, precision=precision, channels_last=channels_last,
+        compile=compile_ or None, seed=seed, deterministic=deterministic or None, patience=patience,
+    )
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    config, ds = engine.make_config(model, dataset, overrides)
+    if trials > 1:
+        result = engine.run_trials(config, ds, trials, progress, overwrite)
+        _report_trials(result, json_)
+        return
+    if trials < 1:
+        raise CnnkitError("--trials must be at least 1")
+    summary = engine.train(config, ds, progress, overwrite=overwrite)
+    _report(summary, json_)
+
+
+def _report(summary: dict, json_: bool) -> None:
+    if json_:
+        print_json(summary)
+    else:
+        typer.echo(f"run directory: {summary['run_dir']}")
+
+
+def _report_trials(result: dict, json_: bool) -> None:
+    if json_:
+        print_json(result)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['trials']} trials (seeds {', '.join(map(str, result['seeds']))})")
+    for col in ("metric", "mean", "std", "values"):
+        table.add_column(col)
+    for k, v in result["metrics"].items():
+        table.add_row(k, f"{v['mean']:.4f}", f"{v['std']:.4f}", ", ".join(f"{x:.4f}" for x in v["values"]))
+    Console().print(table)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint (best.pt / last.pt of a run).")],
+    dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="Default: the dataset the model was trained on.")] = None,
+    split: Annotated[str, Opt("--split", help="test, val or train.")] = "test",
+    data_dir: DataDirOpt = None,
+    batch_size: Annotated[int, Opt("--batch-size", "-b")] = 256,
+    device: Annotated[str, Opt("--device")] = "auto",
+    out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for the confusion matrix / per-image CSV (default: next to the checkpoint).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Accuracy, per-class accuracy and a confusion matrix; or Dice, IoU and pixel accuracy per class and per image.
+
+    Example: cnnkit evaluate runs/convnet-cifar10/best.pt --split test
+    """
+    from cnnkit.engine.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(checkpoint, dataset, split, data_dir, batch_size, device, out)
+    if json_:
+        print_json(result)
+        return
+    _render_eval(result)
+
+
+def _render_eval(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{r['checkpoint']} on {r['dataset']} [{r['split']}], {r['images']} images", highlight=False)
+    table = Table()
+    if r["task"] == "classification":
+        console.print(f"accuracy {r['accuracy']:.4f}" + (f"   top-5 {r['top5_accuracy']:.4f}" if "top5_accuracy" in r else ""))
+        table.add_column("class")
+        table.add_column("accuracy", justify="right")
+        for name, acc in zip(r["class_names"], r["per_class_accuracy"]):
+            table.add_row(name, f"{acc:.4f}")
+        console.print(table)
+        console.print(f"confusion matrix: {r['confusion_png']} and {r['confusion_csv']}", highlight=False)
+    else:
+        console.print(f"pixel accuracy {r['pixel_accuracy']:.4f}   pooled macro Dice {r['dice']:.4f}   pooled macro IoU {r['iou']:.4f}")
+        console.print(f"per-image macro Dice: mean {r['dice_mean']:.4f}  std {r['dice_std']:.4f}  min {r['dice_min']:.4f}  max {r['dice_max']:.4f}")
+        for col in ("class", "Dice (pooled)", "IoU (pooled)"):
+            table.add_column(col, justify="right" if col != "class" else "left")
+        for name, d, j in zip(r["class_names"], r["dice_per_class"], r["iou_per_class"]):
+            table.add_row(name, "-" if d is None else f"{d:.4f}", "-" if j is None else f"{j:.4f}")
+        console.print(table)
+        console.print(f"per-image scores: {r['per_image_csv']}", highlight=False)
+
+
+@app.command()
+def predict(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
+    images: Annotated[list[str], typer.Argument(help="Image files.")],
+    top_k: Annotated[int, Opt("--top-k", "-k", help="Classes to show per image.")] = 5,
+    out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for segmentation masks (default: next to each image).")] = None,
+    device: Annotated[str, Opt("--device")] = "auto",
+    json_: JsonOpt = False,
+) -> None:
+    """Top-k classes with probabilities, or a class-index mask PNG per image for segmentation models.
+
+    Example: cnnkit predict runs/convnet-cifar10/best.pt cat.jpg dog.png
+    """
+    from cnnkit.engine.evaluate import predict_images
+
+    result = predict_images(checkpoint, images, top_k, device, out)
+    if json_:
+        print_json(result)
+        return
+    for p in result["predictions"]:
+        if "top" in p:
+            typer.echo(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]))
+        else:
+            typer.echo(f"{p['image']}: mask {p['mask']} (" + ", ".join(f"{k} {v:.1%}" for k, v in p["class_fractions"].items()) + ")")

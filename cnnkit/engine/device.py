@@ -1,0 +1,83 @@
+"""Devices and numeric precision: sensible defaults per device, all overridable."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+
+from cnnkit.errors import CnnkitError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto picks CUDA, then MPS, then CPU (../shared/CLI.md)."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise CnnkitError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CnnkitError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu (or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CnnkitError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise CnnkitError("--device mps was asked for but MPS is not available; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise CnnkitError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str  # fp32 | bf16 | fp16
+    device_type: str
+
+    @property
+    def dtype(self):
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
+
+    def autocast(self):
+        if self.name == "fp32":
+            return nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    @property
+    def needs_scaler(self) -> bool:
+        return self.name == "fp16" and self.device_type == "cuda"
+
+
+def resolve_precision(name: str, device: torch.device) -> Precision:
+    """auto: bf16 autocast on GPUs that support it, fp16 on older CUDA GPUs, fp32 on CPU/MPS."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        if device.type == "cuda":
+            name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            name = "fp32"
+    if name not in ("fp32", "bf16", "fp16"):
+        raise CnnkitError(f"unknown precision {name!r}; use auto, fp32, bf16 or fp16")
+    if name == "fp16" and device.type == "cpu":
+        raise CnnkitError("fp16 autocast is for GPUs; on CPU use --precision fp32 or bf16")
+    return Precision(name, device.type)
+
+
+def set_deterministic(on: bool) -> None:
+    """Make every kernel deterministic (slower on GPU) or leave cuDNN free to pick."""
+    import os
+
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=False)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    else:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark = True

@@ -1,0 +1,128 @@
+"""`cnnkit evaluate` and `cnnkit predict` as library calls on a checkpoint."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from cnnkit.data.catalog import DataOptions, load_dataset
+from cnnkit.data.loader import BatchLoader
+from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from cnnkit.engine.device import resolve_device
+from cnnkit.engine.metrics import make_meter
+from cnnkit.errors import CnnkitError
+
+
+def load_for_inference(path, device="auto"):
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(path, map_location="cpu")
+    model = model_from_checkpoint(ckpt).to(dev).eval()
+    return ckpt, model, dev
+
+
+def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test", data_dir: Optional[str] = None,
+                        batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None) -> dict:
+    """Metrics of a checkpoint on a split, plus files: confusion matrix (CSV, PNG) for
+    classification, a per-image CSV for segmentation. The data is resized to the
+    checkpoint's input size and normalised with the statistics stored in it."""
+    ckpt, model, dev = load_for_inference(path, device)
+    config = ckpt.get("config", {})
+    spec = dataset or ckpt.get("dataset")
+    if not spec:
+        raise CnnkitError(f"{path} does not record its dataset; pass --dataset")
+    c, h, w = ckpt["input_shape"]
+    same_data = spec == ckpt.get("dataset")
+    opts = DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1) if same_data else 0.1,
+                       image_size=(h, w) if ckpt["task"] == "classification" or config.get("image_size") else None,
+                       ignore_index=ckpt.get("ignore_index", config.get("ignore_index")))
+    ds = load_dataset(spec, opts)
+    if ds.task != ckpt["task"]:
+        raise CnnkitError(f"{path} is a {ckpt['task']} model but {spec} is a {ds.task} dataset")
+    if ds.input_shape[0] != c:
+        raise CnnkitError(f"{path} takes {c}-channel images but {spec} has {ds.input_shape[0]}")
+    if ds.num_classes != len(ckpt["class_names"] or []):
+        raise CnnkitError(f"{path} predicts {len(ckpt['class_names'])} classes but {spec} has {ds.num_classes}")
+    data = ds.split(split)
+    loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
+    meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
+    with torch.no_grad():
+        for x, y in loader:
+            meter.update(model(x).float(), y)
+    metrics = meter.compute()
+    out = Path(out_dir) if out_dir else Path(path).parent
+    stem = f"{Path(path).stem}-{split}"
+    result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
+              "class_names": ds.class_names, **metrics}
+    out.mkdir(parents=True, exist_ok=True)
+    if ds.task == "classification":
+        from cnnkit.viz.plots import plot_confusion
+
+        cm = meter.confusion
+        result["confusion_matrix"] = cm.tolist()
+        csv_path = out / f"{stem}-confusion.csv"
+        with open(csv_path, "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["true \\ predicted", *ds.class_names])
+            for name, row in zip(ds.class_names, cm.tolist()):
+                wr.writerow([name, *row])
+        result["confusion_csv"] = str(csv_path)
+        result["confusion_png"] = str(plot_confusion(cm, ds.class_names, out / f"{stem}-confusion.png"))
+    else:
+        per = meter.per_image()
+        csv_path = out / f"{stem}-per-image.csv"
+        files = data.files or [f"{split}[{i}]" for i in range(len(data))]
+        with open(csv_path, "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["image", *[f"dice_{n}" for n in ds.class_names], *[f"iou_{n}" for n in ds.class_names], "dice_macro"])
+            for i, name in enumerate(files):
+                d, j = per["dice"][i], per["iou"][i]
+                cell = lambda v: "" if v != v else f"{float(v):.6f}"  # empty: class absent from prediction and target
+                wr.writerow([name, *map(cell, d), *map(cell, j), cell(d.nanmean())])
+        result["per_image_csv"] = str(csv_path)
+    return result
+
+
+def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None) -> dict:
+    """Top-k classes with probabilities, or one class-index mask PNG per image."""
+    from cnnkit.data.augment import normalize
+    from cnnkit.data.decode import read_images, resize_image
+
+    ckpt, model, dev = load_for_inference(path, device)
+    c, h, w = ckpt["input_shape"]
+    missing = [p for p in images if not Path(p).is_file()]
+    if missing:
+        raise CnnkitError(f"image {missing[0]} does not exist")
+    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+    names = ckpt["class_names"] or [str(i) for i in range(1000)]
+    results = []
+    out = Path(out_dir) if out_dir else None
+    for p, img in zip(images, read_images([Path(p) for p in images])):
+        if img.shape[0] != c:  # grey <-> colour to what the model takes
+            img = img.expand(3, -1, -1) if c == 3 else img.float().mean(0, keepdim=True).round().to(torch.uint8)
+        seg = ckpt["task"] == "segmentation"
+        size = tuple(img.shape[1:])
+        x = resize_image(img, (h, w)) if not seg else img
+        x = normalize(x[None], mean, std).to(dev)
+        with torch.no_grad():
+            logits = model(x).float()
+        if seg:
+            from PIL import Image
+
+            mask = logits.argmax(1)[0].to(torch.uint8).cpu()
+            target = (out or Path(p).parent) / f"{Path(p).stem}_mask.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask.numpy()).save(target)
+            counts = torch.bincount(mask.reshape(-1), minlength=len(names))
+            results.append({"image": p, "mask": str(target), "size": list(size),
+                            "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
+        else:
+            probs = logits.softmax(1)[0]
+            k = min(top_k, len(probs))
+            top = probs.topk(k)
+            results.append({"image": p, "top": [{"class": names[i], "index": int(i), "probability": float(v)}
+                                                for v, i in zip(top.values.tolist(), top.indices.tolist())]})
+    return {"checkpoint": str(path), "task": ckpt["task"], "predictions": results}

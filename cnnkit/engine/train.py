@@ -1,0 +1,317 @@
+"""`cnnkit train` as a library call: data -> model -> loop -> run directory.
+
+    summary = train(TrainConfig(model="convnet", dataset="shapes", epochs=3), progress=print_event)
+
+Per epoch: train, validate, append metrics.csv, redraw curves.png, write last.pt
+(everything a resume needs) and, when validation improved, best.pt. At the end the
+test split is evaluated once, on best.pt, and summary.json is written. The test
+split never influences a choice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from cnnkit.data.augment import Augment
+from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
+from cnnkit.data.loader import BatchLoader
+from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
+from cnnkit.engine.config import TrainConfig
+from cnnkit.engine.device import resolve_device, resolve_precision, set_deterministic
+from cnnkit.engine.losses import build_loss, class_weights_from
+from cnnkit.engine.metrics import headline
+from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
+from cnnkit.engine.recipes import default_recipe, recipe
+from cnnkit.engine.rundir import RunDir
+from cnnkit.engine.trainer import Trainer, seed_everything
+from cnnkit.errors import CnnkitError, RunFailure
+
+Progress = Callable[..., None]  # progress(event: str, **info)
+
+
+class Interrupted(RunFailure):
+    exit_code = 130
+
+
+def _quiet(event: str, **info) -> None:
+    pass
+
+
+def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig, object]:
+    """Resolve the recipe (which may depend on the data) and load the dataset."""
+    from cnnkit.registry import get_spec
+
+    spec = get_spec(model)
+    task = dataset_task(dataset)
+    if spec.task != task:
+        raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
+                          f"pick a {task} model (cnnkit models --task {task})")
+    size = overrides.get("image_size")
+    opts = DataOptions(data_dir=overrides.get("data_dir"), val_split=overrides.get("val_split") if overrides.get("val_split") is not None else 0.1,
+                       image_size=tuple(size) if size else None, ignore_index=overrides.get("ignore_index"))
+    ds = load_dataset(dataset, opts)
+    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train))
+    config = TrainConfig.build(model, recipe(name), dict(overrides, dataset=dataset, recipe=name))
+    config.validate()
+    return config, ds
+
+
+def default_out(config: TrainConfig) -> Path:
+    data = config.dataset.split(":")[-1].rstrip("/").split("/")[-1] or "data"
+    return Path("runs") / f"{config.model}-{data}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """Backbone and head as separate groups when the head gets its own lr or the
+    backbone is frozen. The head is the top-level child holding the last parameters."""
+    named = [(n, p) for n, p in model.named_parameters()]
+    head_prefix = named[-1][0].split(".")[0] + "."
+    head = [p for n, p in named if n.startswith(head_prefix)]
+    backbone = [p for n, p in named if not n.startswith(head_prefix)]
+    if config.freeze == "backbone":
+        for p in backbone:
+            p.requires_grad_(False)
+        backbone = []
+    head = [p for p in head if p.requires_grad]
+    backbone = [p for p in backbone if p.requires_grad]
+    if not head and not backbone:
+        raise CnnkitError("every parameter is frozen; nothing would train")
+    scale = config.head_lr / config.lr if config.head_lr else 1.0
+    return [g for g in ({"params": backbone, "lr_scale": 1.0}, {"params": head, "lr_scale": scale}) if g["params"]]
+
+
+def build_model(config: TrainConfig, input_shape, num_classes: int) -> nn.Module:
+    from cnnkit.models.init import init_weights
+    from cnnkit.registry import create_for_input, get_spec
+
+    options = dict(config.model_options)
+    spec_options = get_spec(config.model).options()
+    if config.pretrained:
+        if "pretrained" not in spec_options:
+            raise CnnkitError(f"{config.model} has no pretrained weights; only models with a 'pretrained' option do (e.g. resnet18)")
+        options["pretrained"] = True
+    model = create_for_input(config.model, tuple(input_shape), num_classes, **options)
+    if config.init:
+        init_weights(model, config.init)
+    return model
+
+
+def _setup(config: TrainConfig, ds, device):
+    """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders."""
+    precision = resolve_precision(config.precision, device)
+    channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+    model = build_model(config, ds.input_shape, ds.num_classes).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    weights = None
+    if config.class_weights:
+        if config.class_weights == "balanced":
+            weights = class_weights_from(ds.train.targets, ds.num_classes, ds.ignore_index)
+        else:
+            try:
+                weights = torch.tensor([float(v) for v in config.class_weights.split(",")])
+            except ValueError:
+                raise CnnkitError("--class-weights takes 'balanced' or numbers, e.g. 1,2.5,1") from None
+            if len(weights) != ds.num_classes:
+                raise CnnkitError(f"--class-weights has {len(weights)} values but the data has {ds.num_classes} classes")
+        weights = weights.to(device)
+    loss_fn = build_loss(ds.task, config.loss, ds.num_classes, config.label_smoothing, weights, ds.ignore_index)
+    compiled = torch.compile(model) if config.compile else None
+    trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled)
+    crop = tuple(config.crop) if config.crop else None
+    augment = Augment.parse(config.augment, crop)
+    common = {"device": device, "normalization": ds.normalization, "dtype": torch.float32, "channels_last": channels_last}
+    train_loader = BatchLoader(ds.train, config.batch_size, augment=augment, shuffle=True, seed=config.seed,
+                               drop_last=len(ds.train) > config.batch_size, **common)
+    val_loader = BatchLoader(ds.val, config.eval_batch_size, **common) if ds.val is not None else None
+    test_loader = BatchLoader(ds.test, config.eval_batch_size, **common) if ds.test is not None else None
+    return model, trainer, train_loader, val_loader, test_loader
+
+
+def _start_phase(trainer: Trainer, model, config: TrainConfig, phase, steps_per_epoch: int) -> None:
+    groups = _param_groups(model, config)
+    trainer.optimizer = build_optimizer(phase.optimizer, groups, phase.lr, config.momentum, config.nesterov, config.weight_decay)
+    epochs = phase.end - phase.start
+    trainer.schedule, trainer.plateau = build_schedule(
+        config.schedule, trainer.optimizer, epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch),
+        config.step_epochs * steps_per_epoch)
+
+
+def _checkpoint(model, ds, config, epoch, history, best, bad_epochs, trainer=None, phase_index=0) -> dict:
+    extra = {"epoch": epoch, "history": history, "best": best, "bad_epochs": bad_epochs, "phase": phase_index,
+             "config": config.to_dict(), "dataset": config.dataset, "ignore_index": ds.ignore_index}
+    if trainer is not None:
+        extra["trainer"] = trainer.state_dict()
+    return checkpoint_dict(model, ds.input_shape, ds.class_names, ds.normalization, **extra)
+
+
+def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: bool = False, overwrite: bool = False) -> dict:
+    """Run (or continue, with resume=True and config.out set) one training run.
+
+    Returns the summary dict that is also written to summary.json."""
+    if ds is None:
+        size = tuple(config.image_size) if config.image_size else None
+        ds = load_dataset(config.dataset, DataOptions(data_dir=config.data_dir, val_split=config.val_split,
+                                                      image_size=size, ignore_index=config.ignore_index))
+    run = RunDir(config.out or default_out(config))
+    if not resume:
+        run.create(overwrite)
+    config.out = str(run.path)
+    device = resolve_device(config.device)
+    set_deterministic(config.deterministic)
+    seed_everything(config.seed)
+    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device)
+    phases = parse_switch(config.switch, config.epochs, config.optimizer, config.lr)
+    steps = len(train_loader)
+    history: list[dict] = []
+    best, bad_epochs, start_epoch, phase_index = -math.inf, 0, 0, 0
+    if resume:
+        ckpt = load_checkpoint(run.file("last.pt"), map_location=device)
+        model.load_state_dict(ckpt["state_dict"])
+        start_epoch, history, best, bad_epochs = ckpt["epoch"], list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
+        # The optimiser of the phase the last finished epoch used; the loop switches
+        # at the phase boundary exactly as an uninterrupted run does.
+        phase_index = ckpt.get("phase", 0)
+        _start_phase(trainer, model, config, phases[phase_index], steps)
+        trainer.load_state_dict(ckpt["trainer"])
+    else:
+        _start_phase(trainer, model, config, phases[0], steps)
+        run.write_json("config.json", config.to_dict())
+        save_checkpoint(run.file("last.pt"), _checkpoint(model, ds, config, 0, history, best, 0, trainer, 0))
+    metric = "accuracy" if ds.task == "classification" else "dice"
+    progress("start", run_dir=run.path, config=config, epochs=config.epochs, start_epoch=start_epoch, batches=steps,
+             dataset=ds, device=device, precision=trainer.precision.name)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            if epoch == phases[phase_index].end:
+                phase_index += 1
+                _start_phase(trainer, model, config, phases[phase_index], steps)
+                progress("switch", epoch=epoch, optimizer=phases[phase_index].optimizer, lr=phases[phase_index].lr)
+            lr = trainer.optimizer.param_groups[-1]["lr"]
+            record = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(train_loader, epoch, lambda **b: progress("batch", **b))}
+            if val_loader is not None:
+                val = trainer.evaluate(val_loader)
+                record.update({f"val_{k}": v for k, v in val.items() if not isinstance(v, list)})
+                score = headline(ds.task, val)
+                if trainer.plateau is not None:
+                    trainer.plateau.step(score)
+            else:
+                score = -record["train_loss"]  # no validation split: the latest epoch is the best
+            history.append(record)
+            improved = score > best
+            if improved:
+                best, bad_epochs = score, 0
+            else:
+                bad_epochs += 1
+            ckpt = _checkpoint(model, ds, config, epoch + 1, history, best, bad_epochs, trainer, phase_index)
+            if improved:
+                save_checkpoint(run.file("best.pt"), {k: v for k, v in ckpt.items() if k != "trainer"})
+            save_checkpoint(run.file("last.pt"), ckpt)
+            run.write_metrics(history)
+            _curves(run, history, metric if val_loader is not None else None, ds.task)
+            progress("epoch", record=record, improved=improved, metric=metric)
+            if config.patience and bad_epochs >= config.patience:
+                progress("early_stop", epoch=epoch + 1, patience=config.patience)
+                break
+    except KeyboardInterrupt:
+        done = history[-1]["epoch"] if history else 0
+        raise Interrupted(f"interrupted in epoch {epoch + 1}; {run.file('last.pt')} holds epoch {done}. "
+                          f"Continue with: cnnkit train --resume {run.path}") from None
+    return _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress)
+
+
+def _curves(run: RunDir, history: list[dict], metric: Optional[str], task: str) -> None:
+    from cnnkit.viz.curves import plot_curves
+
+    key = metric if metric else ("accuracy" if task == "classification" else "pixel_accuracy")
+    plot_curves({run.path.name: history}, run.file("curves.png"), metric=key)
+
+
+def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress) -> dict:
+    """Evaluate the test split once, on the best checkpoint, and write summary.json."""
+    best_path = run.file("best.pt")
+    if best_path.exists():
+        model.load_state_dict(load_checkpoint(best_path, map_location=trainer.device)["state_dict"])
+    summary = {
+        "task": ds.task,
+        "model": config.model,
+        "dataset": config.dataset,
+        "epochs_run": len(history),
+        "train_seconds": sum(r["train_seconds"] for r in history),
+        "train_images_per_second": sum(r["train_images"] for r in history) / max(sum(r["train_seconds"] for r in history), 1e-9),
+        "device": str(trainer.device),
+        "precision": trainer.precision.name,
+        "run_dir": str(run.path),
+    }
+    best_row = max(history, key=lambda r: r.get("val_accuracy", r.get("val_dice", -r["train_loss"]))) if history else None
+    if best_row is not None:
+        summary["best_epoch"] = best_row["epoch"]
+    if ds.task == "classification":
+        summary["best_val_accuracy"] = best_row.get("val_accuracy") if best_row else None
+    else:
+        summary["best_val_dice"] = best_row.get("val_dice") if best_row else None
+    if test_loader is not None:
+        test = trainer.evaluate(test_loader)
+        if ds.task == "classification":
+            summary.update(test_accuracy=test["accuracy"], test_per_class_accuracy=dict(zip(ds.class_names, test["per_class_accuracy"])))
+            if "top5_accuracy" in test:
+                summary["test_top5_accuracy"] = test["top5_accuracy"]
+        else:
+            summary.update(test_dice=test["dice"], test_iou=test["iou"], test_pixel_accuracy=test["pixel_accuracy"],
+                           test_dice_per_class=dict(zip(ds.class_names, test["dice_per_class"])),
+                           test_dice_mean=test["dice_mean"], test_dice_std=test["dice_std"])
+        summary["test_loss"] = test.get("loss")
+    run.write_json("summary.json", summary)
+    progress("end", summary=summary)
+    return summary
+
+
+def resume_config(run_dir: str | Path, epochs: Optional[int] = None) -> TrainConfig:
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise CnnkitError(f"--resume {run_dir}: no such run directory")
+    config = TrainConfig.from_dict(run.read_json("config.json"))
+    if not run.file("last.pt").exists():
+        raise CnnkitError(f"{run.path} has no last.pt to resume from; start a new run")
+    config.out = str(run.path)
+    if epochs is not None:
+        if epochs < config.epochs:
+            raise CnnkitError(f"--epochs {epochs} is fewer than the run's {config.epochs}")
+        config.epochs = epochs
+    return config
+
+
+def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet, overwrite: bool = False) -> dict:
+    """K runs with seeds seed .. seed+K-1 (the data split stays fixed), one run dir
+    each under config.out, and their mean +/- std (seed 002 compared means of 3)."""
+    base = Path(config.out or default_out(config))
+    results = []
+    for k in range(trials):
+        c = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=str(base / f"trial-{k + 1}")))
+        progress("trial", trial=k + 1, trials=trials, seed=c.seed)
+        results.append(train(c, ds, progress, overwrite=overwrite))
+    keys = [k for k in ("best_val_accuracy", "test_accuracy", "best_val_dice", "test_dice", "test_iou", "train_seconds")
+            if all(isinstance(r.get(k), (int, float)) for r in results)]
+    table = {k: {"mean": statistics.fmean(r[k] for r in results),
+                 "std": statistics.stdev([r[k] for r in results]) if trials > 1 else 0.0,
+                 "values": [r[k] for r in results]} for k in keys}
+    out = {"task": ds.task, "trials": trials, "seeds": [config.seed + k for k in range(trials)], "metrics": table,
+           "runs": [r["run_dir"] for r in results]}
+    RunDir(base).write_json("trials.json", out)
+    return out
+
+
+def timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t

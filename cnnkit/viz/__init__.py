@@ -1,0 +1,1 @@
+"""Visualisation: compute functions return tensors, plot functions draw them (Agg)."""
