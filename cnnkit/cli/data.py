@@ -50,6 +50,7 @@ def check(
     image_size: ImageSizeOpt = None,
     ignore_index: IgnoreIndexOpt = None,
     no_download: NoDownloadOpt = False,
+    test_split: Annotated[float, typer.Option("--test-split", help="Test fraction for data without a test split.")] = 0.2,
     json_: JsonOpt = False,
 ) -> None:
     """Counts per class and split, image sizes, mask values, unpaired or unreadable files, with fixes.
@@ -60,7 +61,7 @@ def check(
     """
     from cnnkit.data.check import check_dataset
 
-    report = check_dataset(spec, data_options(data_dir, 0.1, image_size, ignore_index, no_download))
+    report = check_dataset(spec, data_options(data_dir, 0.1, image_size, ignore_index, no_download, test_split=test_split))
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     if json_:
         print_json(report)

@@ -45,6 +45,7 @@ def train(
     opt: Annotated[Optional[list[str]], Opt("--opt", help="Model option key=value (repeatable).")] = None,
     data_dir: DataDirOpt = None,
     val_split: Annotated[OptionalFloat, Opt("--val-split", help="Fraction of train held out for validation (default 0.1).")] = None,
+    test_split: Annotated[OptionalFloat, Opt("--test-split", help="Test fraction for data without a test split (default 0.2).")] = None,
     image_size: ImageSizeOpt = None,
     ignore_index: IgnoreIndexOpt = None,
     device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
@@ -54,6 +55,7 @@ def train(
     seed: Annotated[OptionalInt, Opt("--seed")] = None,
     deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
     patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
+    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Validate and test on image + mirror image (logits averaged).")] = None,
     trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
     resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
@@ -96,9 +98,9 @@ def train(
         nesterov=nesterov, weight_decay=weight_decay, switch=switch, schedule=schedule, warmup_epochs=warmup_epochs,
         loss=loss, label_smoothing=label_smoothing, class_weights=class_weights, grad_clip=grad_clip, init=init,
         pretrained=pretrained or None, freeze=freeze, head_lr=head_lr, augment=augment, crop=crop_size,
-        model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, image_size=size,
+        model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split, image_size=size,
         ignore_index=ignore_index, device=device, precision=precision, channels_last=channels_last,
-        compile=compile_ or None, seed=seed, deterministic=deterministic or None, patience=patience,
+        compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None, patience=patience,
     )
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config, ds = engine.make_config(model, dataset, overrides)
@@ -143,6 +145,7 @@ def evaluate(
     batch_size: Annotated[int, Opt("--batch-size", "-b")] = 256,
     device: Annotated[str, Opt("--device")] = "auto",
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for the confusion matrix / per-image CSV (default: next to the checkpoint).")] = None,
+    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Mirror test-time augmentation (default: as the run validated).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix; or Dice, IoU and pixel accuracy per class and per image.
@@ -151,7 +154,7 @@ def evaluate(
     """
     from cnnkit.engine.evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(checkpoint, dataset, split, data_dir, batch_size, device, out)
+    result = evaluate_checkpoint(checkpoint, dataset, split, data_dir, batch_size, device, out, tta)
     if json_:
         print_json(result)
         return

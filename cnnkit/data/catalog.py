@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 
 from cnnkit.data.cache import cached, data_root, fingerprint
-from cnnkit.data.decode import DataError
+from cnnkit.data.decode import DataError, read_images
 from cnnkit.data.named import NAMED, load_named
 from cnnkit.data.splits import Dataset, Split, channel_stats, holdout
 
@@ -119,6 +119,9 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     if kind == "folder":
         scan = folder.scan_class_folders(path)
         files = [p for items in scan["splits"].values() for p, _ in items]
+        streamed = _streamed_folder(scan, files, opts)
+        if streamed is not None:
+            return streamed
         key = fingerprint(files, "folder", opts.image_size)
         value, _ = cached(root, f"folder-{path.resolve().name}", key, lambda: folder.load_class_folders(path, opts.image_size))
         return dict(value, task="classification")
@@ -133,6 +136,24 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     return dict(value, task="segmentation")
 
 
+def _streamed_folder(scan: dict, files: list[Path], opts: DataOptions) -> dict | None:
+    """A raw dict of StreamSplits when the decoded folder would exceed the memory budget."""
+    from cnnkit.data.stream import StreamSplit, memory_budget_bytes
+
+    first = read_images(files[:1])[0]  # (C, H, W) of the first image stands for all
+    channels = first.shape[0]
+    size = tuple(opts.image_size) if opts.image_size else tuple(first.shape[1:])
+    needed = len(files) * channels * size[0] * size[1]
+    if needed <= memory_budget_bytes():
+        return None
+    raw = {"task": "classification", "classes": scan["classes"],
+           "notes": [f"streaming from disk: decoded it would take {needed / 2**30:.1f} GiB, over the in-memory budget "
+                     f"(CNNKIT_MAX_MEMORY_MB); every image is resized to {size[0]}x{size[1]}"]}
+    for split, items in scan["splits"].items():
+        raw[split] = {"stream": StreamSplit([str(p) for p, _ in items], torch.tensor([c for _, c in items]), channels, size)}
+    return raw
+
+
 def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
     """Load, split and measure a dataset. Every failure is a DataError that names the file."""
     opts = options or DataOptions()
@@ -140,7 +161,9 @@ def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
 
     def split(name):
         part = raw.get(name)
-        return None if part is None else Split(part["images"], part["targets"], part.get("files"))
+        if part is None:
+            return None
+        return part["stream"] if "stream" in part else Split(part["images"], part["targets"], part.get("files"))
 
     train, val, test = split("train"), split("val"), split("test")
     seg = raw["task"] == "segmentation"
@@ -152,7 +175,7 @@ def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
         train, val = holdout(train, opts.val_split, opts.split_seed, stratify=not seg)
     ignore = raw.get("ignore_index", opts.ignore_index)
     ds = Dataset(spec, raw["task"], list(raw["classes"]), train, test, val, ignore, notes)
-    ds.normalization = channel_stats(train.images)
+    ds.normalization = channel_stats(train.sample(2000) if getattr(train, "streaming", False) else train.images)
     if seg and len(train) and int(train.targets.max()) >= ds.num_classes and int(train.targets.max()) != ignore:
         raise DataError(f"mask value {int(train.targets.max())} is not a class of {spec}; set --ignore-index or fix the masks")
     return ds

@@ -39,10 +39,11 @@ class BatchLoader:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.device = torch.device(device)
-        self.split = split.to(self.device)  # the whole split lives on the device
+        self.split = split.to(self.device)  # the whole split lives on the device (a StreamSplit stays on disk)
+        self.streaming = getattr(split, "streaming", False)
         self.batch_size = batch_size
         self.augment = augment or Augment()
-        c = split.images.shape[1]
+        c = split.shape[1]
         norm = normalization or {"mean": [0.5] * c, "std": [0.5] * c}
         self.mean = torch.tensor(norm["mean"], device=self.device)
         self.std = torch.tensor(norm["std"], device=self.device)
@@ -65,12 +66,8 @@ class BatchLoader:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         n = len(self.split)
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        order = order.to(self.device)
         seg = self.split.targets.ndim == 3
-        for i in range(len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            images = self.split.images[idx]  # (B, C, H, W) uint8
-            targets = self.split.targets[idx]
+        for images, targets in self._uint8_batches(order):  # (B, C, H, W) uint8, (B,) | (B, H, W)
             images, masks = augment_batch(images, targets if seg else None, self.augment, gen)
             x = normalize(images, self.mean, self.std, self.dtype)
             x = apply_cutout(x, self.augment.cutout, gen)
@@ -78,3 +75,16 @@ class BatchLoader:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = (masks if seg else targets).long()
             yield x, y
+
+    def _uint8_batches(self, order: torch.Tensor):
+        if self.streaming:
+            from cnnkit.data.stream import stream_batches
+
+            index = [order[i * self.batch_size : (i + 1) * self.batch_size].tolist() for i in range(len(self))]
+            for images, targets in stream_batches(self.split, index):
+                yield images.to(self.device, non_blocking=True), targets.to(self.device)
+            return
+        order = order.to(self.device)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield self.split.images[idx], self.split.targets[idx]

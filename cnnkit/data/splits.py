@@ -40,6 +40,10 @@ class Split:
         return Split(self.images.to(device), self.targets.to(device), self.files)
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape)  # (N, C, H, W)
+
+    @property
     def nbytes(self) -> int:
         return self.images.numel() * self.images.element_size() + self.targets.numel() * self.targets.element_size()
 
@@ -64,7 +68,7 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.images.shape[1:])  # (C, H, W)
+        return tuple(self.train.shape[1:])  # (C, H, W)
 
     def split(self, name: str) -> Split:
         found = {"train": self.train, "val": self.val, "test": self.test}.get(name)

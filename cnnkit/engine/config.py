@@ -41,6 +41,7 @@ class TrainConfig:
     crop: Optional[list] = None  # [h, w] random training crops (segmentation on large images)
     data_dir: Optional[str] = None
     val_split: float = 0.1
+    test_split: float = 0.2  # only for data without a test split of its own
     image_size: Optional[list] = None
     ignore_index: Optional[int] = None
     device: str = "auto"
@@ -49,6 +50,7 @@ class TrainConfig:
     compile: bool = False
     seed: int = 0
     deterministic: bool = False
+    tta: bool = False  # evaluate on the image and its mirror image, averaging the logits
     patience: Optional[int] = None  # early stopping: epochs without validation improvement
     out: Optional[str] = None
 
@@ -81,6 +83,8 @@ class TrainConfig:
             raise CnnkitError("--label-smoothing must be in [0, 1)")
         if not 0 <= self.val_split < 1:
             raise CnnkitError("--val-split must be in [0, 1)")
+        if not 0 < self.test_split < 1:
+            raise CnnkitError("--test-split must be in (0, 1)")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
         if self.patience is not None and self.patience < 1:

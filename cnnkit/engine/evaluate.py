@@ -24,7 +24,8 @@ def load_for_inference(path, device="auto"):
 
 
 def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test", data_dir: Optional[str] = None,
-                        batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None) -> dict:
+                        batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None,
+                        tta: Optional[bool] = None) -> dict:
     """Metrics of a checkpoint on a split, plus files: confusion matrix (CSV, PNG) for
     classification, a per-image CSV for segmentation. The data is resized to the
     checkpoint's input size and normalised with the statistics stored in it."""
@@ -36,6 +37,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     c, h, w = ckpt["input_shape"]
     same_data = spec == ckpt.get("dataset")
     opts = DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1) if same_data else 0.1,
+                       test_split=config.get("test_split", 0.2) if same_data else 0.2,
                        image_size=(h, w) if ckpt["task"] == "classification" or config.get("image_size") else None,
                        ignore_index=ckpt.get("ignore_index", config.get("ignore_index")))
     ds = load_dataset(spec, opts)
@@ -48,13 +50,18 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     data = ds.split(split)
     loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
+    tta = config.get("tta", False) if tta is None else tta  # as the run validated, unless told otherwise
     with torch.no_grad():
         for x, y in loader:
-            meter.update(model(x).float(), y)
+            logits = model(x).float()
+            if tta:
+                mirrored = model(x.flip(-1)).float()
+                logits = (logits + (mirrored.flip(-1) if ds.task == "segmentation" else mirrored)) / 2
+            meter.update(logits, y)
     metrics = meter.compute()
     out = Path(out_dir) if out_dir else Path(path).parent
     stem = f"{Path(path).stem}-{split}"
-    result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
+    result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data), "tta": bool(tta),
               "class_names": ds.class_names, **metrics}
     out.mkdir(parents=True, exist_ok=True)
     if ds.task == "classification":

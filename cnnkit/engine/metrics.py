@@ -36,7 +36,7 @@ class ClassificationMeter:
         pred = logits.argmax(1)
         idx = (targets * self.num_classes + pred).cpu()
         self.confusion += torch.bincount(idx, minlength=self.num_classes**2).reshape(self.num_classes, self.num_classes)
-        if self.num_classes > 5:
+        if self.num_classes > 10:
             top5 = logits.topk(5, dim=1).indices  # (B, 5)
             self.top5_correct += int((top5 == targets[:, None]).any(1).sum())
         if loss is not None:
@@ -50,7 +50,7 @@ class ClassificationMeter:
             "accuracy": float(cm.diag().sum() / max(cm.sum(), 1)),
             "per_class_accuracy": [float(v) for v in per_class],
         }
-        if self.num_classes > 5:
+        if self.num_classes > 10:
             out["top5_accuracy"] = self.top5_correct / max(self.count, 1)
         if self.loss_sum:
             out["loss"] = self.loss_sum / max(self.count, 1)

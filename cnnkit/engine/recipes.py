@@ -3,7 +3,7 @@
 `cifar-fast` follows what the CIFAR-10 speed records do (Page's ResNet-9 runs,
 hlb-CIFAR10, airbench): batch norm nets, large batches with Nesterov SGD, a
 one-cycle (triangular) learning rate, label smoothing 0.2, flip + 2-pixel
-translate augmentation, and weight decay. It is the default on CIFAR-like data
+translate augmentation, weight decay, and mirror test-time augmentation. It is the default on CIFAR-like data
 (3x32x32 classification, at least 10,000 training images).
 """
 
@@ -22,11 +22,13 @@ RECIPES: dict[str, dict] = {
     },
     "cifar-fast": {
         "optimizer": "sgd", "lr": 0.4, "momentum": 0.9, "nesterov": True, "batch_size": 512, "schedule": "onecycle",
-        "augment": "flip,translate=2", "label_smoothing": 0.2, "weight_decay": 5e-4, "epochs": 12,
+        "augment": "flip,translate=2", "label_smoothing": 0.2, "weight_decay": 5e-4, "epochs": 10,
+        "channels_last": True,  # 1.5x faster for BN conv nets on CPU too (measured on speednet-cpu)
+        "tta": True,  # validation and test on image + mirror image
     },
     "segmentation": {  # U-Net / FCN: Adam, CE + Dice, cosine decay, flips both ways
         "optimizer": "adam", "lr": 2e-3, "batch_size": 8, "schedule": "cosine", "warmup_epochs": 1,
-        "augment": "flip,vflip", "loss": "ce+dice", "weight_decay": 0.0,
+        "augment": "flip,vflip", "loss": "ce+dice", "weight_decay": 0.0, "channels_last": True,
     },
 }
 

@@ -55,14 +55,18 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     if spec.task != task:
         raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
                           f"pick a {task} model (cnnkit models --task {task})")
-    size = overrides.get("image_size")
-    opts = DataOptions(data_dir=overrides.get("data_dir"), val_split=overrides.get("val_split") if overrides.get("val_split") is not None else 0.1,
-                       image_size=tuple(size) if size else None, ignore_index=overrides.get("ignore_index"))
-    ds = load_dataset(dataset, opts)
+    probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset))  # defaults + flags: the data options
+    probe.validate()
+    ds = load_dataset(dataset, data_options(probe))
     name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train))
     config = TrainConfig.build(model, recipe(name), dict(overrides, dataset=dataset, recipe=name))
     config.validate()
     return config, ds
+
+
+def data_options(config: TrainConfig) -> DataOptions:
+    return DataOptions(data_dir=config.data_dir, val_split=config.val_split, test_split=config.test_split,
+                       image_size=tuple(config.image_size) if config.image_size else None, ignore_index=config.ignore_index)
 
 
 def default_out(config: TrainConfig) -> Path:
@@ -126,7 +130,7 @@ def _setup(config: TrainConfig, ds, device):
         weights = weights.to(device)
     loss_fn = build_loss(ds.task, config.loss, ds.num_classes, config.label_smoothing, weights, ds.ignore_index)
     compiled = torch.compile(model) if config.compile else None
-    trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled)
+    trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled, config.tta)
     crop = tuple(config.crop) if config.crop else None
     augment = Augment.parse(config.augment, crop)
     common = {"device": device, "normalization": ds.normalization, "dtype": torch.float32, "channels_last": channels_last}
@@ -159,9 +163,7 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
 
     Returns the summary dict that is also written to summary.json."""
     if ds is None:
-        size = tuple(config.image_size) if config.image_size else None
-        ds = load_dataset(config.dataset, DataOptions(data_dir=config.data_dir, val_split=config.val_split,
-                                                      image_size=size, ignore_index=config.ignore_index))
+        ds = load_dataset(config.dataset, data_options(config))
     run = RunDir(config.out or default_out(config))
     if not resume:
         run.create(overwrite)

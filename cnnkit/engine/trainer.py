@@ -28,10 +28,11 @@ class NonFiniteLoss(RunFailure):
 class Trainer:
     def __init__(self, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
                  precision: Precision, ignore_index: Optional[int] = None, grad_clip: Optional[float] = None,
-                 compiled: Optional[nn.Module] = None):
+                 compiled: Optional[nn.Module] = None, tta: bool = False):
         self.model = model  # the module whose state_dict is saved
         self.forward = compiled or model  # what runs (maybe torch.compile'd)
         self.loss_fn = loss_fn
+        self.tta = tta
         self.task, self.num_classes, self.ignore_index = task, num_classes, ignore_index
         self.device, self.precision, self.grad_clip = device, precision, grad_clip
         self.optimizer: Optional[torch.optim.Optimizer] = None
@@ -104,6 +105,9 @@ class Trainer:
         for x, y in loader:
             with self.precision.autocast():
                 logits = self.forward(x)
+                if self.tta:  # mirror test-time augmentation (the CIFAR speed runs use it)
+                    mirrored = self.forward(x.flip(-1))
+                    logits = (logits + (mirrored.flip(-1) if self.task == "segmentation" else mirrored)) / 2
                 loss = self.loss_fn(logits, y)
             meter.update(logits.float(), y, float(loss))
         return meter.compute()

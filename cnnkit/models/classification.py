@@ -233,3 +233,47 @@ register_model("resnet18-cifar", input_shape=(3, 32, 32), num_classes=10, builde
                description="ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 CIFAR images", **_RESNET)
 register_model("resnet18-seed004", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="seed004",
                description="seed 004: ResNet-18 with a 7x7 stride-2 stem, no max-pool, first stage strided", **_RESNET)
+
+
+# ----------------------------------------------------------------------------- CIFAR speed runs
+
+
+class SpeedNet(nn.Module):
+    """The network shape of the CIFAR-10 speed records (Page's ResNet-9 simplified by
+    hlb-CIFAR10 and airbench): a stem conv, then per stage conv -> maxpool 2 -> BN ->
+    GELU -> conv -> BN -> GELU, then a global max-pool and a bias-free linear head
+    whose output is scaled down (airbench's 1/9 'temperature')."""
+
+    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, ...], stem_width: int, scale: float):
+        super().__init__()
+        stem = [nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False), nn.BatchNorm2d(stem_width), nn.GELU()]
+        stages: OrderedDict[str, nn.Module] = OrderedDict()
+        c = stem_width
+        for i, w in enumerate(widths, start=1):
+            stages[f"stage{i}"] = nn.Sequential(
+                nn.Conv2d(c, w, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(w), nn.GELU(),
+                nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.GELU(),
+            )
+            c = w
+        self.features = nn.Sequential(OrderedDict(stem=nn.Sequential(*stem), **stages))
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(c, num_classes, bias=False)
+        self.scale = scale
+
+    def forward(self, x):  # (N, C, H, W) -> (N, classes)
+        return self.head(self.pool(self.features(x)).flatten(1)) * self.scale
+
+
+@register_model("speednet", task="classification", input_shape=(3, 32, 32), num_classes=10,
+                description="CIFAR-10 speed-record shape (airbench94 widths 64/256/256): 7 convs, BN, GELU, max-pools",
+                first_conv="features.stem.0", gradcam_layer="features.stage3")
+def speednet(num_classes: int = 10, in_channels: int = 3, widths: tuple[int, ...] = (64, 256, 256), stem_width: int = 24,
+             scale: float = 1 / 9, init: str = "default") -> nn.Module:
+    if not widths:
+        raise CnnkitError("speednet needs at least one stage width")
+    return init_weights(SpeedNet(num_classes, in_channels, tuple(widths), stem_width, scale), init)
+
+
+register_model("speednet-cpu", builder=speednet, widths=(32, 64, 128), stem_width=24, task="classification",
+               input_shape=(3, 32, 32), num_classes=10, first_conv="features.stem.0", gradcam_layer="features.stage3",
+               description="speednet narrowed to 32/64/128 (about 1/6 of the MACs) for CPU-only training")
