@@ -23,8 +23,18 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci
 
 
-def test_readme_main_command_runs(cli):
+def test_readme_main_command_runs(cli, tmp_path):
+    """The quickstart's training command, as written, but for one epoch to stay fast."""
+    import shlex
+
     main = quickstart_lines()[0]
-    spec = re.search(r'cnnkit layers "(.*)"', main).group(1)
-    r = cli("layers", spec)
-    assert r.exit_code == 0 and "total params" in r.stdout
+    args = shlex.split(main.split("&&", 1)[1])
+    assert args[:2] == ["cnnkit", "train"]
+    args = args[1:]
+    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--out") + 1] = str(tmp_path / "first")
+    r = cli(*args, "--json", "--data-dir", tmp_path / "data")
+    assert r.exit_code == 0, r.stderr
+    summary = r.json()
+    assert summary["task"] == "classification" and 0 <= summary["test_accuracy"] <= 1
+    assert (tmp_path / "first" / "curves.png").exists()

@@ -50,17 +50,24 @@ IgnoreIndexOpt = Annotated[Optional[int], typer.Option("--ignore-index", help="M
 NoDownloadOpt = Annotated[bool, typer.Option("--no-download", help="Never download; fail with what to put where.")]
 
 
-def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=None, no_download=False, split_seed=0, test_split=0.2):
-    """Build cnnkit.data.DataOptions from the shared CLI options."""
+def parse_hw(text, what: str):
+    """'256' or '256x192' -> [h, w] (None stays None)."""
+    if not text:
+        return None
     from cnnkit.arith.parse import parse_sizes
-    from cnnkit.data.catalog import DataOptions
     from cnnkit.errors import SpecError
 
-    size = None
-    if image_size:
-        size = parse_sizes(image_size, "--image-size")
-        size = size * 2 if len(size) == 1 else size
-        if len(size) != 2 or min(size) < 1:
-            raise SpecError(f"--image-size {image_size!r} must be H or HxW, e.g. 64 or 256x256")
+    size = list(parse_sizes(text, what))
+    size = size * 2 if len(size) == 1 else size
+    if len(size) != 2 or min(size) < 1:
+        raise SpecError(f"{what} {text!r} must be H or HxW, e.g. 64 or 256x256")
+    return size
+
+
+def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=None, no_download=False, split_seed=0, test_split=0.2):
+    """Build cnnkit.data.DataOptions from the shared CLI options."""
+    from cnnkit.data.catalog import DataOptions
+
+    size = parse_hw(image_size, "--image-size")
     return DataOptions(data_dir=data_dir, val_split=val_split, split_seed=split_seed, test_split=test_split,
-                       image_size=size, ignore_index=ignore_index, download=not no_download)
+                       image_size=tuple(size) if size else None, ignore_index=ignore_index, download=not no_download)

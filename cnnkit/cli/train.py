@@ -6,7 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.cli.options import DataDirOpt, IgnoreIndexOpt, ImageSizeOpt, JsonOpt, parse_model_options, print_json
+from cnnkit.cli.options import (
+    DataDirOpt,
+    IgnoreIndexOpt,
+    ImageSizeOpt,
+    JsonOpt,
+    parse_hw,
+    parse_model_options,
+    print_json,
+)
 
 app = typer.Typer()
 
@@ -71,47 +79,41 @@ def train(
     Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
     """
     from cnnkit.cli.progress import make_progress
+
+    progress = make_progress(quiet or json_)
+    try:
+        _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, dict(
+            epochs=epochs, out=out, recipe=recipe, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+            nesterov=nesterov, weight_decay=weight_decay, switch=switch, schedule=schedule, warmup_epochs=warmup_epochs,
+            loss=loss, label_smoothing=label_smoothing, class_weights=class_weights, grad_clip=grad_clip, init=init,
+            pretrained=pretrained or None, freeze=freeze, head_lr=head_lr, augment=augment, crop=parse_hw(crop, "--crop"),
+            model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split,
+            image_size=parse_hw(image_size, "--image-size"), ignore_index=ignore_index, device=device, precision=precision,
+            channels_last=channels_last, compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None,
+            patience=patience,
+        ))
+    finally:
+        getattr(progress, "close", lambda: None)()  # leave the terminal clean after Ctrl-C or an error
+
+
+def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, overrides) -> None:
     from cnnkit.engine import train as engine
     from cnnkit.errors import CnnkitError
 
-    progress = make_progress(quiet or json_)
     if resume:
         config = engine.resume_config(resume, epochs)
-        summary = engine.train(config, progress=progress, resume=True)
-        _report(summary, json_)
+        _report(engine.train(config, progress=progress, resume=True), json_)
         return
     if model is None:
         raise CnnkitError("give a model to train (see `cnnkit models`), or --resume DIR")
-    size = None
-    if image_size:
-        from cnnkit.cli.options import data_options
-
-        size = list(data_options(image_size=image_size).image_size)
-    crop_size = None
-    if crop:
-        from cnnkit.arith.parse import parse_sizes
-
-        crop_size = list(parse_sizes(crop, "--crop"))
-        crop_size = crop_size * 2 if len(crop_size) == 1 else crop_size
-    overrides = dict(
-        epochs=epochs, out=out, recipe=recipe, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-        nesterov=nesterov, weight_decay=weight_decay, switch=switch, schedule=schedule, warmup_epochs=warmup_epochs,
-        loss=loss, label_smoothing=label_smoothing, class_weights=class_weights, grad_clip=grad_clip, init=init,
-        pretrained=pretrained or None, freeze=freeze, head_lr=head_lr, augment=augment, crop=crop_size,
-        model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split, image_size=size,
-        ignore_index=ignore_index, device=device, precision=precision, channels_last=channels_last,
-        compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None, patience=patience,
-    )
+    if trials < 1:
+        raise CnnkitError("--trials must be at least 1")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config, ds = engine.make_config(model, dataset, overrides)
     if trials > 1:
-        result = engine.run_trials(config, ds, trials, progress, overwrite)
-        _report_trials(result, json_)
+        _report_trials(engine.run_trials(config, ds, trials, progress, overwrite), json_)
         return
-    if trials < 1:
-        raise CnnkitError("--trials must be at least 1")
-    summary = engine.train(config, ds, progress, overwrite=overwrite)
-    _report(summary, json_)
+    _report(engine.train(config, ds, progress, overwrite=overwrite), json_)
 
 
 def _report(summary: dict, json_: bool) -> None:

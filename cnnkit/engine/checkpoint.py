@@ -80,6 +80,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        if "invalid load key" in str(e) or not _looks_like_torch_file(path):
+            # bytes that are not a pickle at all, not code hidden in one
+            raise CheckpointError(f"{path} is truncated or not a PyTorch file (UnpicklingError); re-save or re-train it") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"{path} holds Python objects that loading would have to execute ({first[:160]}); refused: "
@@ -95,6 +98,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if ckpt.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} was written by a newer cnnkit (format version {ckpt['version']}); upgrade cnnkit")
     return ckpt
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (PK..); its legacy format starts with a pickle protocol byte."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:
