@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cnnkit import __version__
-from cnnkit.cli import arith, data, models, scratch, train
+from cnnkit.cli import arith, data, models, scratch, train, viz
 from cnnkit.cli.errors import CnnkitGroup
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.add_typer(models.app)
 app.add_typer(data.app)
 app.add_typer(train.app)
 app.add_typer(scratch.app)
+app.add_typer(viz.app)
 
 
 def main() -> None:

@@ -31,7 +31,10 @@ def plot_curves(runs: dict[str, list[dict]], path: str | Path, metric: str = "ac
                             marker="o" if len(epochs) < 30 else None, ms=3, label=f"{label} {split}" if len(runs) > 1 else split)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_metric.set(xlabel="epoch", ylabel=metric, title=metric)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_loss, ax_metric):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

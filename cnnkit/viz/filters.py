@@ -1,0 +1,86 @@
+"""Convolution filters: compute (a tensor of weights) apart from drawing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from cnnkit.errors import CnnkitError
+
+
+def conv_weights(model: nn.Module, layer: str) -> torch.Tensor:
+    """The (O, C, kh, kw) weight of the named conv layer, detached on the CPU."""
+    modules = dict(model.named_modules())
+    if layer not in modules:
+        convs = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
+        raise CnnkitError(f"no layer {layer!r} in this model; conv layers: {', '.join(convs[:12])}")
+    module = modules[layer]
+    if not isinstance(module, nn.Conv2d):
+        raise CnnkitError(f"{layer} is a {type(module).__name__}, not a Conv2d; give a conv layer")
+    return module.weight.detach().float().cpu()
+
+
+def dead_filters(weights: torch.Tensor, rel: float = 1e-3) -> torch.Tensor:
+    """(O,) bool: filters whose largest |weight| is under rel x the layer's largest."""
+    peak = weights.abs().amax(dim=(1, 2, 3))
+    return peak < rel * peak.max().clamp_min(1e-12)
+
+
+def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_filter: bool = False,
+                 dead: Optional[torch.Tensor] = None) -> Path:
+    """A grid of filters. RGB when C == 3 (each filter shown in colour), else one row
+    per filter and one panel per input channel (at most 8 channels). One symmetric
+    scale around zero for the whole layer (so signs and relative strength are
+    visible, with a colorbar) unless per_filter; dead filters are crossed out, not
+    stretched into noise."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    o, c = weights.shape[:2]
+    dead = dead_filters(weights) if dead is None else dead
+    limit = float(weights.abs().max().clamp_min(1e-12))
+    if c == 3:
+        cols = min(o, 8)
+        rows = -(-o // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows + 0.6), squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i >= o:
+                continue
+            w = weights[i]
+            scale = float(w.abs().max().clamp_min(1e-12)) if per_filter else limit
+            ax.imshow((w / scale * 0.5 + 0.5).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_title(f"{i}" + (" dead" if dead[i] else ""), fontsize=7)
+            if dead[i]:
+                ax.plot([0, 1], [0, 1], "r-", transform=ax.transAxes)
+        fig.suptitle(title + f"  (RGB, 0.5 grey = 0, scale +/-{limit:.3g}" + (", per filter)" if per_filter else ")"), fontsize=9)
+    else:
+        shown = min(c, 8)
+        rows = min(o, 32)
+        fig, axes = plt.subplots(rows, shown, figsize=(1.1 * shown + 1, 1.1 * rows + 0.6), squeeze=False)
+        image = None
+        for i in range(rows):
+            for j in range(shown):
+                ax = axes[i, j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                w = weights[i, j]
+                scale = float(weights[i].abs().max().clamp_min(1e-12)) if per_filter else limit
+                image = ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+                if j == 0:
+                    ax.set_ylabel(f"{i}" + (" dead" if dead[i] else ""), fontsize=7)
+                if i == 0:
+                    ax.set_title(f"in {j}", fontsize=7)
+        if not per_filter and image is not None:
+            fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
+        fig.suptitle(title + f"  (filters {rows} of {o}, input channels {shown} of {c})", fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,65 @@
+"""visualize filters / curves: the compute part numerically, the figures as files."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnkit.registry import create_model
+from cnnkit.viz.filters import conv_weights, dead_filters
+
+TINY = ["--opt", "widths=(8,16)", "--opt", "kernel_size=3", "-b", "32", "--recipe", "default", "-q"]
+
+
+def test_conv_weights_are_the_layer_weights_and_dead_filters_are_found():
+    model = create_model("convnet", widths=(8, 16), kernel_size=3)
+    w = conv_weights(model, "features.conv1")
+    assert torch.equal(w, model.features.conv1.weight.detach())
+    with torch.no_grad():
+        model.features.conv1.weight[3] = 0
+    assert dead_filters(conv_weights(model, "features.conv1")).nonzero().flatten().tolist() == [3]
+    from cnnkit.errors import CnnkitError
+
+    with pytest.raises(CnnkitError, match="conv layers: features.conv1"):
+        conv_weights(model, "features.nope")
+    with pytest.raises(CnnkitError, match="not a Conv2d"):
+        conv_weights(model, "features.act1")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from cnnkit.cli.main import app
+
+    base = tmp_path_factory.mktemp("viz")
+    for name, opt in (("adam", "adam"), ("sgd", "sgd")):
+        r = CliRunner().invoke(app, ["train", "convnet", "-d", "shapes:n=120,size=16", "--epochs", "2", "-o", str(base / name),
+                                     "--optimizer", opt, *TINY])
+        assert r.exit_code == 0, r.stderr
+    return base
+
+
+def _not_blank(path, min_size=(200, 100)):
+    img = np.asarray(Image.open(path).convert("L"))
+    assert img.shape[1] >= min_size[0] and img.shape[0] >= min_size[1]
+    assert img.std() > 5  # something was drawn
+
+
+def test_filters_png(cli, runs, tmp_path):
+    r = cli("visualize", "filters", runs / "adam" / "best.pt", "--out", tmp_path / "f.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["layer"] == "features.conv1" and r.json()["shape"] == [8, 3, 3, 3]
+    _not_blank(tmp_path / "f.png")
+    r = cli("visualize", "filters", runs / "adam" / "best.pt", "--layer", "features.conv2", "--out", tmp_path / "g.png")
+    assert r.exit_code == 0 and r.stdout.strip() == str(tmp_path / "g.png")
+    _not_blank(tmp_path / "g.png")
+
+
+def test_curves_overlay_png(cli, runs, tmp_path):
+    r = cli("visualize", "curves", runs / "adam", runs / "sgd", "--out", tmp_path / "c.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["metric"] == "accuracy" and r.json()["runs"] == ["adam", "sgd"]
+    _not_blank(tmp_path / "c.png", (600, 300))
+    r = cli("visualize", "curves", tmp_path)
+    assert r.exit_code == 2 and "no metrics.csv" in r.stderr
