@@ -75,3 +75,79 @@ def filters(
     path = plot_filters(weights, out or Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"),
                         f"{ckpt['model']['name']} {name}", per_filter, dead)
     _done(path, json_, layer=name, shape=list(weights.shape), dead_filters=[int(i) for i in dead.nonzero().flatten()])
+
+
+@app.command()
+def features(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
+    image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
+    layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Layer name (repeatable); default: the first conv and the last feature map.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Channels shown per layer: the strongest by mean activation.")] = 16,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Activations of one or more layers for one image, one panel per channel.
+
+    Example: cnnkit visualize features runs/convnet/best.pt cat.png --layer features.act1 --layer features.act3
+    """
+    from cnnkit.engine.evaluate import load_for_inference, prepare_image
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.features import feature_maps, plot_feature_maps
+
+    ckpt, model, dev = load_for_inference(checkpoint, "cpu")
+    spec = get_spec(ckpt["model"]["name"])
+    layers = layer or list(dict.fromkeys([spec.first_conv, spec.gradcam_layer]))
+    x, img = prepare_image(ckpt, image)
+    maps = feature_maps(model, x, layers)
+    path = plot_feature_maps(maps, out or Path(checkpoint).with_name(f"{Path(image).stem}-features.png"), top, img)
+    _done(path, json_, layers={n: list(m.shape) for n, m in maps.items()})
+
+
+@app.command()
+def segmentation(
+    checkpoint: Annotated[str, typer.Argument(help="A segmentation checkpoint.")],
+    image: Annotated[str, typer.Argument(help="An image file.")],
+    mask: Annotated[Optional[str], typer.Option("--mask", help="The true mask (class indices; 0/255 means 0/1), for Dice/IoU in the title.")] = None,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Image, true mask, predicted mask and overlay with one palette; Dice/IoU when the true mask is given.
+
+    Example: cnnkit visualize segmentation runs/unet/best.pt slice.png --mask slice_mask.png
+    """
+    import numpy as np
+    import torch
+
+    from cnnkit.data.decode import read_mask
+    from cnnkit.data.folder import mask_value_mapping
+    from cnnkit.engine.evaluate import load_for_inference, prepare_image
+    from cnnkit.engine.metrics import SegmentationMeter
+    from cnnkit.errors import CnnkitError
+    from cnnkit.viz.segmentation import plot_segmentation
+
+    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
+    if ckpt["task"] != "segmentation":
+        raise CnnkitError(f"{checkpoint} is a {ckpt['task']} model; this figure needs a segmentation model")
+    x, img = prepare_image(ckpt, image)
+    with torch.no_grad():
+        logits = model(x).float()
+    pred = logits.argmax(1)[0]
+    truth, scores = None, None
+    names = ckpt["class_names"] or []
+    if mask:
+        if not Path(mask).is_file():
+            raise CnnkitError(f"mask {mask} does not exist")
+        arr = read_mask(Path(mask))
+        if arr.ndim != 2 or arr.shape != tuple(pred.shape):
+            raise CnnkitError(f"mask {mask} must be a {pred.shape[0]}x{pred.shape[1]} class-index image like its image")
+        ignore = ckpt.get("ignore_index")
+        lookup, _ = mask_value_mapping({int(v) for v in np.unique(arr)}, ignore)
+        if lookup:
+            arr = np.vectorize(lambda v: lookup.get(int(v), int(v)))(arr)
+        truth = torch.from_numpy(arr.astype(np.int64))
+        meter = SegmentationMeter(len(names), ignore)
+        meter.update(logits, truth[None])
+        m = meter.compute()
+        scores = {"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]}
+    path = plot_segmentation(img, pred, out or Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"), names, truth, scores)
+    _done(path, json_, **(scores or {}))

@@ -92,28 +92,37 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     return result
 
 
-def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None) -> dict:
-    """Top-k classes with probabilities, or one class-index mask PNG per image."""
+def prepare_image(ckpt: dict, path) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image file preprocessed exactly as in training: (1, C, H, W) normalised
+    float and the (C, H, W) uint8 image it came from. Channels are converted to the
+    model's; classification models also get their input size (segmentation models
+    take any size)."""
     from cnnkit.data.augment import normalize
     from cnnkit.data.decode import read_images, resize_image
 
-    ckpt, model, dev = load_for_inference(path, device)
+    if not Path(path).is_file():
+        raise CnnkitError(f"image {path} does not exist")
     c, h, w = ckpt["input_shape"]
-    missing = [p for p in images if not Path(p).is_file()]
-    if missing:
-        raise CnnkitError(f"image {missing[0]} does not exist")
+    img = read_images([Path(path)])[0]
+    if img.shape[0] != c:  # grey <-> colour to what the model takes
+        img = img.expand(3, -1, -1).contiguous() if c == 3 else img.float().mean(0, keepdim=True).round().to(torch.uint8)
+    if ckpt["task"] != "segmentation":
+        img = resize_image(img, (h, w))
     norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
-    mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+    return normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"])), img
+
+
+def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None) -> dict:
+    """Top-k classes with probabilities, or one class-index mask PNG per image."""
+    ckpt, model, dev = load_for_inference(path, device)
     names = ckpt["class_names"] or [str(i) for i in range(1000)]
     results = []
     out = Path(out_dir) if out_dir else None
-    for p, img in zip(images, read_images([Path(p) for p in images])):
-        if img.shape[0] != c:  # grey <-> colour to what the model takes
-            img = img.expand(3, -1, -1) if c == 3 else img.float().mean(0, keepdim=True).round().to(torch.uint8)
-        seg = ckpt["task"] == "segmentation"
+    seg = ckpt["task"] == "segmentation"
+    for p in images:
+        x, img = prepare_image(ckpt, p)
         size = tuple(img.shape[1:])
-        x = resize_image(img, (h, w)) if not seg else img
-        x = normalize(x[None], mean, std).to(dev)
+        x = x.to(dev)
         with torch.no_grad():
             logits = model(x).float()
         if seg:
