@@ -151,3 +151,41 @@ def segmentation(
         scores = {"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]}
     path = plot_segmentation(img, pred, out or Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"), names, truth, scores)
     _done(path, json_, **(scores or {}))
+
+
+@app.command()
+def attribution(
+    checkpoint: Annotated[str, typer.Argument(help="A classification checkpoint.")],
+    image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
+    method: Annotated[str, typer.Option("--method", help="saliency, guided-backprop, deconvolution, gradcam, integrated-gradients, occlusion.")] = "saliency",
+    target: Annotated[Optional[int], typer.Option("--target", help="Class index to explain (default: the predicted class).")] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Grad-CAM layer (default: the model spec's gradcam_layer).")] = None,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Why the model decided: an attribution map (Captum) next to and over the image.
+
+    Example: cnnkit visualize attribution runs/convnet/best.pt cat.png --method gradcam
+    """
+    import torch
+
+    from cnnkit.engine.evaluate import load_for_inference, prepare_image
+    from cnnkit.errors import CnnkitError
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.attribution import attribute, plot_attribution
+
+    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
+    if ckpt["task"] != "classification":
+        raise CnnkitError(f"{checkpoint} is a {ckpt['task']} model; attribution explains a class decision")
+    x, img = prepare_image(ckpt, image)
+    with torch.no_grad():
+        probs = model(x).softmax(1)[0]
+    names = ckpt["class_names"] or [str(i) for i in range(len(probs))]
+    cls = int(probs.argmax()) if target is None else target
+    if not 0 <= cls < len(probs):
+        raise CnnkitError(f"--target {cls} is not a class index (0..{len(probs) - 1})")
+    name = layer or get_spec(ckpt["model"]["name"]).gradcam_layer
+    amap = attribute(model, x, method, cls, name)
+    title = f"{method} for class {names[cls]} (p = {float(probs[cls]):.2f}; predicted {names[int(probs.argmax())]})"
+    path = plot_attribution(img, amap, out or Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"), title)
+    _done(path, json_, method=method, target=cls, target_name=names[cls], probability=float(probs[cls]))

@@ -1,0 +1,73 @@
+"""Attribution maps on tiny models whose answer is known, and the CLI figure."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from cnnkit.viz.attribution import attribute, patched_copy
+from tests.viz.test_filters_curves import _not_blank
+
+
+def _linear_model():
+    """Class 1's score is +x[0, 0] - x[3, 3]; class 0's is 0."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2, bias=False))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[1, 0] = 1.0
+        model[1].weight[1, 15] = -1.0
+    return model
+
+
+@pytest.mark.parametrize("method", ["saliency", "guided-backprop", "integrated-gradients", "occlusion"])
+def test_pixel_methods_find_the_two_pixels_with_their_signs(method):
+    x = torch.full((1, 1, 4, 4), 0.5)
+    amap = attribute(_linear_model(), x, method, target=1)
+    assert amap.shape == (4, 4)
+    assert amap[0, 0] > 0 and amap[3, 3] < 0  # sign of each pixel's effect on the score
+    rest = amap.clone()
+    rest[0, 0] = rest[3, 3] = 0
+    if method != "occlusion":  # occlusion windows cover neighbours too
+        assert rest.abs().max() < 1e-6
+
+
+def test_gradcam_points_at_the_bright_region():
+    model = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[4].weight.copy_(torch.tensor([[-1.0], [1.0]]))
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 5, 2] = 3.0
+    cam = attribute(model, x, "gradcam", target=1, layer="1")
+    assert cam.shape == (8, 8)
+    assert divmod(int(cam.argmax()), 8) == (5, 2)
+
+
+def test_patched_copy_splits_reused_and_in_place_relus():
+    from cnnkit.registry import create_model
+
+    model = create_model("resnet18-cifar", num_classes=4).eval()
+    patched = patched_copy(model)
+    relus = [m for m in patched.modules() if isinstance(m, nn.ReLU)]
+    assert relus and not any(m.inplace for m in relus)
+    assert len(relus) > sum(isinstance(m, nn.ReLU) for m in model.modules())  # each BasicBlock's relu used twice
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(patched(x), model(x), atol=1e-5)
+    assert any(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))  # the original is untouched
+
+
+def test_attribution_command(cli, tmp_path):
+    img = tmp_path / "x.png"
+    Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(img)
+    r = cli("train", "convnet", "-d", "shapes:n=80,size=16", "--epochs", "1", "-o", tmp_path / "c", "--opt", "widths=(8,16)", "-q")
+    assert r.exit_code == 0, r.stderr
+    for method in ("gradcam", "saliency"):
+        r = cli("visualize", "attribution", tmp_path / "c" / "best.pt", img, "--method", method, "--out", tmp_path / f"{method}.png", "--json")
+        assert r.exit_code == 0, r.stderr
+        assert r.json()["method"] == method and 0 <= r.json()["probability"] <= 1
+        _not_blank(tmp_path / f"{method}.png", (600, 250))
+    r = cli("visualize", "attribution", tmp_path / "c" / "best.pt", img, "--method", "lime")
+    assert r.exit_code == 2 and "saliency" in r.stderr
+    r = cli("visualize", "attribution", tmp_path / "c" / "best.pt", img, "--target", "9")
+    assert r.exit_code == 2 and "not a class index" in r.stderr
