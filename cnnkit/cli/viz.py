@@ -189,3 +189,46 @@ def attribution(
     title = f"{method} for class {names[cls]} (p = {float(probs[cls]):.2f}; predicted {names[int(probs.argmax())]})"
     path = plot_attribution(img, amap, out or Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"), title)
     _done(path, json_, method=method, target=cls, target_name=names[cls], probability=float(probs[cls]))
+
+
+@app.command()
+def maximize(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Layer whose channel to maximise (with --channel).")] = None,
+    channel: Annotated[Optional[int], typer.Option("--channel", help="Channel of --layer.")] = None,
+    class_index: Annotated[Optional[int], typer.Option("--class", help="Maximise this class's logit instead.")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Independent starting points.")] = 3,
+    steps: Annotated[int, typer.Option("--steps", help="Gradient-ascent steps.")] = 128,
+    top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none).")] = 8,
+    data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """What a channel (or class) responds to: gradient ascent with jitter, blur and decay, next to the training images that activate it most.
+
+    Example: cnnkit visualize maximize runs/convnet/best.pt --layer features.conv2 --channel 5
+    """
+    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.errors import CnnkitError
+    from cnnkit.viz.maximize import maximize as run_maximize
+    from cnnkit.viz.maximize import plot_maximize, top_activating
+
+    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
+    if class_index is None and (layer is None or channel is None):
+        raise CnnkitError("give --layer NAME --channel C, or --class K")
+    norm = ckpt["normalization"] or {"mean": [0.5] * ckpt["input_shape"][0], "std": [0.5] * ckpt["input_shape"][0]}
+    result = run_maximize(model, ckpt["input_shape"], norm, layer, channel, class_index, seeds, steps)
+    top_images = top_scores = None
+    if top and ckpt.get("dataset"):
+        from cnnkit.data.catalog import DataOptions, load_dataset
+
+        config = ckpt.get("config", {})
+        c, h, w = ckpt["input_shape"]
+        ds = load_dataset(ckpt["dataset"], DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1),
+                                                      image_size=(h, w) if ckpt["task"] == "classification" else None))
+        pool = ds.train.images[:2000]  # (N, C, H, W) uint8: enough to find strong examples quickly
+        top_images, top_scores = top_activating(model, pool, norm, layer, channel, class_index, top)
+    what = f"class {class_index}" if class_index is not None else f"{layer} channel {channel}"
+    default = Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{what.replace(' ', '-')}.png")
+    path = plot_maximize(result, top_images, top_scores, out or default, f"{ckpt['model']['name']}: {what}")
+    _done(path, json_, scores=[float(s) for s in result["scores"]], random_scores=[float(s) for s in result["random_scores"]])

@@ -1,0 +1,137 @@
+"""Activation maximisation: the input a channel (or class) responds to most.
+
+Gradient ascent on the pixels, at the model's real input size and channels, with
+the regularisers that keep the result image-like (Olah et al., "Feature
+Visualization", 2017): random jitter each step, a light Gaussian blur every few
+steps, L2 decay, and pixels kept inside the range real (normalised) images span.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnkit.errors import CnnkitError
+
+
+def _objective(model: nn.Module, layer: Optional[str], channel: Optional[int], class_index: Optional[int]):
+    """A function x -> (N,) scores to maximise."""
+    if class_index is not None:
+        return lambda x: model(x)[:, class_index]
+    modules = dict(model.named_modules())
+    if layer not in modules:
+        raise CnnkitError(f"no layer {layer!r} in this model; give --layer with a conv/activation layer name")
+    store = {}
+    modules[layer].register_forward_hook(lambda _m, _i, y: store.__setitem__("y", y))
+
+    def score(x):
+        model(x)
+        y = store["y"]
+        if y.ndim != 4:
+            raise CnnkitError(f"{layer} does not output a feature map; pick a conv or activation layer")
+        if not 0 <= channel < y.shape[1]:
+            raise CnnkitError(f"--channel {channel} is out of range: {layer} has {y.shape[1]} channels")
+        return y[:, channel].mean(dim=(1, 2))
+
+    return score
+
+
+def _blur(x: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
+    k = torch.tensor([1.0, 2.0, 1.0]) if sigma <= 0.6 else torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    k = (k / k.sum()).to(x)
+    c = x.shape[1]
+    pad = len(k) // 2
+    x = F.conv2d(F.pad(x, (pad, pad, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, pad, pad), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional[str] = None, channel: Optional[int] = None,
+             class_index: Optional[int] = None, seeds: int = 3, steps: int = 128, lr: float = 0.1, jitter: int = 2,
+             blur_every: int = 4, decay: float = 1e-3) -> dict:
+    """{'images': (S, C, H, W) in [0, 1], 'scores': (S,), 'random_scores': (S,)} for S seeds."""
+    import copy
+
+    if (class_index is None) == (channel is None):
+        raise CnnkitError("give either --channel (with --layer) or --class")
+    net = copy.deepcopy(model).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    score = _objective(net, layer, channel, class_index)
+    c, h, w = input_shape
+    mean = torch.tensor(normalization["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
+    low, high = (0 - mean) / std, (1 - mean) / std  # where real, normalised pixels live
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(seeds, c, h, w, generator=gen) * 0.1)
+    with torch.no_grad():
+        random_scores = score(torch.randn(seeds, c, h, w, generator=gen).clamp(low, high))
+    x.requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    for step in range(steps):
+        dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
+        opt.zero_grad()
+        objective = score(torch.roll(x, shifts=(dy, dx), dims=(2, 3))) - decay * (x**2).flatten(1).mean(1)
+        (-objective.sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            if blur_every and (step + 1) % blur_every == 0 and min(h, w) >= 8:
+                x.copy_(_blur(x))
+            x.copy_(torch.max(torch.min(x, high), low))
+    with torch.no_grad():
+        final = score(x)
+    images = (x.detach() * std + mean).clamp(0, 1)
+    return {"images": images, "scores": final, "random_scores": random_scores}
+
+
+@torch.no_grad()
+def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, layer: Optional[str], channel: Optional[int],
+                   class_index: Optional[int], k: int = 8, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k images (uint8, (k, C, H, W)) of `images` that score highest, and their scores."""
+    import copy
+
+    from cnnkit.data.augment import normalize
+
+    net = copy.deepcopy(model).eval()
+    score = _objective(net, layer, channel, class_index)
+    mean, std = torch.tensor(normalization["mean"]), torch.tensor(normalization["std"])
+    scores = torch.cat([score(normalize(images[i : i + batch], mean, std)) for i in range(0, len(images), batch)])
+    top = scores.topk(min(k, len(scores)))
+    return images[top.indices], top.values
+
+
+def plot_maximize(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], path, title: str):
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    imgs = result["images"]
+    cols = max(len(imgs), 0 if top_images is None else len(top_images))
+    rows = 1 if top_images is None else 2
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 2.1 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+
+    def show(ax, img):
+        ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap="gray" if img.shape[0] == 1 else None,
+                  interpolation="nearest")
+
+    for i, img in enumerate(imgs):
+        show(axes[0, i], img)
+        axes[0, i].set_title(f"seed {i}: {float(result['scores'][i]):.2f}\n(random {float(result['random_scores'][i]):.2f})", fontsize=7)
+    if top_images is not None:
+        for i, (img, s) in enumerate(zip(top_images, top_scores)):
+            show(axes[1, i], img.float() / 255)
+            axes[1, i].set_title(f"train top {i + 1}: {float(s):.2f}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
