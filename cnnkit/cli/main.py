@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cnnkit import __version__
-from cnnkit.cli import arith, data, models, scratch, train, viz
+from cnnkit.cli import arith, data, experiments, models, scratch, train, viz
 from cnnkit.cli.errors import CnnkitGroup
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.add_typer(data.app)
 app.add_typer(train.app)
 app.add_typer(scratch.app)
 app.add_typer(viz.app)
+app.add_typer(experiments.app)
 
 
 def main() -> None:

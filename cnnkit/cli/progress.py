@@ -43,7 +43,9 @@ class PlainProgress:
         elif event == "early_stop":
             w(f"early stop after epoch {info['epoch']}: no validation improvement for {info['patience']} epochs")
         elif event == "trial":
-            w(f"trial {info['trial']}/{info['trials']} (seed {info['seed']})")
+            w(f"{info.get('variant', '')} trial {info['trial']}/{info['trials']} (seed {info['seed']})".strip())
+        elif event == "skip":
+            w(f"skip {info['run_dir']}: already finished")
         elif event == "end":
             s = info["summary"]
             keys = [k for k in ("best_val_accuracy", "test_accuracy", "best_val_dice", "test_dice", "test_iou") if s.get(k) is not None]
