@@ -82,7 +82,6 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int, layer
 
 def plot_attribution(image: torch.Tensor, amap: torch.Tensor, path, title: str):
     """Image, the map (diverging, symmetric around 0) and the map over the image."""
-    from pathlib import Path
 
     import matplotlib
 
@@ -104,9 +103,6 @@ def plot_attribution(image: torch.Tensor, amap: torch.Tensor, path, title: str):
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path)

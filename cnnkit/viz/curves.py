@@ -37,11 +37,6 @@ def plot_curves(runs: dict[str, list[dict]], path: str | Path, metric: str = "ac
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)  # a viewer never sees a half-written PNG
-    return path
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path)

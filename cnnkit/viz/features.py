@@ -68,9 +68,6 @@ def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int 
             ax.imshow(a.numpy(), cmap="viridis", interpolation="nearest")
             ax.set_title(f"{name}[{ch}]\n{float(a.min()):.2g}..{float(a.max()):.2g}", fontsize=6)
         r += -(-len(channels) // cols)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path)

@@ -79,8 +79,6 @@ def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_f
         if not per_filter and image is not None:
             fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
         fig.suptitle(title + f"  (filters {rows} of {o}, input channels {shown} of {c})", fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path, tight=False)  # the colorbar layout does not survive tight_layout

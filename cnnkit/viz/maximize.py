@@ -103,7 +103,6 @@ def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, 
 
 
 def plot_maximize(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], path, title: str):
-    from pathlib import Path
 
     import matplotlib
 
@@ -129,9 +128,6 @@ def plot_maximize(result: dict, top_images: Optional[torch.Tensor], top_scores: 
             show(axes[1, i], img.float() / 255)
             axes[1, i].set_title(f"train top {i + 1}: {float(s):.2f}", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path)

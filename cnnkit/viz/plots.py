@@ -7,6 +7,30 @@ from pathlib import Path
 import torch
 
 
+def agg_pyplot():
+    """matplotlib.pyplot on the Agg backend: files only, never a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path, tight: bool = True) -> Path:
+    """Write the figure as a PNG atomically (a viewer never sees half a file) and close it."""
+    plt = agg_pyplot()
+    if tight:
+        fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def plot_confusion(cm: torch.Tensor, class_names: list[str], path: str | Path) -> Path:
     """Row-normalised confusion matrix (true class per row) with counts in the cells."""
     import matplotlib
@@ -26,8 +50,4 @@ def plot_confusion(cm: torch.Tensor, class_names: list[str], path: str | Path) -
             for j in range(k):
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if rates[i, j] > 0.5 else "black")
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (rows normalised)")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

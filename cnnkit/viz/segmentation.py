@@ -45,9 +45,7 @@ def plot_segmentation(image: torch.Tensor, pred: torch.Tensor, path: str | Path,
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
     if scores:
         fig.suptitle("  ".join(f"{k} {v:.3f}" for k, v in scores.items()), fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))  # room for the legend below
+    from cnnkit.viz.plots import save_figure
+
+    return save_figure(fig, path, tight=False)
