@@ -115,40 +115,12 @@ def segmentation(
 
     Example: cnnkit visualize segmentation runs/unet/best.pt slice.png --mask slice_mask.png
     """
-    import numpy as np
-    import torch
-
-    from cnnkit.data.decode import read_mask
-    from cnnkit.data.folder import mask_value_mapping
-    from cnnkit.engine.evaluate import load_for_inference, prepare_image
-    from cnnkit.engine.metrics import SegmentationMeter
-    from cnnkit.errors import CnnkitError
+    from cnnkit.engine.evaluate import load_for_inference, segment_image
     from cnnkit.viz.segmentation import plot_segmentation
 
     ckpt, model, _ = load_for_inference(checkpoint, "cpu")
-    if ckpt["task"] != "segmentation":
-        raise CnnkitError(f"{checkpoint} is a {ckpt['task']} model; this figure needs a segmentation model")
-    x, img = prepare_image(ckpt, image)
-    with torch.no_grad():
-        logits = model(x).float()
-    pred = logits.argmax(1)[0]
-    truth, scores = None, None
-    names = ckpt["class_names"] or []
-    if mask:
-        if not Path(mask).is_file():
-            raise CnnkitError(f"mask {mask} does not exist")
-        arr = read_mask(Path(mask))
-        if arr.ndim != 2 or arr.shape != tuple(pred.shape):
-            raise CnnkitError(f"mask {mask} must be a {pred.shape[0]}x{pred.shape[1]} class-index image like its image")
-        ignore = ckpt.get("ignore_index")
-        lookup, _ = mask_value_mapping({int(v) for v in np.unique(arr)}, ignore)
-        if lookup:
-            arr = np.vectorize(lambda v: lookup.get(int(v), int(v)))(arr)
-        truth = torch.from_numpy(arr.astype(np.int64))
-        meter = SegmentationMeter(len(names), ignore)
-        meter.update(logits, truth[None])
-        m = meter.compute()
-        scores = {"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]}
+    r = segment_image(ckpt, model, image, mask)
+    img, pred, truth, scores, names = r["image"], r["pred"], r["truth"], r["scores"], ckpt["class_names"] or []
     path = plot_segmentation(img, pred, out or Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"), names, truth, scores)
     _done(path, json_, **(scores or {}))
 
@@ -167,28 +139,14 @@ def attribution(
 
     Example: cnnkit visualize attribution runs/convnet/best.pt cat.png --method gradcam
     """
-    import torch
-
-    from cnnkit.engine.evaluate import load_for_inference, prepare_image
-    from cnnkit.errors import CnnkitError
-    from cnnkit.registry import get_spec
-    from cnnkit.viz.attribution import attribute, plot_attribution
+    from cnnkit.engine.evaluate import explain_image, load_for_inference
+    from cnnkit.viz.attribution import plot_attribution
 
     ckpt, model, _ = load_for_inference(checkpoint, "cpu")
-    if ckpt["task"] != "classification":
-        raise CnnkitError(f"{checkpoint} is a {ckpt['task']} model; attribution explains a class decision")
-    x, img = prepare_image(ckpt, image)
-    with torch.no_grad():
-        probs = model(x).softmax(1)[0]
-    names = ckpt["class_names"] or [str(i) for i in range(len(probs))]
-    cls = int(probs.argmax()) if target is None else target
-    if not 0 <= cls < len(probs):
-        raise CnnkitError(f"--target {cls} is not a class index (0..{len(probs) - 1})")
-    name = layer or get_spec(ckpt["model"]["name"]).gradcam_layer
-    amap = attribute(model, x, method, cls, name)
-    title = f"{method} for class {names[cls]} (p = {float(probs[cls]):.2f}; predicted {names[int(probs.argmax())]})"
-    path = plot_attribution(img, amap, out or Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"), title)
-    _done(path, json_, method=method, target=cls, target_name=names[cls], probability=float(probs[cls]))
+    r = explain_image(ckpt, model, image, method, target, layer)
+    title = f"{method} for class {r['target_name']} (p = {r['probability']:.2f}; predicted {r['predicted_name']})"
+    path = plot_attribution(r["image"], r["map"], out or Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"), title)
+    _done(path, json_, method=method, target=r["target"], target_name=r["target_name"], probability=r["probability"])
 
 
 @app.command()
@@ -208,7 +166,7 @@ def maximize(
 
     Example: cnnkit visualize maximize runs/convnet/best.pt --layer features.conv2 --channel 5
     """
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.evaluate import load_for_inference, training_images
     from cnnkit.errors import CnnkitError
     from cnnkit.viz.maximize import maximize as run_maximize
     from cnnkit.viz.maximize import plot_maximize, top_activating
@@ -219,14 +177,8 @@ def maximize(
     norm = ckpt["normalization"] or {"mean": [0.5] * ckpt["input_shape"][0], "std": [0.5] * ckpt["input_shape"][0]}
     result = run_maximize(model, ckpt["input_shape"], norm, layer, channel, class_index, seeds, steps)
     top_images = top_scores = None
-    if top and ckpt.get("dataset"):
-        from cnnkit.data.catalog import DataOptions, load_dataset
-
-        config = ckpt.get("config", {})
-        c, h, w = ckpt["input_shape"]
-        ds = load_dataset(ckpt["dataset"], DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1),
-                                                      image_size=(h, w) if ckpt["task"] == "classification" else None))
-        pool = ds.train.images[:2000]  # (N, C, H, W) uint8: enough to find strong examples quickly
+    pool = training_images(ckpt, data_dir) if top else None
+    if pool is not None:
         top_images, top_scores = top_activating(model, pool, norm, layer, channel, class_index, top)
     what = f"class {class_index}" if class_index is not None else f"{layer} channel {channel}"
     default = Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{what.replace(' ', '-')}.png")

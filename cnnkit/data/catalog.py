@@ -56,11 +56,11 @@ def dataset_task(spec: str) -> str:
     kind, _, _ = spec.partition(":")
     if kind in ("segfolder", "shapes-seg") or NAMED.get(kind) and NAMED[kind].task == "segmentation":
         return "segmentation"
-    _check_known(kind, spec)
+    check_known(kind, spec)
     return "classification"
 
 
-def _check_known(kind: str, spec: str) -> None:
+def check_known(kind: str, spec: str) -> None:
     if kind in BUILTIN or kind in NAMED or kind in PATH_KINDS:
         return
     close = difflib.get_close_matches(kind, [*dataset_names(), *PATH_KINDS], n=1)
@@ -81,7 +81,7 @@ def _builtin_options(spec: str, text: str) -> dict:
 def _load_raw(spec: str, opts: DataOptions) -> dict:
     """{'task', 'classes', 'notes', 'train': {...}, 'test': {...}|absent, 'val': ...}."""
     kind, _, rest = spec.partition(":")
-    _check_known(kind, spec)
+    check_known(kind, spec)
     if kind in BUILTIN:
         from cnnkit.data.shapes import CLASSES, make_shapes
 

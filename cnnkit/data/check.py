@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnkit.data import folder as folders
-from cnnkit.data.catalog import BUILTIN, DataOptions, _check_known, load_dataset
+from cnnkit.data.catalog import BUILTIN, DataOptions, check_known, load_dataset
 from cnnkit.data.decode import DataError, read_mask
 from cnnkit.data.named import NAMED
 
@@ -65,7 +65,7 @@ def _check_images(report, paths):
 def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     opts = options or DataOptions()
     kind, _, rest = spec.partition(":")
-    _check_known(kind, spec)
+    check_known(kind, spec)
     report = {"dataset": spec, "problems": []}
     if kind in BUILTIN or kind in NAMED:
         ds = load_dataset(spec, opts)

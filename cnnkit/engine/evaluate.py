@@ -13,6 +13,7 @@ from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from cnnkit.engine.device import resolve_device
 from cnnkit.engine.metrics import make_meter
+from cnnkit.engine.trainer import forward_tta
 from cnnkit.errors import CnnkitError
 
 
@@ -21,6 +22,17 @@ def load_for_inference(path, device="auto"):
     ckpt = load_checkpoint(path, map_location="cpu")
     model = model_from_checkpoint(ckpt).to(dev).eval()
     return ckpt, model, dev
+
+
+def checkpoint_data_options(ckpt: dict, data_dir=None, same_data: bool = True) -> DataOptions:
+    """How to load data for a checkpoint: its run's splits (on its own dataset) and its
+    input size (classification, or segmentation trained at a fixed --image-size)."""
+    config = ckpt.get("config", {})
+    c, h, w = ckpt["input_shape"]
+    return DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1) if same_data else 0.1,
+                       test_split=config.get("test_split", 0.2) if same_data else 0.2,
+                       image_size=(h, w) if ckpt["task"] == "classification" or config.get("image_size") else None,
+                       ignore_index=ckpt.get("ignore_index", config.get("ignore_index")))
 
 
 def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test", data_dir: Optional[str] = None,
@@ -34,13 +46,8 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     spec = dataset or ckpt.get("dataset")
     if not spec:
         raise CnnkitError(f"{path} does not record its dataset; pass --dataset")
-    c, h, w = ckpt["input_shape"]
-    same_data = spec == ckpt.get("dataset")
-    opts = DataOptions(data_dir=data_dir or config.get("data_dir"), val_split=config.get("val_split", 0.1) if same_data else 0.1,
-                       test_split=config.get("test_split", 0.2) if same_data else 0.2,
-                       image_size=(h, w) if ckpt["task"] == "classification" or config.get("image_size") else None,
-                       ignore_index=ckpt.get("ignore_index", config.get("ignore_index")))
-    ds = load_dataset(spec, opts)
+    c = ckpt["input_shape"][0]
+    ds = load_dataset(spec, checkpoint_data_options(ckpt, data_dir, same_data=spec == ckpt.get("dataset")))
     if ds.task != ckpt["task"]:
         raise CnnkitError(f"{path} is a {ckpt['task']} model but {spec} is a {ds.task} dataset")
     if ds.input_shape[0] != c:
@@ -53,11 +60,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     tta = config.get("tta", False) if tta is None else tta  # as the run validated, unless told otherwise
     with torch.no_grad():
         for x, y in loader:
-            logits = model(x).float()
-            if tta:
-                mirrored = model(x.flip(-1)).float()
-                logits = (logits + (mirrored.flip(-1) if ds.task == "segmentation" else mirrored)) / 2
-            meter.update(logits, y)
+            meter.update(forward_tta(model, x, ds.task, tta).float(), y)
     metrics = meter.compute()
     out = Path(out_dir) if out_dir else Path(path).parent
     stem = f"{Path(path).stem}-{split}"
@@ -142,3 +145,69 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
             results.append({"image": p, "top": [{"class": names[i], "index": int(i), "probability": float(v)}
                                                 for v, i in zip(top.values.tolist(), top.indices.tolist())]})
     return {"checkpoint": str(path), "task": ckpt["task"], "predictions": results}
+
+
+def segment_image(ckpt: dict, model, image, mask=None) -> dict:
+    """Predicted mask of one image, and with a true mask its Dice / IoU / pixel accuracy.
+
+    {'image': (C, H, W) uint8, 'pred': (H, W), 'truth': (H, W) | None, 'scores': dict | None}.
+    The true mask's values are mapped like training data (0/255 -> 0/1)."""
+    import numpy as np
+
+    from cnnkit.data.decode import read_mask
+    from cnnkit.data.folder import mask_value_mapping
+    from cnnkit.engine.metrics import SegmentationMeter
+
+    if ckpt["task"] != "segmentation":
+        raise CnnkitError(f"this is a {ckpt['task']} model; the segmentation figure needs a segmentation model")
+    x, img = prepare_image(ckpt, image)
+    with torch.no_grad():
+        logits = model(x).float()
+    pred = logits.argmax(1)[0]
+    out = {"image": img, "pred": pred, "truth": None, "scores": None}
+    if mask is None:
+        return out
+    if not Path(mask).is_file():
+        raise CnnkitError(f"mask {mask} does not exist")
+    arr = read_mask(Path(mask))
+    if arr.ndim != 2 or arr.shape != tuple(pred.shape):
+        raise CnnkitError(f"mask {mask} must be a {pred.shape[0]}x{pred.shape[1]} class-index image like its image")
+    ignore = ckpt.get("ignore_index")
+    lookup, _ = mask_value_mapping({int(v) for v in np.unique(arr)}, ignore)
+    table = np.arange(max(256, int(arr.max()) + 1), dtype=np.int64)
+    for k, v in (lookup or {}).items():
+        table[k] = v
+    truth = torch.from_numpy(table[arr.astype(np.int64)])
+    meter = SegmentationMeter(len(ckpt["class_names"] or []), ignore)
+    meter.update(logits, truth[None])
+    m = meter.compute()
+    return dict(out, truth=truth, scores={"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]})
+
+
+def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None) -> dict:
+    """An attribution map for one image: {'image', 'map' (H, W), 'target', 'target_name',
+    'probability', 'predicted_name'}; the target defaults to the predicted class and
+    Grad-CAM's layer to the model spec's."""
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.attribution import attribute
+
+    if ckpt["task"] != "classification":
+        raise CnnkitError(f"this is a {ckpt['task']} model; attribution explains a class decision")
+    x, img = prepare_image(ckpt, image)
+    with torch.no_grad():
+        probs = model(x).softmax(1)[0]
+    names = ckpt["class_names"] or [str(i) for i in range(len(probs))]
+    cls = int(probs.argmax()) if target is None else target
+    if not 0 <= cls < len(probs):
+        raise CnnkitError(f"--target {cls} is not a class index (0..{len(probs) - 1})")
+    amap = attribute(model, x, method, cls, layer or get_spec(ckpt["model"]["name"]).gradcam_layer)
+    return {"image": img, "map": amap, "target": cls, "target_name": names[cls], "probability": float(probs[cls]),
+            "predicted_name": names[int(probs.argmax())]}
+
+
+def training_images(ckpt: dict, data_dir=None, limit: int = 2000):
+    """Up to `limit` uint8 training images of the checkpoint's dataset at its input size, or None."""
+    if not ckpt.get("dataset"):
+        return None
+    ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
+    return ds.train.images[:limit]  # (N, C, H, W): enough to find strong examples quickly

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import math
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
@@ -242,8 +241,11 @@ def _curves(run: RunDir, history: list[dict], metric: Optional[str], task: str) 
 def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress) -> dict:
     """Evaluate the test split once, on the best checkpoint, and write summary.json."""
     best_path = run.file("best.pt")
+    best_epoch = None
     if best_path.exists():
-        model.load_state_dict(load_checkpoint(best_path, map_location=trainer.device)["state_dict"])
+        best = load_checkpoint(best_path, map_location=trainer.device)
+        model.load_state_dict(best["state_dict"])
+        best_epoch = best["epoch"]
     summary = {
         "task": ds.task,
         "model": config.model,
@@ -255,9 +257,10 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
         "precision": trainer.precision.name,
         "run_dir": str(run.path),
     }
-    best_row = max(history, key=lambda r: r.get("val_accuracy", r.get("val_dice", -r["train_loss"]))) if history else None
+    # the epoch best.pt holds: the one model selection chose, not recomputed here
+    best_row = next((r for r in history if r["epoch"] == best_epoch), None)
     if best_row is not None:
-        summary["best_epoch"] = best_row["epoch"]
+        summary["best_epoch"] = best_epoch
     if ds.task == "classification":
         summary["best_val_accuracy"] = best_row.get("val_accuracy") if best_row else None
     else:
@@ -311,9 +314,3 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
            "runs": [r["run_dir"] for r in results]}
     RunDir(base).write_json("trials.json", out)
     return out
-
-
-def timed(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t

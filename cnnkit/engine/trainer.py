@@ -25,6 +25,16 @@ class NonFiniteLoss(RunFailure):
     pass
 
 
+def forward_tta(forward, x: torch.Tensor, task: str, tta: bool) -> torch.Tensor:
+    """Logits of x, averaged with those of its mirror image when tta (the CIFAR speed
+    runs do this); segmentation logits are mirrored back before averaging."""
+    logits = forward(x)
+    if tta:
+        mirrored = forward(x.flip(-1))
+        logits = (logits + (mirrored.flip(-1) if task == "segmentation" else mirrored)) / 2
+    return logits
+
+
 class Trainer:
     def __init__(self, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
                  precision: Precision, ignore_index: Optional[int] = None, grad_clip: Optional[float] = None,
@@ -104,10 +114,7 @@ class Trainer:
         meter = make_meter(self.task, self.num_classes, self.ignore_index)
         for x, y in loader:
             with self.precision.autocast():
-                logits = self.forward(x)
-                if self.tta:  # mirror test-time augmentation (the CIFAR speed runs use it)
-                    mirrored = self.forward(x.flip(-1))
-                    logits = (logits + (mirrored.flip(-1) if self.task == "segmentation" else mirrored)) / 2
+                logits = forward_tta(self.forward, x, self.task, self.tta)
                 loss = self.loss_fn(logits, y)
             meter.update(logits.float(), y, float(loss))
         return meter.compute()

@@ -83,10 +83,9 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int, layer
 def plot_attribution(image: torch.Tensor, amap: torch.Tensor, path, title: str):
     """Image, the map (diverging, symmetric around 0) and the map over the image."""
 
-    import matplotlib
+    from cnnkit.viz.plots import agg_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
 
     img = image.float() / 255
     rgb = img.expand(3, -1, -1).permute(1, 2, 0) if img.shape[0] == 1 else img.permute(1, 2, 0)

@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _agg():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_curves(runs: dict[str, list[dict]], path: str | Path, metric: str = "accuracy") -> Path:
     """runs: {label: [row, ...]} with keys epoch, train_loss, val_loss, train_<metric>, val_<metric>.
 
     Two panels: loss and the metric; solid lines are validation, dashed training."""
-    plt = _agg()
+    from cnnkit.viz.plots import agg_pyplot
+
+    plt = agg_pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     for i, (label, rows) in enumerate(runs.items()):
         colour = f"C{i % 10}"

@@ -43,10 +43,9 @@ def top_channels(fmap: torch.Tensor, n: int) -> list[int]:
 def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int = 16, image=None) -> Path:
     """One block of panels per layer: the `top` strongest channels, each on its own
     colour scale (the numbers under each panel give its range)."""
-    import matplotlib
+    from cnnkit.viz.plots import agg_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
 
     cols = 8
     blocks = [(name, top_channels(fm, top)) for name, fm in maps.items()]

@@ -36,10 +36,9 @@ def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_f
     scale around zero for the whole layer (so signs and relative strength are
     visible, with a colorbar) unless per_filter; dead filters are crossed out, not
     stretched into noise."""
-    import matplotlib
+    from cnnkit.viz.plots import agg_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
 
     o, c = weights.shape[:2]
     dead = dead_filters(weights) if dead is None else dead

@@ -104,10 +104,9 @@ def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, 
 
 def plot_maximize(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], path, title: str):
 
-    import matplotlib
+    from cnnkit.viz.plots import agg_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
 
     imgs = result["images"]
     cols = max(len(imgs), 0 if top_images is None else len(top_images))

@@ -33,10 +33,7 @@ def save_figure(fig, path: str | Path, tight: bool = True) -> Path:
 
 def plot_confusion(cm: torch.Tensor, class_names: list[str], path: str | Path) -> Path:
     """Row-normalised confusion matrix (true class per row) with counts in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
 
     k = len(class_names)
     rates = (cm.double() / cm.sum(1, keepdim=True).clamp_min(1)).numpy()

@@ -20,10 +20,9 @@ def colourise(mask: torch.Tensor) -> torch.Tensor:
 def plot_segmentation(image: torch.Tensor, pred: torch.Tensor, path: str | Path, class_names: list[str],
                       truth: Optional[torch.Tensor] = None, scores: Optional[dict] = None) -> Path:
     """image (C, H, W) uint8, pred / truth (H, W) class indices."""
-    import matplotlib
+    from cnnkit.viz.plots import agg_pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = agg_pyplot()
     from matplotlib.patches import Patch
 
     img = image.float() / 255
