@@ -13,7 +13,7 @@ app = typer.Typer()
 
 def parse_train_args(args: list[str]) -> dict:
     """The `cnnkit train` options given to a sweep, e.g. ['--epochs', '3', '--opt', 'depth=2', '--tta']."""
-    from cnnkit.engine.sweep import TRAIN_FIELDS, literal
+    from cnnkit.engine.sweep import TRAIN_FIELDS, literal, normalise_train_options
     from cnnkit.errors import CnnkitError
 
     out: dict = {}
@@ -36,38 +36,55 @@ def parse_train_args(args: list[str]) -> dict:
         else:
             raise CnnkitError(f"unknown training option {flag}; see `cnnkit train --help`")
         i += 2 if has_value else 1
-    for key in ("image_size", "crop"):
-        if isinstance(out.get(key), int):
-            out[key] = [out[key], out[key]]
-    return out
+    return normalise_train_options(out)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sweep(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="A registered model.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset spec (cnnkit data list).")] = "shapes",
+    model: Annotated[Optional[str], typer.Argument(help="A registered model (or `model` in --file).")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="TOML sweep file: model, dataset, trials, out, [train], [vary], [[variant]].")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Dataset spec (cnnkit data list); default shapes.")] = None,
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="key=v1,v2 (repeatable): a training option or a model option.")] = None,
-    trials: Annotated[int, typer.Option("--trials", help="Seeds per variant (seed, seed+1, ...).")] = 1,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Seeds per variant (seed, seed+1, ...); default 1.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Sweep directory (default sweeps/MODEL-DATA).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Train every combination of --vary values, --trials times each; re-running skips finished runs.
 
-    Any `cnnkit train` option may follow (e.g. --epochs 5 --lr 0.01 --opt depth=3).
+    Any `cnnkit train` option may follow (e.g. --epochs 5 --lr 0.01 --opt depth=3). With --file, the
+    command line overrides the file and --vary adds to its grid.
 
     Example: cnnkit sweep convnet -d shapes --vary optimizer=sgd,adam --vary batchnorm=true,false --trials 3 --epochs 5
+
+    Example: cnnkit sweep --file ablation.toml
     """
     from cnnkit.cli.progress import make_progress
     from cnnkit.engine.compare import compare, to_markdown
-    from cnnkit.engine.sweep import run_sweep
+    from cnnkit.engine.sweep import load_sweep_file, run_sweep
+    from cnnkit.errors import CnnkitError
 
-    base = parse_train_args(list(ctx.args))
-    target = out or f"sweeps/{model}-{dataset.split(':')[-1].rstrip('/').split('/')[-1]}"
+    args = list(ctx.args)
+    if model and model.startswith("-"):  # with MODEL left out, click puts the first train option in its place
+        args.insert(0, model)
+        model = None
+    spec = load_sweep_file(file) if file else {}
+    model = model or spec.get("model")
+    if not model:
+        raise CnnkitError("which model? give MODEL (cnnkit models lists them) or `model = ...` in the sweep file")
+    dataset = dataset or spec.get("dataset", "shapes")
+    trials = trials if trials is not None else spec.get("trials", 1)
+    base = dict(spec.get("train", {}))
+    flags = parse_train_args(args)
+    base["model_options"] = {**base.get("model_options", {}), **flags.pop("model_options", {})}
+    base.update(flags)
+    if not base["model_options"]:
+        del base["model_options"]
+    target = out or spec.get("out") or f"sweeps/{model}-{dataset.split(':')[-1].rstrip('/').split('/')[-1]}"
     progress = make_progress(quiet or json_)
     try:
-        result = run_sweep(model, dataset, base, vary or [], trials, target, progress)
+        result = run_sweep(model, dataset, base, vary or [], trials, target, progress, spec.get("vary"), spec.get("variants"))
     finally:
         getattr(progress, "close", lambda: None)()
     table = compare([target])
@@ -116,3 +133,25 @@ def compare_cmd(
             table.add_row(r["variant"], str(r["runs"]) + (f" (+{r['pending']} pending)" if r["pending"] else ""), f"{s['mean']:.4f}",
                           f"{s['std']:.4f}", f"{s['min']:.4f}", f"{s['max']:.4f}", f"{r['best_epoch']:.1f}", f"{r['train_seconds']:.1f}", vs)
         Console(width=None if sys.stdout.isatty() else 160).print(table)  # pipes get the whole table
+
+
+@app.command("report")
+def report_cmd(
+    directory: Annotated[str, typer.Argument(help="A run, trials (--trials) or sweep directory.")],
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="HTML file to write (default DIR/report.html).")] = None,
+    device: Annotated[str, typer.Option("--device", help="Device for the segmentation examples: auto|cpu|cuda[:N]|mps.")] = "cpu",
+    data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root, if the data moved since training.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """One self-contained HTML page (images embedded, no network needed): configuration, results or the
+    comparison table, learning curves, confusion matrix or segmentation examples, first-layer filters, environment.
+
+    Example: cnnkit report sweeps/convnet-shapes
+    """
+    from cnnkit.engine.report import build_report
+
+    result = build_report(directory, out, device, data_dir)
+    if json_:
+        print_json(result)
+    else:
+        typer.echo(result["report"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -81,3 +83,43 @@ def set_deterministic(on: bool) -> None:
     else:
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark = True
+
+
+def environment(device: torch.device) -> dict:
+    """What a run ran on and with, so a report can say how to reproduce it:
+    versions, the device's name, the platform and the command line."""
+    import platform
+    import shlex
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(package: str) -> Optional[str]:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    env = {
+        "cnnkit": ver("cnnkit"), "python": platform.python_version(), "torch": torch.__version__,
+        "torchvision": ver("torchvision"), "numpy": ver("numpy"), "platform": platform.platform(),
+        "device": str(device), "device_name": _cpu_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+    if device.type == "cuda":
+        env.update(device_name=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
+                   cudnn=torch.backends.cudnn.version())
+    return env
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (platform.processor() is empty on Linux)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

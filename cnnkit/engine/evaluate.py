@@ -70,8 +70,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     if ds.task == "classification":
         from cnnkit.viz.plots import plot_confusion
 
-        cm = meter.confusion
-        result["confusion_matrix"] = cm.tolist()
+        cm = meter.confusion  # also in result["confusion_matrix"], from compute()
         csv_path = out / f"{stem}-confusion.csv"
         with open(csv_path, "w", newline="") as f:
             wr = csv.writer(f)
@@ -156,7 +155,6 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
 
     from cnnkit.data.decode import read_mask
     from cnnkit.data.folder import mask_value_mapping
-    from cnnkit.engine.metrics import SegmentationMeter
 
     if ckpt["task"] != "segmentation":
         raise CnnkitError(f"this is a {ckpt['task']} model; the segmentation figure needs a segmentation model")
@@ -178,10 +176,46 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
     for k, v in (lookup or {}).items():
         table[k] = v
     truth = torch.from_numpy(table[arr.astype(np.int64)])
-    meter = SegmentationMeter(len(ckpt["class_names"] or []), ignore)
-    meter.update(logits, truth[None])
+    return dict(out, truth=truth, scores=_mask_scores(logits, truth, ckpt))
+
+
+def _mask_scores(logits: torch.Tensor, truth: torch.Tensor, ckpt: dict) -> dict:
+    """Dice / IoU / pixel accuracy of one image: logits (1, K, H, W), truth (H, W)."""
+    from cnnkit.engine.metrics import SegmentationMeter
+
+    meter = SegmentationMeter(len(ckpt["class_names"] or []), ckpt.get("ignore_index"))
+    meter.update(logits.float().cpu(), truth[None].cpu())
     m = meter.compute()
-    return dict(out, truth=truth, scores={"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]})
+    return {"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]}
+
+
+def segmentation_examples(ckpt: dict, model, device, data_dir=None, limit: int = 64) -> list[dict]:
+    """The best, median and worst of (up to `limit`) test images by Dice, each as
+    segment_image returns it plus a 'label' and the image's 'file'."""
+    from cnnkit.data.augment import normalize
+
+    if not ckpt.get("dataset"):
+        raise CnnkitError("the checkpoint does not record its dataset")
+    ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
+    split = ds.test if ds.test is not None else ds.split("val")
+    norm = ckpt["normalization"] or ds.normalization
+    mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+    scored = []
+    with torch.no_grad():
+        for i in range(min(limit, len(split))):
+            img, truth = split.images[i], split.targets[i].long()  # (C, H, W) uint8, (H, W)
+            logits = model(normalize(img[None], mean, std).to(device)).float().cpu()  # (1, K, H, W)
+            scored.append({"image": img, "pred": logits.argmax(1)[0], "truth": truth,
+                           "scores": _mask_scores(logits, truth, ckpt), "file": split.files[i] if split.files else f"test[{i}]"})
+    dice = [e["scores"]["Dice"] for e in scored]
+    order = sorted(range(len(scored)), key=lambda i: dice[i] if dice[i] == dice[i] else -1.0)  # NaN sorts first
+    picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+    seen, out = set(), []
+    for label, i in picks.items():
+        if i not in seen:  # a split of one or two images has fewer distinct picks
+            seen.add(i)
+            out.append(dict(scored[i], label=label))
+    return out
 
 
 def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None) -> dict:

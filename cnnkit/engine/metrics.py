@@ -49,6 +49,7 @@ class ClassificationMeter:
         out = {
             "accuracy": float(cm.diag().sum() / max(cm.sum(), 1)),
             "per_class_accuracy": [float(v) for v in per_class],
+            "confusion_matrix": self.confusion.tolist(),  # (K, K) counts, rows = true class
         }
         if self.num_classes > 10:
             out["top5_accuracy"] = self.top5_correct / max(self.count, 1)

@@ -25,7 +25,7 @@ from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from cnnkit.engine.config import TrainConfig
-from cnnkit.engine.device import resolve_device, resolve_precision, set_deterministic
+from cnnkit.engine.device import environment, resolve_device, resolve_precision, set_deterministic
 from cnnkit.engine.losses import build_loss, class_weights_from
 from cnnkit.engine.metrics import headline
 from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
@@ -256,6 +256,7 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
         "device": str(trainer.device),
         "precision": trainer.precision.name,
         "run_dir": str(run.path),
+        "environment": environment(trainer.device),  # what `cnnkit report` shows to reproduce the run
     }
     # the epoch best.pt holds: the one model selection chose, not recomputed here
     best_row = next((r for r in history if r["epoch"] == best_epoch), None)
@@ -268,7 +269,8 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
     if test_loader is not None:
         test = trainer.evaluate(test_loader)
         if ds.task == "classification":
-            summary.update(test_accuracy=test["accuracy"], test_per_class_accuracy=dict(zip(ds.class_names, test["per_class_accuracy"])))
+            summary.update(test_accuracy=test["accuracy"], test_per_class_accuracy=dict(zip(ds.class_names, test["per_class_accuracy"])),
+                           test_confusion_matrix=test["confusion_matrix"])
             if "top5_accuracy" in test:
                 summary["test_top5_accuracy"] = test["top5_accuracy"]
         else:
