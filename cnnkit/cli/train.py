@@ -60,6 +60,8 @@ def train(
     precision: Annotated[str, Opt("--precision", help="auto (bf16 on GPUs), fp32, bf16, fp16.")] = "auto",
     channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last", help="Default: on for CUDA.")] = None,
     compile_: Annotated[bool, Opt("--compile", help="torch.compile the model.")] = False,
+    nproc: Annotated[int, Opt("--nproc", help="Data-parallel over N processes on this machine (runs torchrun; one per GPU, or CPU with gloo).")] = 1,
+    sync_bn: Annotated[bool, Opt("--sync-bn", help="Distributed: batch norm statistics over the global batch (CUDA).")] = False,
     seed: Annotated[OptionalInt, Opt("--seed")] = None,
     deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
     patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
@@ -77,10 +79,22 @@ def train(
     Example: cnnkit train unet --dataset segfolder:../shared/data/membrane --image-size 256 --epochs 30
 
     Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
+
+    Example: cnnkit train resnet18 -d cifar10 --nproc 4   (or: torchrun --nproc-per-node 4 -m cnnkit train resnet18 -d cifar10)
     """
+    import os
+    import sys
+
     from cnnkit.cli.progress import make_progress
 
-    progress = make_progress(quiet or json_)
+    if nproc != 1 and "WORLD_SIZE" not in os.environ:  # launch the job; torchrun starts this command again N times
+        _launch(nproc)
+        return
+    is_main = os.environ.get("RANK", "0") == "0"
+    progress = make_progress(quiet or json_ or not is_main)
+    json_ = json_ and is_main
+    if not is_main:  # one report per job: the other ranks print nothing
+        sys.stdout = open(os.devnull, "w")
     try:
         _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, dict(
             epochs=epochs, out=out, recipe=recipe, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
@@ -90,10 +104,31 @@ def train(
             model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split,
             image_size=parse_hw(image_size, "--image-size"), ignore_index=ignore_index, device=device, precision=precision,
             channels_last=channels_last, compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None,
-            patience=patience,
+            patience=patience, sync_bn=sync_bn or None,
         ))
     finally:
         getattr(progress, "close", lambda: None)()  # leave the terminal clean after Ctrl-C or an error
+        if "WORLD_SIZE" in os.environ:
+            from cnnkit.engine.distributed import shutdown
+
+            shutdown()
+
+
+def _launch(nproc: int) -> None:
+    """Run this same command under torchrun with `nproc` processes and leave with its exit code."""
+    import subprocess
+    import sys
+
+    from cnnkit.engine.distributed import launch_command
+
+    argv = sys.argv[1:]
+    if "train" not in argv:
+        from cnnkit.errors import CnnkitError
+
+        raise CnnkitError("--nproc works from the cnnkit command line; from Python, start torchrun yourself")
+    i = argv.index("--nproc") if "--nproc" in argv else None
+    argv = argv[:i] + argv[i + 2 :] if i is not None else [a for a in argv if not a.startswith("--nproc=")]
+    sys.exit(subprocess.call(launch_command(nproc, argv)))
 
 
 def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, overrides) -> None:

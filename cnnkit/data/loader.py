@@ -9,6 +9,11 @@
 
 The order and the augmentations depend only on (seed, epoch), so a resumed run
 sees the same batches as an uninterrupted one.
+
+Under data-parallel training (rank r of `world` processes) a shuffled loader cuts
+the same global batches of `batch_size` on every rank and yields rank r's equal
+share of each; an unshuffled (evaluation) loader yields batches of rank r's
+contiguous shard of the split, so the ranks together see every sample exactly once.
 """
 
 from __future__ import annotations
@@ -35,9 +40,13 @@ class BatchLoader:
         drop_last: bool = False,
         dtype: torch.dtype = torch.float32,
         channels_last: bool = False,
+        rank: int = 0,
+        world: int = 1,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if shuffle and batch_size % world:
+            raise ValueError(f"the global batch of {batch_size} does not split evenly over {world} processes")
         self.device = torch.device(device)
         self.split = split.to(self.device)  # the whole split lives on the device (a StreamSplit stays on disk)
         self.streaming = getattr(split, "streaming", False)
@@ -50,12 +59,20 @@ class BatchLoader:
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
         self.dtype, self.channels_last = dtype, channels_last
         self.epoch = 0
+        self.rank, self.world = rank, world
+        if world > 1 and not shuffle:  # evaluation: this rank's contiguous shard, no padding
+            base, extra = divmod(len(split), world)
+            start = rank * base + min(rank, extra)
+            self.shard = (start, start + base + (rank < extra))
+        else:
+            self.shard = (0, len(split))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        n = len(self.split)
+        """Batches per epoch (the same on every rank when training)."""
+        n = self.shard[1] - self.shard[0]
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
@@ -65,9 +82,11 @@ class BatchLoader:
     def __iter__(self):
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         n = len(self.split)
-        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(*self.shard)
+        if self.world > 1:  # the same order on every rank, but each rank its own augmentation draws
+            gen.manual_seed(self.seed * 1_000_003 + self.epoch + 7_919 * self.rank)
         seg = self.split.targets.ndim == 3
-        for images, targets in self._uint8_batches(order):  # (B, C, H, W) uint8, (B,) | (B, H, W)
+        for images, targets in self._uint8_batches(self._index_batches(order)):  # (B, C, H, W) uint8, (B,) | (B, H, W)
             images, masks = augment_batch(images, targets if seg else None, self.augment, gen)
             x = normalize(images, self.mean, self.std, self.dtype)
             x = apply_cutout(x, self.augment.cutout, gen)
@@ -76,15 +95,26 @@ class BatchLoader:
             y = (masks if seg else targets).long()
             yield x, y
 
-    def _uint8_batches(self, order: torch.Tensor):
+    def _index_batches(self, order: torch.Tensor) -> list[torch.Tensor]:
+        """This rank's sample indices, one tensor per batch."""
+        batches = [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(len(self))]
+        if self.world == 1 or not self.shuffle:
+            return batches
+        out = []
+        for b in batches:  # a short last batch is topped up from the epoch's start so it splits evenly
+            if len(b) % self.world:
+                b = torch.cat([b, order.repeat(self.world)[: self.world - len(b) % self.world]])
+            per = len(b) // self.world
+            out.append(b[self.rank * per : (self.rank + 1) * per])
+        return out
+
+    def _uint8_batches(self, batches: list[torch.Tensor]):
         if self.streaming:
             from cnnkit.data.stream import stream_batches
 
-            index = [order[i * self.batch_size : (i + 1) * self.batch_size].tolist() for i in range(len(self))]
-            for images, targets in stream_batches(self.split, index):
+            for images, targets in stream_batches(self.split, [b.tolist() for b in batches]):
                 yield images.to(self.device, non_blocking=True), targets.to(self.device)
             return
-        order = order.to(self.device)
-        for i in range(len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+        for idx in batches:
+            idx = idx.to(self.device)
             yield self.split.images[idx], self.split.targets[idx]

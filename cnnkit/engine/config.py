@@ -48,6 +48,7 @@ class TrainConfig:
     precision: str = "auto"
     channels_last: Optional[bool] = None  # None: on for CUDA
     compile: bool = False
+    sync_bn: bool = False  # distributed: batch norm statistics over the global batch (CUDA only)
     seed: int = 0
     deterministic: bool = False
     tta: bool = False  # evaluate on the image and its mirror image, averaging the logits

@@ -43,6 +43,13 @@ class ClassificationMeter:
             self.loss_sum += loss * len(targets)
         self.count += len(targets)
 
+    def merge(self, other: ClassificationMeter) -> None:
+        """Add another meter's counts (another process's shard of the split)."""
+        self.confusion += other.confusion
+        self.top5_correct += other.top5_correct
+        self.loss_sum += other.loss_sum
+        self.count += other.count
+
     def compute(self) -> dict:
         cm = self.confusion.double()
         per_class = cm.diag() / cm.sum(1).clamp_min(1)
@@ -88,6 +95,16 @@ class SegmentationMeter:
         if loss is not None:
             self.loss_sum += loss * b
         self.count += b
+
+    def merge(self, other: SegmentationMeter) -> None:
+        """Append another meter's images (another process's shard of the split)."""
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.correct += other.correct
+        self.valid += other.valid
+        self.loss_sum += other.loss_sum
+        self.count += other.count
 
     def per_image(self) -> dict:
         """(N, K) per-image Dice and IoU with NaN where a class is absent from both."""

@@ -23,6 +23,7 @@ import torch.nn as nn
 from cnnkit.data.augment import Augment
 from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
+from cnnkit.engine import distributed
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from cnnkit.engine.config import TrainConfig
 from cnnkit.engine.device import environment, resolve_device, resolve_precision, set_deterministic
@@ -56,7 +57,9 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
                           f"pick a {task} model (cnnkit models --task {task})")
     probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset))  # defaults + flags: the data options
     probe.validate()
-    ds = load_dataset(dataset, data_options(probe))
+    d, _ = distributed.init(resolve_device(probe.device))
+    with distributed.main_first(d):  # a download or cache write happens once
+        ds = load_dataset(dataset, data_options(probe))
     name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train))
     config = TrainConfig.build(model, recipe(name), dict(overrides, dataset=dataset, recipe=name))
     config.validate()
@@ -108,11 +111,19 @@ def build_model(config: TrainConfig, input_shape, num_classes: int) -> nn.Module
     return model
 
 
-def _setup(config: TrainConfig, ds, device):
+def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders."""
     precision = resolve_precision(config.precision, device)
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
-    model = build_model(config, ds.input_shape, ds.num_classes).to(device)
+    if config.batch_size % d.world:
+        raise CnnkitError(f"--batch-size {config.batch_size} is the global batch and must split evenly over {d.world} processes; "
+                          f"use a multiple of {d.world}")
+    model = build_model(config, ds.input_shape, ds.num_classes)
+    if config.sync_bn and d.active:
+        if device.type != "cuda":
+            raise CnnkitError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm); on CPU each process keeps its own batch statistics")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same state_dict keys: checkpoints load into plain BN
+    model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     weights = None
@@ -129,10 +140,16 @@ def _setup(config: TrainConfig, ds, device):
         weights = weights.to(device)
     loss_fn = build_loss(ds.task, config.loss, ds.num_classes, config.label_smoothing, weights, ds.ignore_index)
     compiled = torch.compile(model) if config.compile else None
-    trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled, config.tta)
+    train_forward = None
+    if d.active:
+        ddp = distributed.wrap_model(model, device, d)
+        train_forward = torch.compile(ddp) if config.compile else ddp
+    trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled,
+                      config.tta, d, train_forward)
     crop = tuple(config.crop) if config.crop else None
     augment = Augment.parse(config.augment, crop)
-    common = {"device": device, "normalization": ds.normalization, "dtype": torch.float32, "channels_last": channels_last}
+    common = {"device": device, "normalization": ds.normalization, "dtype": torch.float32, "channels_last": channels_last,
+              "rank": d.rank, "world": d.world}
     train_loader = BatchLoader(ds.train, config.batch_size, augment=augment, shuffle=True, seed=config.seed,
                                drop_last=len(ds.train) > config.batch_size, **common)
     val_loader = BatchLoader(ds.val, config.eval_batch_size, **common) if ds.val is not None else None
@@ -161,22 +178,25 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
     """Run (or continue, with resume=True and config.out set) one training run.
 
     Returns the summary dict that is also written to summary.json."""
+    d, device = distributed.init(resolve_device(config.device))
+    if not d.is_main:
+        progress = _quiet  # rank 0 reports for the job
     if ds is None:
-        ds = load_dataset(config.dataset, data_options(config))
-    run = RunDir(config.out or default_out(config))
+        with distributed.main_first(d):
+            ds = load_dataset(config.dataset, data_options(config))
+    run = RunDir(d.broadcast(str(config.out or default_out(config))))  # one name, though the ranks' clocks differ
     if not resume:
-        run.create(overwrite)
+        distributed.on_main(d, lambda: run.create(overwrite))
     config.out = str(run.path)
-    device = resolve_device(config.device)
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
-    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device)
+    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device, d)
     phases = parse_switch(config.switch, config.epochs, config.optimizer, config.lr)
     steps = len(train_loader)
     history: list[dict] = []
     best, bad_epochs, start_epoch, phase_index = -math.inf, 0, 0, 0
     if resume:
-        ckpt = load_checkpoint(run.file("last.pt"), map_location=device)
+        ckpt = _load_shared(run.file("last.pt"), d)
         model.load_state_dict(ckpt["state_dict"])
         start_epoch, history, best, bad_epochs = ckpt["epoch"], list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
         # The optimiser of the phase the last finished epoch used; the loop switches
@@ -186,8 +206,9 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
         trainer.load_state_dict(ckpt["trainer"])
     else:
         _start_phase(trainer, model, config, phases[0], steps)
-        run.write_json("config.json", config.to_dict())
-        save_checkpoint(run.file("last.pt"), _checkpoint(model, ds, config, 0, history, best, 0, trainer, 0))
+        if d.is_main:
+            run.write_json("config.json", config.to_dict())
+            save_checkpoint(run.file("last.pt"), _checkpoint(model, ds, config, 0, history, best, 0, trainer, 0))
     metric = "accuracy" if ds.task == "classification" else "dice"
     progress("start", run_dir=run.path, config=config, epochs=config.epochs, start_epoch=start_epoch, batches=steps,
              dataset=ds, device=device, precision=trainer.precision.name)
@@ -214,12 +235,13 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
                 best, bad_epochs = score, 0
             else:
                 bad_epochs += 1
-            ckpt = _checkpoint(model, ds, config, epoch + 1, history, best, bad_epochs, trainer, phase_index)
-            if improved:
-                save_checkpoint(run.file("best.pt"), {k: v for k, v in ckpt.items() if k != "trainer"})
-            save_checkpoint(run.file("last.pt"), ckpt)
-            run.write_metrics(history)
-            _curves(run, history, metric if val_loader is not None else None, ds.task)
+            if d.is_main:  # every rank holds the same model and metrics; one writes them
+                ckpt = _checkpoint(model, ds, config, epoch + 1, history, best, bad_epochs, trainer, phase_index)
+                if improved:
+                    save_checkpoint(run.file("best.pt"), {k: v for k, v in ckpt.items() if k != "trainer"})
+                save_checkpoint(run.file("last.pt"), ckpt)
+                run.write_metrics(history)
+                _curves(run, history, metric if val_loader is not None else None, ds.task)
             progress("epoch", record=record, improved=improved, metric=metric)
             if config.patience and bad_epochs >= config.patience:
                 progress("early_stop", epoch=epoch + 1, patience=config.patience)
@@ -228,7 +250,13 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
         done = history[-1]["epoch"] if history else 0
         raise Interrupted(f"interrupted in epoch {epoch + 1}; {run.file('last.pt')} holds epoch {done}. "
                           f"Continue with: cnnkit train --resume {run.path}") from None
+    d.barrier()  # best.pt is written before any rank reads it back
     return _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress)
+
+
+def _load_shared(path: Path, d: distributed.Dist) -> dict:
+    """A checkpoint read by rank 0 and sent to every rank (no shared filesystem needed)."""
+    return d.broadcast(load_checkpoint(path, map_location="cpu") if d.is_main else None)
 
 
 def _curves(run: RunDir, history: list[dict], metric: Optional[str], task: str) -> None:
@@ -240,10 +268,10 @@ def _curves(run: RunDir, history: list[dict], metric: Optional[str], task: str) 
 
 def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress) -> dict:
     """Evaluate the test split once, on the best checkpoint, and write summary.json."""
-    best_path = run.file("best.pt")
+    d = trainer.dist
     best_epoch = None
-    if best_path.exists():
-        best = load_checkpoint(best_path, map_location=trainer.device)
+    if d.broadcast(run.file("best.pt").exists()):
+        best = _load_shared(run.file("best.pt"), d)
         model.load_state_dict(best["state_dict"])
         best_epoch = best["epoch"]
     summary = {
@@ -255,6 +283,7 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
         "train_images_per_second": sum(r["train_images"] for r in history) / max(sum(r["train_seconds"] for r in history), 1e-9),
         "device": str(trainer.device),
         "precision": trainer.precision.name,
+        "processes": d.world,
         "run_dir": str(run.path),
         "environment": environment(trainer.device),  # what `cnnkit report` shows to reproduce the run
     }
@@ -278,7 +307,8 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
                            test_dice_per_class=dict(zip(ds.class_names, test["dice_per_class"])),
                            test_dice_mean=test["dice_mean"], test_dice_std=test["dice_std"])
         summary["test_loss"] = test.get("loss")
-    run.write_json("summary.json", summary)
+    if d.is_main:
+        run.write_json("summary.json", summary)
     progress("end", summary=summary)
     return summary
 
@@ -314,5 +344,6 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
                  "values": [r[k] for r in results]} for k in keys}
     out = {"task": ds.task, "trials": trials, "seeds": [config.seed + k for k in range(trials)], "metrics": table,
            "runs": [r["run_dir"] for r in results]}
-    RunDir(base).write_json("trials.json", out)
+    if distributed.from_env().is_main:
+        RunDir(base).write_json("trials.json", out)
     return out

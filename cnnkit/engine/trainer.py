@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from cnnkit.engine.device import Precision
+from cnnkit.engine.distributed import Dist
 from cnnkit.engine.metrics import make_meter
 from cnnkit.errors import RunFailure
 
@@ -38,9 +39,14 @@ def forward_tta(forward, x: torch.Tensor, task: str, tta: bool) -> torch.Tensor:
 class Trainer:
     def __init__(self, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
                  precision: Precision, ignore_index: Optional[int] = None, grad_clip: Optional[float] = None,
-                 compiled: Optional[nn.Module] = None, tta: bool = False):
+                 compiled: Optional[nn.Module] = None, tta: bool = False, dist: Optional[Dist] = None,
+                 train_forward: Optional[nn.Module] = None):
         self.model = model  # the module whose state_dict is saved
-        self.forward = compiled or model  # what runs (maybe torch.compile'd)
+        self.forward = compiled or model  # what evaluates (maybe torch.compile'd)
+        # what trains: the same, or DistributedDataParallel around it (whose forward
+        # takes part in collectives, so evaluation, uneven across ranks, never uses it)
+        self.train_forward = train_forward or self.forward
+        self.dist = dist or Dist()
         self.loss_fn = loss_fn
         self.tta = tta
         self.task, self.num_classes, self.ignore_index = task, num_classes, ignore_index
@@ -57,14 +63,14 @@ class Trainer:
         self.model.train()
         loader.set_epoch(epoch)
         total_loss = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device)
-        pixels = torch.zeros((), device=self.device)  # targets counted (pixels for segmentation)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)  # exact counts, beyond float32's 2**24
+        pixels = torch.zeros((), dtype=torch.int64, device=self.device)  # targets counted (pixels for segmentation)
         seen = 0
         start = time.perf_counter()
         n_batches = len(loader)
         for i, (x, y) in enumerate(loader):
             with self.precision.autocast():
-                logits = self.forward(x)
+                logits = self.train_forward(x)
                 loss = self.loss_fn(logits, y)
             if (i + 1) % self.check_every == 0 or i + 1 == n_batches:
                 if not torch.isfinite(loss).item():
@@ -93,11 +99,15 @@ class Trainer:
                 correct += hit.sum()
             seen += len(y)
             if on_batch is not None:
-                on_batch(epoch=epoch, batch=i + 1, batches=n_batches, loss=loss, seen=seen,
+                on_batch(epoch=epoch, batch=i + 1, batches=n_batches, loss=loss, seen=seen * self.dist.world,
                          seconds=time.perf_counter() - start)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
+        if self.dist.active:  # totals over every rank's share of the epoch
+            totals = self.dist.sum_(torch.stack([total_loss.double(), correct.double(), pixels.double(),
+                                                 torch.tensor(float(seen), dtype=torch.float64, device=self.device)]))
+            total_loss, correct, pixels, seen = totals[0], totals[1], totals[2], int(totals[3])
         metric = "accuracy" if self.task == "classification" else "pixel_accuracy"
         return {
             "train_loss": float(total_loss) / max(seen, 1),
@@ -117,7 +127,7 @@ class Trainer:
                 logits = forward_tta(self.forward, x, self.task, self.tta)
                 loss = self.loss_fn(logits, y)
             meter.update(logits.float(), y, float(loss))
-        return meter.compute()
+        return self.dist.merge_meters(meter).compute()  # every rank's shard: each sample counted once
 
     # ------------------------------------------------------------ resumable state
 
