@@ -119,6 +119,7 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
         raise CnnkitError(f"--batch-size {config.batch_size} is the global batch and must split evenly over {d.world} processes; "
                           f"use a multiple of {d.world}")
     model = build_model(config, ds.input_shape, ds.num_classes)
+    _data_init(model, ds)
     if config.sync_bn and d.active:
         if device.type != "cuda":
             raise CnnkitError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm); on CPU each process keeps its own batch statistics")
@@ -155,6 +156,21 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     val_loader = BatchLoader(ds.val, config.eval_batch_size, **common) if ds.val is not None else None
     test_loader = BatchLoader(ds.test, config.eval_batch_size, **common) if ds.test is not None else None
     return model, trainer, train_loader, val_loader, test_loader
+
+
+def _data_init(model: nn.Module, ds, count: int = 5000) -> None:
+    """Models with a data-dependent initialisation (a whitening first layer) get it from
+    the first `count` training images, normalised as training normalises them. A
+    resumed run then loads its trained weights over it."""
+    init = getattr(model, "init_from_data", None)
+    if init is None:
+        return
+    from cnnkit.data.augment import normalize
+
+    n = min(count, len(ds.train))
+    images = ds.train.load(list(range(n))) if getattr(ds.train, "streaming", False) else ds.train.images[:n]  # (n, C, H, W) uint8
+    norm = ds.normalization or {"mean": [0.5] * images.shape[1], "std": [0.5] * images.shape[1]}
+    init(normalize(images.cpu(), torch.tensor(norm["mean"]), torch.tensor(norm["std"])))
 
 
 def _start_phase(trainer: Trainer, model, config: TrainConfig, phase, steps_per_epoch: int) -> None:

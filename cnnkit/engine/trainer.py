@@ -42,10 +42,11 @@ class Trainer:
                  compiled: Optional[nn.Module] = None, tta: bool = False, dist: Optional[Dist] = None,
                  train_forward: Optional[nn.Module] = None):
         self.model = model  # the module whose state_dict is saved
-        self.forward = compiled or model  # what evaluates (maybe torch.compile'd)
+        # what evaluates (maybe torch.compile'd; `or` would call the compiled module's __len__)
+        self.forward = compiled if compiled is not None else model
         # what trains: the same, or DistributedDataParallel around it (whose forward
         # takes part in collectives, so evaluation, uneven across ranks, never uses it)
-        self.train_forward = train_forward or self.forward
+        self.train_forward = train_forward if train_forward is not None else self.forward
         self.dist = dist or Dist()
         self.loss_fn = loss_fn
         self.tta = tta

@@ -242,23 +242,52 @@ class SpeedNet(nn.Module):
     """The network shape of the CIFAR-10 speed records (Page's ResNet-9 simplified by
     hlb-CIFAR10 and airbench): a stem conv, then per stage conv -> maxpool 2 -> BN ->
     GELU -> conv -> BN -> GELU, then a global max-pool and a bias-free linear head
-    whose output is scaled down (airbench's 1/9 'temperature')."""
+    whose output is scaled down (airbench's 1/9 'temperature').
 
-    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, ...], stem_width: int, scale: float):
+    airbench's further choices are options: a whitening 2x2 stem set from the data
+    (`whiten`), batch norm with fast running statistics and no trained scale
+    (`bn_momentum=0.6`, `bn_weight=False`), and convs that start as partial identities
+    (`dirac`)."""
+
+    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, ...], stem_width: int, scale: float,
+                 whiten: bool = False, bn_momentum: float = 0.1, bn_weight: bool = True, dirac: bool = False):
         super().__init__()
-        stem = [nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False), nn.BatchNorm2d(stem_width), nn.GELU()]
+
+        def bn(c: int) -> nn.BatchNorm2d:
+            layer = nn.BatchNorm2d(c, momentum=bn_momentum, eps=1e-12 if not bn_weight else 1e-5)
+            layer.weight.requires_grad_(bn_weight)  # frozen at 1: only the shift is learned
+            return layer
+
+        if whiten:
+            from cnnkit.models.whitening import WhiteningConv
+
+            stem = [WhiteningConv(in_channels, 2), nn.GELU()]  # (N, 2*4*C, H-1, W-1)
+            stem_width = stem[0].out_channels
+        else:
+            stem = [nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False), bn(stem_width), nn.GELU()]
         stages: OrderedDict[str, nn.Module] = OrderedDict()
         c = stem_width
         for i, w in enumerate(widths, start=1):
             stages[f"stage{i}"] = nn.Sequential(
-                nn.Conv2d(c, w, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(w), nn.GELU(),
-                nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.GELU(),
+                nn.Conv2d(c, w, 3, padding=1, bias=False), nn.MaxPool2d(2), bn(w), nn.GELU(),
+                nn.Conv2d(w, w, 3, padding=1, bias=False), bn(w), nn.GELU(),
             )
             c = w
         self.features = nn.Sequential(OrderedDict(stem=nn.Sequential(*stem), **stages))
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.head = nn.Linear(c, num_classes, bias=False)
         self.scale = scale
+        if dirac:  # each conv starts by passing its input through on the first in_channels outputs
+            for m in self.features.modules():
+                if type(m) is nn.Conv2d:
+                    nn.init.dirac_(m.weight.data[: m.in_channels])
+
+    def init_from_data(self, images) -> None:
+        """Data-dependent initialisation (called by training before the first step):
+        the whitening stem from normalised training images (N, C, H, W)."""
+        stem = self.features.stem[0]
+        if hasattr(stem, "init_from_data"):
+            stem.init_from_data(images)
 
     def forward(self, x):  # (N, C, H, W) -> (N, classes)
         return self.head(self.pool(self.features(x)).flatten(1)) * self.scale
@@ -268,12 +297,17 @@ class SpeedNet(nn.Module):
                 description="CIFAR-10 speed-record shape (airbench94 widths 64/256/256): 7 convs, BN, GELU, max-pools",
                 first_conv="features.stem.0", gradcam_layer="features.stage3")
 def speednet(num_classes: int = 10, in_channels: int = 3, widths: tuple[int, ...] = (64, 256, 256), stem_width: int = 24,
-             scale: float = 1 / 9, init: str = "default") -> nn.Module:
+             scale: float = 1 / 9, whiten: bool = False, bn_momentum: float = 0.1, bn_weight: bool = True, dirac: bool = False,
+             init: str = "default") -> nn.Module:
     if not widths:
         raise CnnkitError("speednet needs at least one stage width")
-    return init_weights(SpeedNet(num_classes, in_channels, tuple(widths), stem_width, scale), init)
+    return init_weights(SpeedNet(num_classes, in_channels, tuple(widths), stem_width, scale, whiten, bn_momentum, bn_weight, dirac), init)
 
 
+register_model("airbench", builder=speednet, whiten=True, bn_momentum=0.6, bn_weight=False, dirac=True,
+               task="classification", input_shape=(3, 32, 32), num_classes=10, first_conv="features.stem.0",
+               gradcam_layer="features.stage3",
+               description="airbench94's network: speednet with a data-whitening 2x2 stem, fixed-scale BN, identity-start convs")
 register_model("speednet-cpu", builder=speednet, widths=(32, 64, 128), stem_width=24, task="classification",
                input_shape=(3, 32, 32), num_classes=10, first_conv="features.stem.0", gradcam_layer="features.stage3",
                description="speednet narrowed to 32/64/128 (about 1/6 of the MACs) for CPU-only training")

@@ -146,3 +146,15 @@ def test_out_dir_with_a_run_is_not_overwritten(tmp_path):
     config, ds = _config(tmp_path, epochs=1)
     with pytest.raises(CnnkitError, match="--resume"):
         train(config, ds)
+
+
+def test_compiled_training_runs_and_saves_plain_weights(tmp_path):
+    """--compile trains through torch.compile (the GPU speed path) and the checkpoint is
+    the plain model's state dict, loadable without compiling."""
+    from cnnkit.engine.evaluate import load_for_inference
+
+    config, ds = _config(tmp_path, compile=True, epochs=1, model_options={"widths": (4,), "kernel_size": 3, "hidden": 8})
+    summary = train(config, ds)
+    assert summary["epochs_run"] == 1
+    ckpt, model, _ = load_for_inference(tmp_path / "run" / "best.pt", "cpu")
+    assert not any(k.startswith("_orig_mod") for k in ckpt["state_dict"])
