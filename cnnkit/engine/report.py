@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from cnnkit.data.catalog import dataset_task
 from cnnkit.engine.compare import collect, compare
 from cnnkit.engine.rundir import RunDir, read_metrics, write_atomic
 from cnnkit.errors import CnnkitError
@@ -63,7 +64,7 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
     if not every:
         raise CnnkitError(f"{target} has no runs yet; run the sweep first")
     first = every[0]
-    task = (first.summary or {}).get("task") or ("segmentation" if "dice" in str(first.history[:1]) else "classification")
+    task = (first.summary or {}).get("task") or dataset_task(first.config.get("dataset", "shapes"))
     table = _comparison(target, kind)
     best = _best_run(every, table)
     with tempfile.TemporaryDirectory() as tmp:
