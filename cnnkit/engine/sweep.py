@@ -170,9 +170,13 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                 for name, settings in plan(axes, listed)]
     sweep = {"model": model, "dataset": dataset, "trials": trials, "vary": [[k, v] for k, v in axes], "variants": variants,
              "base": {k: v for k, v in base.items() if k != "out"}}
-    # Written before the first run, so compare and report work on a sweep still running or interrupted.
-    out.mkdir(parents=True, exist_ok=True)
-    RunDir(out).write_json("sweep.json", sweep)
+    # Written before the first run, so compare and report work on a sweep still running or interrupted
+    # (by rank 0 alone when the sweep runs under torchrun).
+    from cnnkit.engine.distributed import from_env
+
+    if from_env().is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        RunDir(out).write_json("sweep.json", sweep)
     for variant in variants:
         settings = variant["settings"]
         train_opts = {k: v for k, v in settings.items() if k in TRAIN_FIELDS}
