@@ -39,8 +39,10 @@ def _debug(args) -> bool:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print the one-line error on stderr and leave with `code`."""
-    typer.echo(f"error: {message}", err=True)
+    """Print the one-line error on stderr and leave with `code`. Under torchrun every
+    process meets the same error; rank 0 alone says it."""
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 

@@ -116,10 +116,9 @@ def train(
 
 def _launch(nproc: int) -> None:
     """Run this same command under torchrun with `nproc` processes and leave with its exit code."""
-    import subprocess
     import sys
 
-    from cnnkit.engine.distributed import launch_command
+    from cnnkit.engine.distributed import launch
 
     argv = sys.argv[1:]
     if "train" not in argv:
@@ -128,7 +127,7 @@ def _launch(nproc: int) -> None:
         raise CnnkitError("--nproc works from the cnnkit command line; from Python, start torchrun yourself")
     i = argv.index("--nproc") if "--nproc" in argv else None
     argv = argv[:i] + argv[i + 2 :] if i is not None else [a for a in argv if not a.startswith("--nproc=")]
-    sys.exit(subprocess.call(launch_command(nproc, argv)))
+    sys.exit(launch(nproc, argv))
 
 
 def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, overrides) -> None:

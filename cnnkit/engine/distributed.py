@@ -145,12 +145,32 @@ def wrap_model(model: torch.nn.Module, device: torch.device, d: Dist) -> torch.n
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def launch_command(nproc: int, argv: list[str]) -> list[str]:
-    """The torchrun command that `cnnkit train --nproc N` runs: the same cnnkit
-    arguments, N processes on this machine."""
+def launch(nproc: int, argv: list[str]) -> int:
+    """`cnnkit train --nproc N`: run `python -m cnnkit ARGV` as N processes on this
+    machine, as `torchrun --standalone --nproc-per-node N` does, but through torchrun's
+    Python API so that a bad option stays one `error:` line (from rank 0) instead of
+    torchrun's report and traceback. Returns the job's exit code: 0, or the code of
+    the first process that failed."""
+    import logging
     import sys
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     if nproc < 1:
         raise CnnkitError("--nproc must be at least 1")
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "cnnkit", *argv]
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # the workers report for themselves
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # torchrun's default is 1
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()), rdzv_backend="c10d",
+                          rdzv_endpoint="localhost:0", max_restarts=0)
+    try:
+        elastic_launch(config, sys.executable)("-m", "cnnkit", *argv)
+    except ChildFailedError as e:
+        _, failure = e.get_first_failure()
+        return failure.exitcode if failure.exitcode > 0 else 1  # negative: killed by a signal
+    except SignalException:  # Ctrl-C: rank 0 has said where the run stopped and how to resume
+        return 130
+    return 0

@@ -260,7 +260,11 @@ def _filters(best: Run, figures: Path, device: str) -> H.Section:
     if best.checkpoint is None:
         s.blocks.append(H.note("no checkpoint yet"))
         return s
-    _, model, _ = load_for_inference(best.checkpoint, "cpu")
+    try:
+        _, model, _ = load_for_inference(best.checkpoint, "cpu")
+    except CnnkitError as e:  # a damaged checkpoint spoils this section, not the report
+        s.blocks.append(H.note(str(e)))
+        return s
     name, conv = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
     if conv is None:
         s.blocks.append(H.note("the model has no Conv2d layer"))

@@ -115,9 +115,6 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders."""
     precision = resolve_precision(config.precision, device)
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
-    if config.batch_size % d.world:
-        raise CnnkitError(f"--batch-size {config.batch_size} is the global batch and must split evenly over {d.world} processes; "
-                          f"use a multiple of {d.world}")
     model = build_model(config, ds.input_shape, ds.num_classes)
     _data_init(model, ds)
     if config.sync_bn and d.active:
@@ -197,6 +194,9 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
     d, device = distributed.init(resolve_device(config.device))
     if not d.is_main:
         progress = _quiet  # rank 0 reports for the job
+    if config.batch_size % d.world:
+        raise CnnkitError(f"--batch-size {config.batch_size} is the global batch and must split evenly over {d.world} processes; "
+                          f"use a multiple of {d.world}")
     if ds is None:
         with distributed.main_first(d):
             ds = load_dataset(config.dataset, data_options(config))

@@ -118,9 +118,13 @@ def test_two_processes_train_like_one_and_resume_at_either_world_size(tmp_path, 
     assert abs(two["test_accuracy"] - one["test_accuracy"]) <= 1 / n_test + 1e-9
 
 
-def test_launch_command_runs_torchrun_with_the_same_arguments():
-    from cnnkit.engine.distributed import launch_command
-
-    cmd = launch_command(4, ["train", "resnet18", "-d", "cifar10"])
-    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "--nproc-per-node=4" in cmd
-    assert cmd[-6:] == ["-m", "cnnkit", "train", "resnet18", "-d", "cifar10"]
+def test_bad_input_under_nproc_is_one_error_line(tmp_path):
+    """Every process meets the error; rank 0 alone prints it, and the launcher adds no
+    torchrun report: one `error:` line, exit code 2."""
+    env = dict(os.environ, CNNKIT_DATA=str(tmp_path / "data"), PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, "-m", "cnnkit", "train", *ARGS, "--batch-size", "33", "--nproc", "2", "--out", "x", "-q"],
+                       capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == ["error: --batch-size 33 is the global batch and must split evenly over 2 processes; use a multiple of 2"]
+    assert not (tmp_path / "x").exists()
