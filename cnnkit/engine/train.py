@@ -157,15 +157,16 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
 
 def _data_init(model: nn.Module, ds, count: int = 5000) -> None:
     """Models with a data-dependent initialisation (a whitening first layer) get it from
-    the first `count` training images, normalised as training normalises them. A
-    resumed run then loads its trained weights over it."""
+    `count` training images spread evenly over the split (folder data is sorted by
+    class: the first 5,000 could all be one class), normalised as training normalises
+    them. A resumed run then loads its trained weights over it."""
     init = getattr(model, "init_from_data", None)
     if init is None:
         return
     from cnnkit.data.augment import normalize
 
-    n = min(count, len(ds.train))
-    images = ds.train.load(list(range(n))) if getattr(ds.train, "streaming", False) else ds.train.images[:n]  # (n, C, H, W) uint8
+    index = torch.linspace(0, len(ds.train) - 1, min(count, len(ds.train))).long()
+    images = ds.train.load(index.tolist()) if getattr(ds.train, "streaming", False) else ds.train.images[index]  # (n, C, H, W) uint8
     norm = ds.normalization or {"mean": [0.5] * images.shape[1], "std": [0.5] * images.shape[1]}
     init(normalize(images.cpu(), torch.tensor(norm["mean"]), torch.tensor(norm["std"])))
 

@@ -29,6 +29,7 @@ def test_whitened_patches_have_identity_second_moment():
 
 
 def test_training_sets_the_stem_from_the_normalised_training_images_and_keeps_it(tmp_path):
+    """(shapes:n=120 has fewer than the 5,000 images sampled, so all of them are used.)"""
     from cnnkit.data.augment import normalize
     from cnnkit.engine.checkpoint import load_checkpoint
     from cnnkit.engine.train import make_config, train
