@@ -93,8 +93,8 @@ def init(device: torch.device) -> tuple[Dist, torch.device]:
     if not d.active:
         return d, device
     if device.type == "cuda":
-        if device.index is None:  # --device cuda / auto: one GPU per local rank
-            device = torch.device("cuda", d.local_rank)
+        # one GPU per local rank, whatever cuda:N was asked for (pick GPUs with CUDA_VISIBLE_DEVICES)
+        device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":
         raise CnnkitError(f"distributed training runs on CUDA (NCCL) or CPU (gloo), not {device.type}; pass --device cuda or cpu")
