@@ -39,10 +39,19 @@ def _debug(args) -> bool:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print the one-line error on stderr and leave with `code`. Under torchrun every
-    process meets the same error; rank 0 alone says it."""
-    if os.environ.get("RANK", "0") == "0":
-        typer.echo(f"error: {message}", err=True)
+    """Print the one-line error on stderr and leave with `code`.
+
+    Under torchrun every process usually meets the same error, and the launcher stops
+    the others as soon as one exits. So the other ranks wait a moment first: rank 0
+    says it, exits, and the launcher stops them before they print. An error of
+    another rank alone is still printed, after the wait, with its rank."""
+    rank = os.environ.get("RANK", "0")
+    if rank != "0":
+        import time
+
+        time.sleep(2.0)
+        message = f"(rank {rank}) {message}"
+    typer.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
