@@ -75,7 +75,7 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
             _results(kind, best, table, figures),
             _curves(runs, task, figures),
             _predictions(best, task, figures, device, data_dir),
-            _filters(best, figures, device),
+            _filters(best, figures),
             _environment(best, every),
         ]
     title = f"{first.config.get('model', '?')} on {first.config.get('dataset', '?')}"
@@ -250,26 +250,23 @@ def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Opt
     return s
 
 
-def _filters(best: Run, figures: Path, device: str) -> H.Section:
-    import torch.nn as nn
-
+def _filters(best: Run, figures: Path) -> H.Section:
+    """The registry's first conv layer, as `cnnkit visualize filters` draws it."""
     from cnnkit.engine.evaluate import load_for_inference
-    from cnnkit.viz.filters import plot_filters
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.filters import conv_weights, plot_filters
 
     s = H.Section("filters", "First-layer filters")
     if best.checkpoint is None:
         s.blocks.append(H.note("no checkpoint yet"))
         return s
     try:
-        _, model, _ = load_for_inference(best.checkpoint, "cpu")
+        ckpt, model, _ = load_for_inference(best.checkpoint, "cpu")
+        name = get_spec(ckpt["model"]["name"]).first_conv
+        weights = conv_weights(model, name)  # (O, C, kh, kw)
     except CnnkitError as e:  # a damaged checkpoint spoils this section, not the report
         s.blocks.append(H.note(str(e)))
         return s
-    name, conv = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
-    if conv is None:
-        s.blocks.append(H.note("the model has no Conv2d layer"))
-        return s
-    weights = conv.weight.detach().float().cpu()  # (O, C, kh, kw)
     png = plot_filters(weights[:64], figures / "filters.png", title=f"{name} of {best.checkpoint.name}").read_bytes()
     shown = "" if len(weights) <= 64 else f" (the first 64 of {len(weights)})"
     s.blocks.append(H.figure(png, f"{name}: {tuple(weights.shape)} weights{shown}, from {best.checkpoint}"))
