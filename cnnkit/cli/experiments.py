@@ -13,7 +13,7 @@ app = typer.Typer()
 
 def parse_train_args(args: list[str]) -> dict:
     """The `cnnkit train` options given to a sweep, e.g. ['--epochs', '3', '--opt', 'depth=2', '--tta']."""
-    from cnnkit.engine.sweep import TRAIN_FIELDS, literal, normalise_train_options
+    from cnnkit.experiments.sweep import TRAIN_FIELDS, literal, normalise_train_options
     from cnnkit.errors import CnnkitError
 
     out: dict = {}
@@ -61,8 +61,8 @@ def sweep(
     Example: cnnkit sweep --file ablation.toml
     """
     from cnnkit.cli.progress import make_progress
-    from cnnkit.engine.compare import compare, to_markdown
-    from cnnkit.engine.sweep import load_sweep_file, run_sweep
+    from cnnkit.experiments.compare import compare, to_markdown
+    from cnnkit.experiments.sweep import load_sweep_file, run_sweep
     from cnnkit.errors import CnnkitError
 
     args = list(ctx.args)
@@ -108,7 +108,7 @@ def compare_cmd(
 
     Example: cnnkit compare sweeps/convnet-shapes --markdown
     """
-    from cnnkit.engine.compare import compare, to_csv, to_markdown
+    from cnnkit.experiments.compare import compare, to_csv, to_markdown
 
     result = compare(dirs, metric, baseline)
     if json_:
@@ -148,7 +148,7 @@ def report_cmd(
 
     Example: cnnkit report sweeps/convnet-shapes
     """
-    from cnnkit.engine.report import build_report
+    from cnnkit.experiments.report import build_report
 
     result = build_report(directory, out, device, data_dir)
     if json_:

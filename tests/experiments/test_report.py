@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit.engine.compare import compare
-from cnnkit.engine.report import SECTIONS
+from cnnkit.experiments.compare import compare
+from cnnkit.experiments.report import SECTIONS
 from tests.conftest import assert_clean_error
 
 SWEEP_FILE = """
@@ -196,7 +196,7 @@ def test_report_renders_in_headless_chromium(sweep_dir, tmp_path):
     written plus a probe script (the report itself has none) that records what it sees."""
     report = sweep_dir / "report.html"
     if not report.exists():
-        from cnnkit.engine.report import build_report
+        from cnnkit.experiments.report import build_report
 
         build_report(sweep_dir)
     probe = tmp_path / "probe.html"

@@ -5,8 +5,8 @@ import statistics
 
 import pytest
 
-from cnnkit.engine.compare import compare
-from cnnkit.engine.sweep import parse_vary, variant_name
+from cnnkit.experiments.compare import compare
+from cnnkit.experiments.sweep import parse_vary, variant_name
 
 ARGS = ["-d", "shapes:n=120,size=16", "--vary", "optimizer=sgd,adam", "--trials", "2", "--epochs", "1", "--recipe", "default",
         "--opt", "widths=(8,16)", "--batch-size", "32", "-q"]
