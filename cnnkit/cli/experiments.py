@@ -13,8 +13,8 @@ app = typer.Typer()
 
 def parse_train_args(args: list[str]) -> dict:
     """The `cnnkit train` options given to a sweep, e.g. ['--epochs', '3', '--opt', 'depth=2', '--tta']."""
-    from cnnkit.experiments.sweep import TRAIN_FIELDS, literal, normalise_train_options
     from cnnkit.errors import CnnkitError
+    from cnnkit.experiments.sweep import TRAIN_FIELDS, literal, normalise_train_options
 
     out: dict = {}
     i = 0
@@ -61,9 +61,9 @@ def sweep(
     Example: cnnkit sweep --file ablation.toml
     """
     from cnnkit.cli.progress import make_progress
+    from cnnkit.errors import CnnkitError
     from cnnkit.experiments.compare import compare, to_markdown
     from cnnkit.experiments.sweep import load_sweep_file, run_sweep
-    from cnnkit.errors import CnnkitError
 
     args = list(ctx.args)
     if model and model.startswith("-"):  # with MODEL left out, click puts the first train option in its place

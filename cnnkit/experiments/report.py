@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Optional
 
 from cnnkit.data.catalog import dataset_task
-from cnnkit.experiments.compare import collect, compare
 from cnnkit.engine.rundir import RunDir, read_metrics, write_atomic
 from cnnkit.errors import CnnkitError
+from cnnkit.experiments.compare import collect, compare
 from cnnkit.viz import html as H
 
 SECTIONS = ("overview", "configuration", "results", "curves", "predictions", "filters", "environment")
