@@ -105,7 +105,17 @@ def init(device: torch.device) -> tuple[Dist, torch.device]:
 
 def shutdown() -> None:
     if dist.is_initialized():
-        dist.destroy_process_group()
+        # After a clean run every rank meets here before any tears the group down: a rank
+        # that destroys gloo's group while another still has work queued can abort the job
+        # at exit ("terminate called without an active exception"). Not after an error or
+        # Ctrl-C, where another rank may never arrive.
+        import sys
+
+        try:
+            if sys.exc_info()[0] is None:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 @contextmanager
