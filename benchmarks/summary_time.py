@@ -27,7 +27,7 @@ def main() -> None:
     whole = median_wall(cmd, args.repeats)
 
     from cnnkit.registry import create_model
-    from cnnkit.summary import summarize
+    from cnnkit.model_summary import summarize
 
     model = create_model("resnet18")
     inner = []

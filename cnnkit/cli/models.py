@@ -61,7 +61,7 @@ def summary(
 
     Example: cnnkit summary runs/convnet/best.pt
     """
-    from cnnkit.summary import collapse, summarize
+    from cnnkit.model_summary import collapse, summarize
 
     net, shape = _model_and_shape(model, input_shape, classes, opt)
     result = _run_summary(summarize, net, shape, model)

@@ -10,7 +10,7 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnkit.registry import create_model, get_spec, list_models
-from cnnkit.summary import collapse, summarize
+from cnnkit.model_summary import collapse, summarize
 
 torchinfo = pytest.importorskip("torchinfo")
 

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from cnnkit.errors import CnnkitError
 from cnnkit.registry import create_model, get_spec, list_models
-from cnnkit.summary import summarize
+from cnnkit.model_summary import summarize
 
 
 def module_at(model: nn.Module, path: str) -> nn.Module:
