@@ -4,6 +4,8 @@ The root command group overrides `main` so that the same mapping applies when
 the CLI runs as a program and under Typer's CliRunner in tests:
 
 * CnnkitError (bad input)           -> `error: <message>`, exit 2 (RunFailure: 1)
+* OSError on a path (permissions, read-only or full disk, a folder where a file
+  belongs, ...)                     -> `error: cannot ... <path>: <reason>; <what to do>`, exit 2
 * click usage errors (bad option)   -> `error: <message> (see '<cmd> --help')`, exit 2
 * anything else (a bug)             -> `error: unexpected ...`, exit 1
 * Ctrl-C                            -> exit 130
@@ -13,6 +15,7 @@ the CLI runs as a program and under Typer's CliRunner in tests:
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -55,6 +58,33 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+# errno -> what the user can do about it; the path comes from the exception itself.
+_OS_HINTS = {
+    errno.EACCES: "check its permissions or choose another path",
+    errno.EPERM: "the file or folder is protected (immutable or owned by someone else); choose another path",
+    errno.EROFS: "the file system is read-only; choose a writable path (e.g. --out under your home folder)",
+    errno.ENOSPC: "the disk is full; free some space or choose another path",
+    errno.EDQUOT: "your disk quota is used up; free some space or choose another path",
+    errno.EISDIR: "it is a folder; give a file path",
+    errno.ENOTDIR: "part of the path is a file, not a folder; check the path",
+    errno.ENOENT: "it does not exist; check the path",
+    errno.EEXIST: "it already exists; choose another path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
+    errno.ENOTEMPTY: "the folder is not empty; choose another path",
+}
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for an OSError on a user's path, e.g.
+    'cannot use runs/x/config.json: Permission denied; check its permissions or choose another path'."""
+    reason = e.strerror or type(e).__name__
+    hint = _OS_HINTS.get(e.errno, "check the path and try again")
+    if e.filename is None:
+        return f"{reason} ({type(e).__name__}); {hint}"
+    path = os.fsdecode(e.filename) if isinstance(e.filename, (str, bytes, os.PathLike)) else str(e.filename)
+    return f"cannot use {path}: {reason}; {hint}"
+
+
 class CnnkitGroup(TyperGroup):
     """Root group: maps exceptions to one-line errors (see module docstring)."""
 
@@ -70,6 +100,10 @@ class CnnkitGroup(TyperGroup):
             if _debug(args):
                 raise
             fail(str(e), e.exit_code)
+        except OSError as e:
+            if _debug(args):
+                raise
+            fail(describe_os_error(e), 2)
         except (Abort, KeyboardInterrupt):
             typer.echo("interrupted", err=True)
             sys.exit(130)

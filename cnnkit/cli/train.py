@@ -27,7 +27,7 @@ OptionalStr = Optional[str]
 @app.command()
 def train(
     model: Annotated[OptionalStr, typer.Argument(help="A registered model (cnnkit models). Not needed with --resume.")] = None,
-    dataset: Annotated[str, Opt("--dataset", "-d", help="shapes, shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = "shapes",
+    dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="shapes (default), shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = None,
     epochs: Annotated[OptionalInt, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise).")] = None,
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
     recipe: Annotated[OptionalStr, Opt("--recipe", help="plain, default, cifar-fast, segmentation (default: picked from the data).")] = None,
@@ -135,7 +135,8 @@ def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, o
     from cnnkit.errors import CnnkitError
 
     if resume:
-        config = engine.resume_config(resume, epochs)
+        given = dict(overrides, model=model, dataset=dataset, trials=trials if trials != 1 else None)
+        config = engine.resume_config(resume, epochs, given)
         _report(engine.train(config, progress=progress, resume=True), json_)
         return
     if model is None:
@@ -143,7 +144,7 @@ def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, o
     if trials < 1:
         raise CnnkitError("--trials must be at least 1")
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    config, ds = engine.make_config(model, dataset, overrides)
+    config, ds = engine.make_config(model, dataset or "shapes", overrides)
     if trials > 1:
         _report_trials(engine.run_trials(config, ds, trials, progress, overwrite), json_)
         return

@@ -5,10 +5,17 @@ Precedence: these defaults < the recipe < options the user set explicitly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
 from cnnkit.errors import CnnkitError
+
+# Options that do not change what a run computes, only where or how fast: a resumed
+# run or a sweep's finished run may differ in these (resume on another machine, extend
+# --epochs, move the data). Every other option defines the run.
+NOT_DEFINING = frozenset({"out", "epochs", "device", "data_dir", "compile", "channels_last", "precision",
+                          "eval_batch_size", "deterministic", "patience"})
 
 
 @dataclass
@@ -74,19 +81,40 @@ class TrainConfig:
         return asdict(self)
 
     def validate(self) -> None:
-        if self.epochs < 1:
-            raise CnnkitError("--epochs must be at least 1")
-        if self.batch_size < 1 or self.eval_batch_size < 1:
-            raise CnnkitError("--batch-size must be at least 1")
-        if self.lr <= 0:
-            raise CnnkitError(f"--lr must be positive, got {self.lr}")
-        if not 0 <= self.label_smoothing < 1:
-            raise CnnkitError("--label-smoothing must be in [0, 1)")
-        if not 0 <= self.val_split < 1:
-            raise CnnkitError("--val-split must be in [0, 1)")
-        if not 0 < self.test_split < 1:
-            raise CnnkitError("--test-split must be in (0, 1)")
+        """Every numeric option checked at the boundary: its type, NaN/inf and its range
+        (a NaN passes `x <= 0`, so the checks are written as what must hold)."""
+        for name, integer, ok, rule in _NUMBER_RULES:
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL_NUMBERS:
+                continue
+            flag = "--" + name.replace("_", "-")
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not is_number or (integer and not isinstance(value, int)) or not math.isfinite(value):
+                kind = "a whole number" if integer else "a number"
+                raise CnnkitError(f"{flag} takes {kind}, got {value!r}; it must be {rule}")
+            if not ok(value):
+                raise CnnkitError(f"{flag} must be {rule}, got {value!r}")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
-        if self.patience is not None and self.patience < 1:
-            raise CnnkitError("--patience must be at least 1")
+
+
+# (field, whole number?, test, the rule in words) for TrainConfig.validate
+_NUMBER_RULES = (
+    ("epochs", True, lambda v: v >= 1, "at least 1"),
+    ("batch_size", True, lambda v: v >= 1, "at least 1"),
+    ("eval_batch_size", True, lambda v: v >= 1, "at least 1"),
+    ("lr", False, lambda v: v > 0, "positive (e.g. 0.05)"),
+    ("momentum", False, lambda v: 0 <= v < 1, "in [0, 1) (e.g. 0.9)"),
+    ("weight_decay", False, lambda v: v >= 0, "zero or positive (e.g. 5e-4)"),
+    ("warmup_epochs", False, lambda v: v >= 0, "zero or positive"),
+    ("step_epochs", True, lambda v: v >= 1, "at least 1"),
+    ("label_smoothing", False, lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("grad_clip", False, lambda v: v > 0, "a positive gradient norm (e.g. 1.0)"),
+    ("head_lr", False, lambda v: v > 0, "positive"),
+    ("val_split", False, lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("test_split", False, lambda v: 0 < v < 1, "in (0, 1)"),
+    ("ignore_index", True, lambda v: 0 <= v <= 255, "a mask value in 0..255"),
+    ("seed", True, lambda v: 0 <= v < 2**32, "in 0..4294967295"),
+    ("patience", True, lambda v: v >= 1, "at least 1"),
+)
+_OPTIONAL_NUMBERS = {"grad_clip", "head_lr", "ignore_index", "patience"}

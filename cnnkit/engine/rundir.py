@@ -1,37 +1,89 @@
 """The run directory (../shared/CLI.md): config.json, metrics.csv, last.pt, best.pt,
-curves.png, summary.json. Every file is replaced atomically."""
+curves.png, summary.json. Every file is replaced atomically.
+
+One process owns a run directory while it writes (engine/runlock.py). `--overwrite`
+clears only what cnnkit itself wrote there (OWNED_NAMES / OWNED_PATTERNS and the
+trial folders), never a file of the user's.
+"""
 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
+import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
+from cnnkit.engine.runlock import LOCK_NAME, RunLock
 from cnnkit.errors import CnnkitError
+
+# What cnnkit writes into a run / trials / sweep directory (train, evaluate, visualize, report).
+OWNED_NAMES = {"config.json", "metrics.csv", "last.pt", "best.pt", "curves.png", "summary.json", "trials.json",
+               "sweep.json", "report.html", "curves-compare.png", "tensorboard"}
+OWNED_PATTERNS = ("best-*.png", "last-*.png", "best-*.csv", "last-*.csv", ".*.tmp", ".config.json.*", ".metrics.csv.*",
+                  ".summary.json.*", ".trials.json.*", ".sweep.json.*", "events.out.tfevents.*")
 
 
 def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """A temporary file in the same folder, then os.replace: readers see the old or the new file, never half."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:  # name the file the user cares about, not the temporary one
+        raise type(e)(e.errno, e.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.lock = RunLock(self.path)
+        self.created = False  # this process made the folder (so a failed start may remove it)
 
-    def create(self, overwrite: bool = False) -> RunDir:
-        if (self.path / "config.json").exists() and not overwrite:
-            raise CnnkitError(f"{self.path} already holds a run; continue it with --resume {self.path}, "
-                              "choose another --out, or pass --overwrite")
+    def acquire(self) -> RunDir:
+        """Make the folder if needed and take its lock (RunBusy when another process has it)."""
         if self.path.exists() and not self.path.is_dir():
             raise CnnkitError(f"--out {self.path} is a file; give a folder")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.created = not self.path.exists()
+        self.lock.acquire()
         return self
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def create(self, overwrite: bool = False) -> RunDir:
+        """Take the folder for a new run: locked, and empty of an earlier run (cleared with overwrite)."""
+        self.acquire()
+        if (self.path / "config.json").exists() or (self.path / "trials.json").exists():
+            if not overwrite:
+                self.release()
+                raise CnnkitError(f"{self.path} already holds a run; continue it with --resume {self.path}, "
+                                  "choose another --out, or pass --overwrite")
+        if overwrite:
+            clear_owned(self.path)
+        return self
+
+    def abandon(self) -> None:
+        """A new run that failed before finishing its first epoch: remove what it wrote, so
+        nothing blocks a retry with the same --out (and the folder itself if this run made it)."""
+        clear_owned(self.path)
+        if self.created:
+            (self.path / LOCK_NAME).unlink(missing_ok=True)
+        self.release()
+        if self.created:
+            try:
+                self.path.rmdir()  # only when empty: a user's file keeps the folder
+            except OSError:
+                pass
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -61,6 +113,71 @@ class RunDir:
             w.writerow({k: _fmt(r.get(k)) for k in keys})
         write_atomic(self.file("metrics.csv"), buf.getvalue())
         return self.file("metrics.csv")
+
+
+def clear_owned(directory: Path) -> list[Path]:
+    """Delete what cnnkit wrote in `directory` (see OWNED_NAMES): run files, trial and sweep
+    variant folders that are themselves cnnkit directories. Returns what was removed."""
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for child in sorted(directory.iterdir()):
+        name = child.name
+        if name == LOCK_NAME:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            if name == "tensorboard":  # event files only cnnkit writes there
+                shutil.rmtree(child)
+                removed.append(child)
+            elif _is_cnnkit_dir(child):  # trial-k/ or a sweep variant
+                removed += clear_owned(child)
+                (child / LOCK_NAME).unlink(missing_ok=True)
+                try:
+                    child.rmdir()
+                except OSError:
+                    pass  # a user's file inside keeps it
+            continue
+        if name in OWNED_NAMES or any(fnmatch.fnmatch(name, p) for p in OWNED_PATTERNS):
+            child.unlink()
+            removed.append(child)
+    return removed
+
+
+def _is_cnnkit_dir(path: Path) -> bool:
+    return any((path / n).exists() for n in ("config.json", "trials.json", "sweep.json", "last.pt", LOCK_NAME))
+
+
+def differences(recorded: dict, wanted: dict, keys=None) -> list[str]:
+    """['lr 0.05 -> 0.1', ...] for the keys whose values differ (numbers compared as numbers,
+    tuples as lists, so a value read back from JSON equals the one given)."""
+    out = []
+    for k in keys if keys is not None else sorted(set(recorded) | set(wanted)):
+        a, b = _plain(recorded.get(k)), _plain(wanted.get(k))
+        if a != b and not (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=1e-12)):
+            out.append(f"{k.replace('_', '-')} {_show(recorded.get(k))} -> {_show(wanted.get(k))}")
+    return out
+
+
+def _plain(v):
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in sorted(v.items())}
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    return str(v)
+
+
+def _show(v) -> str:
+    if v is None:
+        return "(unset)"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}={_show(x)}" for k, x in v.items()) + "}" if v else "{}"
+    if isinstance(v, (list, tuple)):
+        return "x".join(map(str, v))
+    return str(v)
 
 
 def read_metrics(path: Path) -> list[dict]:

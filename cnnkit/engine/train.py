@@ -25,13 +25,13 @@ from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
 from cnnkit.engine import distributed
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
-from cnnkit.engine.config import TrainConfig
+from cnnkit.engine.config import NOT_DEFINING, TrainConfig
 from cnnkit.engine.device import environment, resolve_device, resolve_precision, set_deterministic
 from cnnkit.engine.losses import build_loss, class_weights_from
 from cnnkit.engine.metrics import headline
 from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
 from cnnkit.engine.recipes import default_recipe, recipe
-from cnnkit.engine.rundir import RunDir
+from cnnkit.engine.rundir import RunDir, differences
 from cnnkit.engine.trainer import Trainer, seed_everything
 from cnnkit.errors import CnnkitError, RunFailure
 
@@ -202,8 +202,22 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
         with distributed.main_first(d):
             ds = load_dataset(config.dataset, data_options(config))
     run = RunDir(d.broadcast(str(config.out or default_out(config))))  # one name, though the ranks' clocks differ
-    if not resume:
-        distributed.on_main(d, lambda: run.create(overwrite))
+    # Rank 0 owns the folder for the run's life (a second writer gets RunBusy naming its PID).
+    distributed.on_main(d, run.acquire if resume else (lambda: run.create(overwrite)))
+    try:
+        return _train_in(run, config, ds, d, device, progress, resume)
+    except BaseException as e:
+        # A new run that failed before its first epoch leaves nothing behind that blocks a retry
+        # (Ctrl-C keeps last.pt of epoch 0: --resume works from it).
+        if d.is_main and not resume and not isinstance(e, Interrupted) and not run.file("metrics.csv").exists():
+            run.abandon()
+        raise
+    finally:
+        if d.is_main:
+            run.release()
+
+
+def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device, progress: Progress, resume: bool) -> dict:
     config.out = str(run.path)
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
@@ -221,6 +235,8 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
         phase_index = ckpt.get("phase", 0)
         _start_phase(trainer, model, config, phases[phase_index], steps)
         trainer.load_state_dict(ckpt["trainer"])
+        if d.is_main:  # config.json says what the run is now (e.g. --epochs raised on resume)
+            run.write_json("config.json", config.to_dict())
     else:
         _start_phase(trainer, model, config, phases[0], steps)
         if d.is_main:
@@ -330,17 +346,32 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
     return summary
 
 
-def resume_config(run_dir: str | Path, epochs: Optional[int] = None) -> TrainConfig:
+def resume_config(run_dir: str | Path, epochs: Optional[int] = None, given: Optional[dict] = None) -> TrainConfig:
+    """The config of the run in `run_dir`, to continue it (optionally for more epochs).
+
+    `given` holds the options the user set alongside --resume (and 'model'): a resumed
+    run keeps the settings that define it, so any that differ are refused, naming them."""
     run = RunDir(run_dir)
     if not run.path.is_dir():
-        raise CnnkitError(f"--resume {run_dir}: no such run directory")
+        raise CnnkitError(f"--resume {run_dir}: no such run directory; give the folder `cnnkit train --out` wrote")
     config = TrainConfig.from_dict(run.read_json("config.json"))
     if not run.file("last.pt").exists():
         raise CnnkitError(f"{run.path} has no last.pt to resume from; start a new run")
+    wanted = {k: v for k, v in (given or {}).items() if v is not None and k not in NOT_DEFINING}
+    changed = differences(config.to_dict(), dict(config.to_dict(), **wanted), sorted(wanted))
+    if changed:
+        raise CnnkitError(f"--resume {run.path}: this run was trained with other settings ({'; '.join(changed)}); "
+                          "a resumed run keeps its own. Drop those options to continue it, or start a fresh run "
+                          "with another --out")
     config.out = str(run.path)
+    finished = run.file("summary.json").exists()
+    if epochs is not None and epochs < config.epochs:
+        raise CnnkitError(f"--epochs {epochs} is fewer than the run's {config.epochs}; give --epochs more than "
+                          f"{config.epochs} to train it further")
+    if finished and (epochs is None or epochs == config.epochs):
+        raise CnnkitError(f"{run.path} already finished its {config.epochs} epochs; give --epochs N (more than "
+                          f"{config.epochs}) with --resume to train it further, or start a new run")
     if epochs is not None:
-        if epochs < config.epochs:
-            raise CnnkitError(f"--epochs {epochs} is fewer than the run's {config.epochs}")
         config.epochs = epochs
     return config
 
@@ -349,11 +380,18 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
     """K runs with seeds seed .. seed+K-1 (the data split stays fixed), one run dir
     each under config.out, and their mean +/- std (seed 002 compared means of 3)."""
     base = Path(config.out or default_out(config))
+    d = distributed.from_env()
+    base_run = RunDir(base)  # locked for the whole set; --overwrite clears old trial folders and trials.json
+    distributed.on_main(d, lambda: base_run.create(overwrite))
     results = []
-    for k in range(trials):
-        c = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=str(base / f"trial-{k + 1}")))
-        progress("trial", trial=k + 1, trials=trials, seed=c.seed)
-        results.append(train(c, ds, progress, overwrite=overwrite))
+    try:
+        for k in range(trials):
+            c = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=str(base / f"trial-{k + 1}")))
+            progress("trial", trial=k + 1, trials=trials, seed=c.seed)
+            results.append(train(c, ds, progress, overwrite=overwrite))
+    finally:
+        if d.is_main:
+            base_run.release()
     keys = [k for k in ("best_val_accuracy", "test_accuracy", "best_val_dice", "test_dice", "test_iou", "train_seconds")
             if all(isinstance(r.get(k), (int, float)) for r in results)]
     table = {k: {"mean": statistics.fmean(r[k] for r in results),
