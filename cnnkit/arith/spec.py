@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from cnnkit.arith.geometry import axis_geometry, receptive_field_step
+from cnnkit.arith import receptive
+from cnnkit.arith.geometry import AxisGeometry, axis_geometry
 from cnnkit.arith.parse import broadcast, format_sizes, parse_padding, parse_sizes
 from cnnkit.errors import GeometryError, SpecError
 
@@ -92,9 +93,11 @@ class LayerRow:
     params: int
     params_formula: str
     macs: int
-    receptive_field: tuple[Fraction, ...] | None  # None: every input pixel (after flatten/gap)
+    receptive_field: tuple[Fraction, ...] | None  # None: every input pixel (after flatten/linear)
     jump: tuple[Fraction, ...] | None
     notes: list[str] = field(default_factory=list)
+    geoms: tuple[AxisGeometry, ...] = ()  # conv/pool/convT: the resolved geometry per axis
+    start: tuple[Fraction, ...] | None = None  # centre of output position 0, in input pixels
 
     @property
     def flops(self) -> int:
@@ -113,6 +116,7 @@ class LayerRow:
             "flops": self.flops,
             "receptive_field": _frac_list(self.receptive_field),
             "effective_stride": _frac_list(self.jump),
+            "rf_start": _frac_list(self.start),
             "notes": self.notes,
         }
 
@@ -206,7 +210,24 @@ def parse_layer(text: str) -> Layer:
         else:
             positional.append(w)
     _set_positional(layer, positional, text)
+    _check_values(layer, text)
     return layer
+
+
+def _check_values(layer: Layer, text: str) -> None:
+    """Refuse zero or negative sizes here, before any arithmetic runs on them."""
+    positive = [("output channels" if layer.kind != "linear" else "output features", (layer.out_channels,)),
+                ("kernel size", layer.kernel), ("stride", layer.stride), ("dilation", layer.dilation),
+                ("groups", (layer.groups,)), ("output size", layer.pool_output), ("scale factor", (layer.scale,))]
+    for what, values in positive:
+        bad = [v for v in values or () if v is not None and v < 1]
+        if bad:
+            raise SpecError(f"{what} in {text!r} must be >= 1, got {bad[0]}")
+    pads = [] if isinstance(layer.padding, str) else [v for pair in layer.padding for v in pair]
+    for what, values in [("padding", pads), ("output padding", layer.output_padding)]:
+        bad = [v for v in values if v < 0]
+        if bad:
+            raise SpecError(f"{what} in {text!r} must be >= 0, got {bad[0]}")
 
 
 def _set_option(layer: Layer, key: str, value: str, text: str) -> None:
@@ -263,19 +284,54 @@ def analyse(spec: str) -> NetworkReport:
     """Parse a spec and compute every layer's row."""
     shape, layers = parse_spec(spec)
     rows: list[LayerRow] = []
-    # Receptive field and jump start at one input pixel per spatial axis.
-    spatial = len(shape) - 1
-    rf: tuple[Fraction, ...] | None = (Fraction(1),) * spatial if spatial else None
-    jump: tuple[Fraction, ...] | None = (Fraction(1),) * spatial if spatial else None
+    # One footprint per position and spatial axis, starting at one input pixel each.
+    fields = [receptive.AxisField.identity(n) for n in shape[1:]] or None
     current = shape
     for i, layer in enumerate(layers, start=1):
         try:
-            row = _layer_row(i, layer, current, rf, jump)
+            row = _layer_row(i, layer, current)
         except GeometryError as e:
             raise GeometryError(f"layer {i} ({layer.text!r}) on input {format_sizes(current)}: {e}") from None
+        windows = layer_windows(row)
+        if fields is not None and windows is not None:
+            fields = [f.through(*w) for f, w in zip(fields, windows)]
+            row.receptive_field = tuple(Fraction(f.size) for f in fields)
+            row.jump = tuple(f.jump for f in fields)
+            row.start = tuple(f.start for f in fields)
+        else:
+            fields = None  # flatten / linear: every input pixel
         rows.append(row)
-        current, rf, jump = row.output_shape, row.receptive_field, row.jump
+        current = row.output_shape
     return NetworkReport(shape, rows)
+
+
+def layer_windows(row: LayerRow) -> list[tuple[list, Fraction, Fraction]] | None:
+    """Per spatial axis: (windows, jump scale, centre of position 0) of one layer.
+
+    None for layers that mix every position (flatten, linear).
+    """
+    kind, layer = row.layer.kind, row.layer
+    if len(row.input_shape) < 2 or len(row.output_shape) < 2:
+        return None
+    n_in, n_out = row.input_shape[1:], row.output_shape[1:]
+    if row.geoms:
+        out = []
+        for g in row.geoms:
+            if g.op == "transpose":
+                w = receptive.transpose_windows(g.n, g.out, g.k, g.s, g.p_before, g.d)
+                out.append((w, Fraction(1, g.s), receptive.transpose_centre(g.k, g.s, g.p_before, g.d)))
+            else:
+                w = receptive.conv_windows(g.n, g.out, g.k, g.s, g.p_before, g.d)
+                out.append((w, Fraction(g.s), receptive.conv_centre(g.k, g.d, g.p_before)))
+        return out
+    if kind == "gap":
+        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m))
+                for n, m in zip(n_in, n_out)]
+    if kind == "upsample":
+        f = layer.scale
+        return [(receptive.upsample_windows(n, f, layer.upsample_mode), Fraction(1, f), receptive.upsample_centre(f))
+                for n in n_in]
+    return [(receptive.identity_windows(n), Fraction(1), Fraction(0)) for n in n_in]
 
 
 def _need_spatial(layer: Layer, shape: Shape) -> None:
@@ -286,12 +342,13 @@ def _need_spatial(layer: Layer, shape: Shape) -> None:
         )
 
 
-def _layer_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
+def _layer_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
+    """Shapes, parameters and MACs of one layer (`analyse` adds the receptive field)."""
     kind = layer.kind
     c = shape[0]
     if kind in ("conv", "convT", "maxpool", "avgpool"):
         _need_spatial(layer, shape)
-        return _windowed_row(i, layer, shape, rf, jump)
+        return _windowed_row(i, layer, shape)
     if kind == "linear":
         if len(shape) != 1:
             raise GeometryError(
@@ -313,36 +370,30 @@ def _layer_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
         dims = {1: "1d", 2: "1d", 3: "2d", 4: "3d"}[len(shape)]
         # Only the affine γ and β are parameters; running mean/var are buffers.
         params = 2 * c
-        return LayerRow(i, layer, f"BatchNorm{dims}({c})", shape, shape, params, f"2·{c} (γ, β) = {params}", 0, rf, jump)
+        return LayerRow(i, layer, f"BatchNorm{dims}({c})", shape, shape, params, f"2·{c} (γ, β) = {params}", 0, None, None)
     if kind in ACTIVATIONS:
-        return LayerRow(i, layer, ACTIVATIONS[kind], shape, shape, 0, "0", 0, rf, jump)
+        return LayerRow(i, layer, ACTIVATIONS[kind], shape, shape, 0, "0", 0, None, None)
     if kind in ("dropout", "dropout2d"):
         if kind == "dropout2d":
             _need_spatial(layer, shape)
         module = f"{'Dropout2d' if kind == 'dropout2d' else 'Dropout'}(p={layer.p:g})"
-        return LayerRow(i, layer, module, shape, shape, 0, "0", 0, rf, jump)
+        return LayerRow(i, layer, module, shape, shape, 0, "0", 0, None, None)
     if kind == "gap":
         _need_spatial(layer, shape)
         size = broadcast(layer.pool_output, len(shape) - 1, "output size")
         out = (c, *size)
-        global_pool = all(v == 1 for v in size)
         return LayerRow(i, layer, f"AdaptiveAvgPool{len(size)}d({format_sizes(size)})", shape, out, 0, "0", 0,
-                        None if global_pool else rf, None if global_pool else jump)
+                        None, None)
     if kind == "upsample":
         _need_spatial(layer, shape)
         f = layer.scale
         out = (c, *(v * f for v in shape[1:]))
-        new_rf = rf
-        if layer.upsample_mode == "bilinear" and rf is not None:
-            # Each output pixel interpolates two neighbouring inputs per axis.
-            new_rf = tuple(r + j for r, j in zip(rf, jump))
-        new_jump = None if jump is None else tuple(j / f for j in jump)
         return LayerRow(i, layer, f"Upsample(scale_factor={f}, mode='{layer.upsample_mode}')", shape, out,
-                        0, "0", 0, new_rf, new_jump)
+                        0, "0", 0, None, None)
     raise SpecError(f"unknown layer {kind!r}")  # unreachable: parse_layer checks names
 
 
-def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
+def _windowed_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
     """conv / convT / maxpool / avgpool: per-axis geometry plus params and MACs."""
     kind = layer.kind
     c_in, spatial = shape[0], shape[1:]
@@ -360,17 +411,15 @@ def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
     strides = tuple(g.s for g in geoms)
     ks = format_sizes(k) if len(set(k)) > 1 else str(k[0])
 
-    new_rf = new_jump = None
-    if rf is not None:
-        steps = [receptive_field_step(r, j, g.effective_kernel, g.s, kind == "convT") for r, j, g in zip(rf, jump, geoms)]
-        new_rf, new_jump = tuple(a for a, _ in steps), tuple(b for _, b in steps)
+    new_rf = new_jump = None  # filled in by analyse()
 
     if kind in ("maxpool", "avgpool"):
         name = "MaxPool" if kind == "maxpool" else "AvgPool"
         extra = "" if strides == tuple(k) else f", stride={format_sizes(strides)}"
         extra += ", ceil_mode=True" if layer.ceil_mode else ""
         module = f"{name}{nd}d({ks}{extra})"
-        return LayerRow(i, layer, module, shape, (c_in, *out_spatial), 0, "0", 0, new_rf, new_jump, notes)
+        return LayerRow(i, layer, module, shape, (c_in, *out_spatial), 0, "0", 0, new_rf, new_jump, notes,
+                        tuple(geoms))
 
     c_out, g_ = layer.out_channels, layer.groups
     if c_in % g_ or c_out % g_:
@@ -409,7 +458,8 @@ def _windowed_row(i: int, layer: Layer, shape: Shape, rf, jump) -> LayerRow:
     if g_ > 1:
         module += f", groups={g_}"
     module += ")" if b else ", bias=False)"
-    return LayerRow(i, layer, module, shape, (c_out, *out_spatial), params, formula, macs, new_rf, new_jump, notes)
+    return LayerRow(i, layer, module, shape, (c_out, *out_spatial), params, formula, macs, new_rf, new_jump, notes,
+                    tuple(geoms))
 
 
 # ----------------------------------------------------------------------------- memory
