@@ -135,17 +135,58 @@ def resolve_kwargs(name: str, num_classes: int | None = None, in_channels: int |
         raise CnnkitError(
             f"{name!r} is a preset that fixes {', '.join(fixed)}; use the base model to change it"
         )
+    for key, value in given.items():
+        check_option_value(name, key, value, valid[key])
     resolved = {**valid, **given}
     resolved["num_classes"] = spec.num_classes if num_classes is None else num_classes
     resolved["in_channels"] = spec.input_shape[0] if in_channels is None else in_channels
     return resolved
 
 
+def check_option_value(name: str, key: str, value: Any, default: Any) -> None:
+    """A model option must have its default's type (a number where the default is a number,
+    ...), be finite, and not be negative; rates (dropout) lie in [0, 1)."""
+    import math
+
+    where = f"model option {key}={value!r} of {name!r}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise CnnkitError(f"{where}: give true or false, e.g. --opt {key}=false")
+        return
+    if isinstance(default, (int, float)) and default is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CnnkitError(f"{where}: give a number like its default, e.g. --opt {key}={default}")
+        if isinstance(default, int) and not isinstance(value, int):
+            raise CnnkitError(f"{where}: give a whole number, e.g. --opt {key}={default}")
+        if value < 0 or (isinstance(default, int) and default > 0 and value == 0):
+            raise CnnkitError(f"{where}: must be {'positive' if isinstance(default, int) and default > 0 else 'zero or more'}, "
+                              f"e.g. --opt {key}={default}")
+        if "dropout" in key and not value < 1:
+            raise CnnkitError(f"{where}: a dropout rate lies in [0, 1), e.g. --opt {key}=0.5")
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise CnnkitError(f"{where}: give a name, e.g. --opt {key}={default}")
+    elif isinstance(default, (tuple, list)):
+        example = f"--opt {key}=({','.join(map(str, default))})"
+        if not isinstance(value, (tuple, list)) or not value:
+            raise CnnkitError(f"{where}: give a list like its default, e.g. {example}")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise CnnkitError(f"{where}: every entry must be a positive number, e.g. {example}")
+
+
 def create_model(name: str, num_classes: int | None = None, in_channels: int | None = None, **kwargs: Any):
     """Build a registered model. The result carries `cnnkit_config` = {name, kwargs}."""
     spec = get_spec(name)
     resolved = resolve_kwargs(name, num_classes, in_channels, **kwargs)
-    model = spec.builder(**resolved)
+    try:
+        model = spec.builder(**resolved)
+    except CnnkitError:
+        raise
+    except (TypeError, ValueError, RuntimeError, KeyError) as e:  # a value the builder cannot use
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "its defaults"
+        raise CnnkitError(f"{name} cannot be built with {shown}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
+                          f"check the --opt values (cnnkit summary {name} builds it with its defaults)") from None
     model.cnnkit_config = {"name": name, "kwargs": resolved}
     return model
 

@@ -78,6 +78,14 @@ def _builtin_options(spec: str, text: str) -> dict:
     return opts
 
 
+def _check_builtin(opts: dict, spec: str) -> None:
+    """make_shapes draws n scenes of size x size pixels: keep them drawable and in memory."""
+    if not 1 <= opts["n"] <= 200_000:
+        raise DataError(f"n={opts['n']} in {spec!r}: the number of images must be 1..200000, e.g. shapes:n=4000")
+    if not 8 <= opts["size"] <= 512:
+        raise DataError(f"size {opts['size']} for {spec!r}: built-in images are 8..512 pixels, e.g. shapes:size=48")
+
+
 def _load_raw(spec: str, opts: DataOptions) -> dict:
     """{'task', 'classes', 'notes', 'train': {...}, 'test': {...}|absent, 'val': ...}."""
     kind, _, rest = spec.partition(":")
@@ -88,6 +96,7 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
         o = _builtin_options(spec, rest)
         if opts.image_size:
             o["size"] = int(opts.image_size[0])
+        _check_builtin(o, spec)
         n_test = max(o["n"] // 4, 8)
         images, labels, masks = make_shapes(o["n"] + n_test, size=o["size"], seed=o["seed"])
         seg = kind == "shapes-seg"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,10 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
     crash mid-write never leaves a truncated checkpoint under the real name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the checkpoint, not the temporary file
+        raise type(e)(e.errno, e.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(checkpoint, f)
@@ -78,7 +82,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns (e.g. "Detected pickle protocol ...") on foreign files before it fails;
+            # the CheckpointError below must be the one line the user sees
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if "invalid load key" in str(e) or not _looks_like_torch_file(path):
             # bytes that are not a pickle at all, not code hidden in one
@@ -95,9 +103,40 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} is a PyTorch file but not a cnnkit checkpoint (no model name and options to rebuild it); "
             "use a checkpoint written by `cnnkit train`"
         )
-    if ckpt.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path} was written by a newer cnnkit (format version {ckpt['version']}); upgrade cnnkit")
+    version = ckpt.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer cnnkit (format version {version}); upgrade cnnkit")
+    missing = _missing_entries(ckpt)
+    if missing:
+        raise CheckpointError(f"{path} is a damaged cnnkit checkpoint: {missing}; use another checkpoint "
+                              "(a run directory holds best.pt and last.pt) or re-train")
     return ckpt
+
+
+def _missing_entries(ckpt: dict) -> str | None:
+    """What a checkpoint lacks or holds in the wrong form, or None: loading, evaluating and
+    predicting read all of these, so a gap is reported here rather than deep inside them."""
+    model = ckpt.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("kwargs"), dict):
+        return "no model name and options"
+    if ckpt.get("task") not in ("classification", "segmentation"):
+        return "no task"
+    shape = ckpt.get("input_shape")
+    if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape):
+        return "no input shape"
+    if not isinstance(ckpt.get("state_dict"), dict):
+        return "no weights (state_dict)"
+    if "normalization" not in ckpt:
+        return "no normalization entry"
+    norm = ckpt["normalization"]
+    if norm is not None:
+        ok = isinstance(norm, dict) and all(isinstance(norm.get(k), (list, tuple)) and len(norm[k]) == shape[0] for k in ("mean", "std"))
+        if not ok or not all(isinstance(v, (int, float)) and v > 0 for v in norm["std"]):
+            return "a malformed normalization entry (mean and std, one positive std per channel)"
+    names = ckpt.get("class_names")
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+        return "malformed class names"
+    return None
 
 
 def _looks_like_torch_file(path: Path) -> bool:
