@@ -11,10 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.arith import geometry
 from cnnkit.arith.parse import format_sizes
 from cnnkit.cli.options import JsonOpt, print_json
-from cnnkit.errors import CnnkitError, SpecError
 
 app = typer.Typer()
 
@@ -47,29 +45,19 @@ def shape(
 
     Example: cnnkit shape --in 7 --k 2 --s 2 --op maxpool --ceil --explain
     """
-    from cnnkit.arith.shape import layer_output
+    from cnnkit.api.arith import shape as shape_of
 
-    axes = layer_output(op, size, kernel, stride, padding, dilation, ceil, output_padding)
-    out = [g.out for g in axes]
+    result = shape_of(size, kernel, stride, padding, dilation, op, ceil, output_padding)
     if json_:
-        print_json({
-            "output": out,
-            "op": op,
-            "axes": [
-                {"in": g.n, "k": g.k, "s": g.s, "p_before": g.p_before, "p_after": g.p_after, "d": g.d,
-                 "ceil_mode": g.ceil_mode, "output_padding": g.output_padding, "out": g.out,
-                 "explanation": geometry.explain(g)}
-                for g in axes
-            ],
-        })
+        print_json(result)
         return
-    typer.echo(format_sizes(out))
+    typer.echo(format_sizes(result["output"]))
     if explain:
-        names = ["H", "W", "D"] if len(axes) > 1 else [""]
-        for name, g in zip(names, axes):
+        names = ["H", "W", "D"] if len(result["axes"]) > 1 else [""]
+        for name, axis in zip(names, result["axes"]):
             if name:
                 typer.echo(f"{name}:")
-            for line in geometry.explain(g):
+            for line in axis["explanation"]:
                 typer.echo(f"  {line}")
 
 
@@ -99,35 +87,25 @@ def solve(
 
     Example: cnnkit solve --out 16 --k 2 --s 2 --op maxpool   (inputs 32 and 33)
     """
-    from cnnkit.arith.solve import Bounds, solve_input, solve_params
+    from cnnkit.api.arith import solve as solve_for
 
-    bounds = Bounds(max_k, max_s, max_p, max_d)
-    if size is None:
-        if kernel is None:
-            raise SpecError("to solve for the input size, give the kernel (--k) and any of --s/--p/--d")
-        sols = solve_input(op, out, kernel, stride, padding or 0, dilation or 1, output_padding, ceil, bounds)
-        unknowns = ["in"]
-    else:
-        sols = solve_params(op, size, out, kernel, stride, padding, dilation, output_padding, ceil, bounds)
-        unknowns = [n for n, v in zip("kspd", (kernel, stride, padding, dilation)) if v is None]
-    notes = []
-    if size is None and len(sols) > 1:
-        notes.append(
-            f"{len(sols)} input sizes give {out}: stride {sols[0].s} floors away the difference, "
-            "so the input cannot be recovered from the output alone"
-        )
+    result = solve_for(out, size, kernel, stride, padding, dilation, op, ceil, output_padding, max_k, max_s, max_p, max_d)
     if json_:
-        print_json({"solutions": [s.as_dict() for s in sols], "unknowns": unknowns, "notes": notes,
-                    "bounds": bounds.__dict__})
+        print_json(result)
         return
+    sols, unknowns = result["solutions"], result["unknowns"]
     if not sols:
-        typer.echo(f"no solution for {', '.join(unknowns)} within the bounds (--max-k {max_k}, --max-s {max_s}, "
-                   f"--max-p {max_p}, --max-d {max_d}); widen them or check the known values")
+        if not unknowns:
+            typer.echo(f"no solution: the given in, k, s, p, d do not give {out} (every value was given, so there "
+                       f"is nothing to solve for); leave one out to solve for it, or see `cnnkit shape --explain`")
+        else:
+            typer.echo(f"no solution for {', '.join(unknowns)} within the bounds (--max-k {max_k}, --max-s {max_s}, "
+                       f"--max-p {max_p}, --max-d {max_d}); widen them or check the known values")
         return
-    typer.echo(f"{len(sols)} solution(s) for {', '.join(unknowns)} ({op}):")
-    for s in sols:
-        typer.echo(f"  in={s.n} k={s.k} s={s.s} p={s.p} d={s.d}")
-    for n in notes:
+    typer.echo(f"{len(sols)} solution(s) for {', '.join(unknowns) or 'nothing (every value was given)'} ({op}):")
+    for x in sols:
+        typer.echo(f"  in={x['in']} k={x['k']} s={x['s']} p={x['p']} d={x['d']}")
+    for n in result["notes"]:
         typer.echo(n)
 
 
@@ -153,47 +131,44 @@ def layers(
     optimizer: Annotated[str, typer.Option("--optimizer", help="Optimizer for the memory estimate: sgd, momentum, adam, ...")] = "sgd",
     json_: JsonOpt = False,
 ) -> None:
-    from cnnkit.arith.spec import analyse, training_memory
+    from cnnkit.api.arith import layers as analyse_layers
 
-    report = analyse(spec)
-    memory = training_memory(report, batch, optimizer) if batch else None
+    result = analyse_layers(spec, batch, optimizer)
     if json_:
-        data = report.as_dict()
-        if memory:
-            data["training_memory_bytes"] = memory
-        print_json(data)
+        print_json(result)
         return
-    _render_layers(report, memory, batch, optimizer)
+    _render_layers(result, batch, optimizer)
 
 
 def _rf_text(values) -> str:
     if values is None:
         return "all"
-    texts = [str(v) if v.denominator == 1 else f"{float(v):.3g}" for v in values]
+    texts = [str(v) if isinstance(v, int) else f"{v:.3g}" for v in values]
     return texts[0] if len(set(texts)) == 1 else "x".join(texts)
 
 
-def _render_layers(report, memory, batch, optimizer) -> None:
+def _render_layers(report: dict, batch, optimizer) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"input {format_sizes(report.input_shape)}", title_justify="left")
+    table = Table(title=f"input {format_sizes(report['input_shape'])}", title_justify="left")
     for name, justify in [("#", "right"), ("layer", "left"), ("output", "left"), ("params", "right"),
                           ("formula", "left"), ("MACs", "right"), ("RF", "right"), ("jump", "right")]:
         table.add_column(name, justify=justify, no_wrap=name in ("output", "params", "MACs"))
-    for r in report.rows:
-        table.add_row(str(r.index), r.layer.text, format_sizes(r.output_shape), f"{r.params:,}",
-                      r.params_formula if r.params else "", f"{r.macs:,}" if r.macs else "",
-                      _rf_text(r.receptive_field), _rf_text(r.jump))
+    for r in report["layers"]:
+        table.add_row(str(r["index"]), r["layer"], format_sizes(r["output_shape"]), f"{r['params']:,}",
+                      r["params_formula"] if r["params"] else "", f"{r['macs']:,}" if r["macs"] else "",
+                      _rf_text(r["receptive_field"]), _rf_text(r["effective_stride"]))
     console = Console()
     console.print(table)
-    console.print(f"total params: {report.total_params:,}")
-    console.print(f"total MACs:   {report.total_macs:,} (multiply-accumulates per image, conv/linear layers)")
-    console.print(f"total FLOPs:  {report.total_flops:,} (= 2 x MACs)")
+    console.print(f"total params: {report['total_params']:,}")
+    console.print(f"total MACs:   {report['total_macs']:,} (multiply-accumulates per image, conv/linear layers)")
+    console.print(f"total FLOPs:  {report['total_flops']:,} (= 2 x MACs)")
     console.print("RF: receptive field in input pixels; jump: effective stride; 'all': every input pixel")
-    notes = [f"layer {r.index}: {n}" for r in report.rows for n in r.notes]
-    for n in notes:
-        console.print(n)
+    for r in report["layers"]:
+        for n in r["notes"]:
+            console.print(f"layer {r['index']}: {n}")
+    memory = report.get("training_memory_bytes")
     if memory:
         mib = {k: v / 2**20 for k, v in memory.items()}
         console.print(
@@ -225,34 +200,19 @@ def conv(
 
     Example: cnnkit conv --image "1 0 2 3 1; 3 2 0 7 0; 0 6 1 1 4" --kernel sobel-x --p 1 --steps
     """
-    from cnnkit.arith import manual
+    from cnnkit.api.arith import conv as by_hand
+    from cnnkit.api.arith import worked
 
-    if (image is None) == (image_file is None):
-        raise SpecError("give the matrix with --image '1 0 2; 3 2 0' or --image-file PATH (one of them)")
-    if image_file is not None:
-        try:
-            text = image_file.read_text()
-        except OSError as e:
-            raise CnnkitError(f"cannot read {image_file}: {e.strerror}; check the path") from None
-    else:
-        text = image
-    matrix = manual.parse_matrix(text, "image")
-    if op == "conv":
-        result = manual.convolve(matrix, manual.kernel_from(kernel), stride or 1, padding, dilation, mode)
-    elif op in ("maxpool", "avgpool"):
-        result = manual.pool(matrix, size, stride, padding, op, ceil)
-    else:
-        raise SpecError(f"--op must be conv, maxpool or avgpool, got {op!r}")
-    fmt = manual.format_number
+    args = (image, kernel, padding, stride, dilation, mode, op, size, ceil)
     if json_:
-        print_json({
-            "output": [[_json_number(v) for v in row] for row in result.output],
-            "kernel_applied": None if result.kernel is None else [[_json_number(v) for v in row] for row in result.kernel],
-            "steps": [manual.step_text(s, op) for s in result.steps] if steps else None,
-        })
+        print_json(by_hand(*args, steps=steps, image_file=image_file))
         return
     from rich.console import Console
 
+    from cnnkit.arith.manual import format_number as fmt
+    from cnnkit.arith.manual import step_text
+
+    result = worked(*args, image_file=image_file)
     console = Console()
     if op == "conv" and mode == "convolve":
         console.print("convolve: the kernel is flipped in both axes before sliding it")
@@ -262,14 +222,8 @@ def conv(
         console.print(_matrix_table(f"input with padding {padding}", result.padded, fmt))
     console.print(_matrix_table("output", result.output, fmt))
     if steps:
-        for s in result.steps:
-            console.print(manual.step_text(s, op), highlight=False, soft_wrap=True)
-
-
-def _json_number(v):
-    from fractions import Fraction
-
-    return float(v) if isinstance(v, Fraction) else v
+        for x in result.steps:
+            console.print(step_text(x, op), highlight=False, soft_wrap=True)
 
 
 def _matrix_table(title, matrix, fmt):

@@ -6,9 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.arith.parse import format_sizes, parse_sizes
+from cnnkit.arith.parse import format_sizes
 from cnnkit.cli.options import JsonOpt, parse_model_options, print_json
-from cnnkit.errors import SpecError
 
 app = typer.Typer()
 
@@ -25,11 +24,11 @@ def models(
 
     Example: cnnkit models 'resnet*' --task classification
     """
-    from cnnkit.registry import get_spec, list_models
+    from cnnkit.api.zoo import models as list_registered
 
-    specs = [get_spec(n) for n in list_models(pattern, task)]
+    result = list_registered(pattern, task)
     if json_:
-        print_json({"models": [dict(s.as_dict(), options=s.options()) for s in specs]})
+        print_json(result)
         return
     from rich.console import Console
     from rich.table import Table
@@ -37,8 +36,8 @@ def models(
     table = Table()
     for col in ("name", "task", "input", "classes", "description"):
         table.add_column(col, no_wrap=col != "description")
-    for s in specs:
-        table.add_row(s.name, s.task, format_sizes(s.input_shape), str(s.num_classes), s.description)
+    for m in result["models"]:
+        table.add_row(m["name"], m["task"], format_sizes(m["input_shape"]), str(m["num_classes"]), m["description"])
     Console().print(table)
 
 
@@ -61,72 +60,36 @@ def summary(
 
     Example: cnnkit summary runs/convnet/best.pt
     """
-    from cnnkit.model_summary import collapse, summarize
+    from cnnkit.api.zoo import summary as summarize
 
-    net, shape = _model_and_shape(model, input_shape, classes, opt)
-    result = _run_summary(summarize, net, shape, model)
-    rows = collapse(result, depth) if depth else [r for r in result.rows if r.leaf]
-    memory = result.memory(batch, optimizer)
+    result = summarize(model, input_shape, classes, parse_model_options(opt) or None, depth, batch, optimizer)
     if json_:
-        data = result.as_dict()
-        data["model"] = model
-        data["layers"] = [r.as_dict() for r in rows]
-        data["training_memory_bytes"] = dict(memory, batch=batch, optimizer=optimizer)
-        print_json(data)
+        print_json(result)
         return
-    _render(model, result, rows, memory, batch, optimizer)
+    _render(result)
 
 
-def _model_and_shape(model: str, input_shape, classes, opt):
-    """(network, input shape) from a registry name or a checkpoint path."""
-    from pathlib import Path
-
-    from cnnkit.registry import create_for_input, get_spec
-
-    if Path(model).suffix in (".pt", ".pth") or Path(model).exists():
-        from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
-
-        if classes is not None or opt:
-            raise SpecError("--classes and --opt do not apply to a checkpoint: it stores its own model options")
-        ckpt = load_checkpoint(model)
-        shape = parse_sizes(input_shape, "input shape") if input_shape else tuple(ckpt["input_shape"])
-        return model_from_checkpoint(ckpt), shape
-    spec = get_spec(model)
-    shape = parse_sizes(input_shape, "input shape") if input_shape else spec.input_shape
-    if len(shape) != 3:
-        raise SpecError(f"--input must be C x H x W, e.g. {format_sizes(spec.input_shape)}")
-    return create_for_input(model, shape, classes, **parse_model_options(opt)), shape
-
-
-def _run_summary(summarize, net, shape, name):
-    try:
-        return summarize(net, shape)
-    except RuntimeError as e:  # a shape the model cannot take
-        first = str(e).splitlines()[0]
-        raise SpecError(f"{name} cannot run on input {format_sizes(shape)}: {first}") from None
-
-
-def _render(name, result, rows, memory, batch, optimizer) -> None:
+def _render(r: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{name}  input {format_sizes(result.input_shape)} -> output {format_sizes(result.output_shape)}",
+    table = Table(title=f"{r['model']}  input {format_sizes(r['input_shape'])} -> output {format_sizes(r['output_shape'])}",
                   title_justify="left")
     for col, justify in [("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"),
                          ("MACs", "right"), ("RF", "right")]:
         table.add_column(col, justify=justify, no_wrap=True)
-    for r in rows:
-        frozen = r.params - r.trainable
-        params = f"{r.params:,}" + (f" ({frozen:,} frozen)" if frozen else "") + (" shared" if r.shared else "")
-        rf = "" if r.receptive_field is None else format_sizes([int(v) for v in r.receptive_field])
-        table.add_row(r.name, r.type, format_sizes(r.output_shape[1:]) if r.output_shape else "?", params,
-                      f"{r.macs:,}" if r.macs else "", rf)
+    for row in r["layers"]:
+        frozen = row["frozen_params"]
+        params = f"{row['params']:,}" + (f" ({frozen:,} frozen)" if frozen else "") + (" shared" if row["shared"] else "")
+        rf = "" if row["receptive_field"] is None else format_sizes([int(v) for v in row["receptive_field"]])
+        table.add_row(row["name"], row["type"], format_sizes(row["output_shape"][1:]) if row["output_shape"] else "?", params,
+                      f"{row['macs']:,}" if row["macs"] else "", rf)
     console = Console()
     console.print(table)
-    frozen = result.total_params - result.trainable_params
-    console.print(f"params: {result.total_params:,} total, {result.trainable_params:,} trainable, {frozen:,} frozen")
-    console.print(f"MACs: {result.total_macs:,} per image (conv/linear); FLOPs = 2 x MACs = {2 * result.total_macs:,}")
-    console.print(f"model size: {result.size_bytes / 2**20:.2f} MB (parameters and buffers)")
-    console.print(f"training memory (batch {batch}, {optimizer}, fp32, estimate): {memory['total'] / 2**20:.1f} MiB")
-    for n in result.notes:
+    memory = r["training_memory_bytes"]
+    console.print(f"params: {r['total_params']:,} total, {r['trainable_params']:,} trainable, {r['frozen_params']:,} frozen")
+    console.print(f"MACs: {r['total_macs']:,} per image (conv/linear); FLOPs = 2 x MACs = {r['total_flops']:,}")
+    console.print(f"model size: {r['size_mb']:.2f} MB (parameters and buffers)")
+    console.print(f"training memory (batch {memory['batch']}, {memory['optimizer']}, fp32, estimate): {memory['total'] / 2**20:.1f} MiB")
+    for n in r["notes"]:
         console.print(n)

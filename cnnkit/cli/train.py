@@ -69,6 +69,7 @@ def train(
     trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
     resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
+    log: Annotated[OptionalStr, Opt("--log", help="tensorboard: also write TensorBoard event files to RUN/tensorboard/ (needs pip install 'cnnkit[tensorboard]').")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -79,6 +80,8 @@ def train(
     Example: cnnkit train unet --dataset segfolder:../shared/data/membrane --image-size 256 --epochs 30
 
     Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
+
+    Example: cnnkit train convnet -d shapes -e 3 --log tensorboard   (then: tensorboard --logdir runs)
 
     Example: cnnkit train resnet18 -d cifar10 --nproc 4   (or: torchrun --nproc-per-node 4 -m cnnkit train resnet18 -d cifar10)
     """
@@ -104,7 +107,7 @@ def train(
             model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split,
             image_size=parse_hw(image_size, "--image-size"), ignore_index=ignore_index, device=device, precision=precision,
             channels_last=channels_last, compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None,
-            patience=patience, sync_bn=sync_bn or None,
+            patience=patience, sync_bn=sync_bn or None, log=log,
         ))
     finally:
         getattr(progress, "close", lambda: None)()  # leave the terminal clean after Ctrl-C or an error
@@ -131,24 +134,14 @@ def _launch(nproc: int) -> None:
 
 
 def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, overrides) -> None:
-    from cnnkit.engine import train as engine
-    from cnnkit.errors import CnnkitError
+    from cnnkit.api.training import Trials, train
 
-    if resume:
-        given = dict(overrides, model=model, dataset=dataset, trials=trials if trials != 1 else None)
-        config = engine.resume_config(resume, epochs, given)
-        _report(engine.train(config, progress=progress, resume=True), json_)
-        return
-    if model is None:
-        raise CnnkitError("give a model to train (see `cnnkit models`), or --resume DIR")
-    if trials < 1:
-        raise CnnkitError("--trials must be at least 1")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    config, ds = engine.make_config(model, dataset or "shapes", overrides)
-    if trials > 1:
-        _report_trials(engine.run_trials(config, ds, trials, progress, overwrite), json_)
-        return
-    _report(engine.train(config, ds, progress, overwrite=overwrite), json_)
+    result = train(model, dataset, epochs, resume=resume, trials=trials, overwrite=overwrite, progress=progress,
+                   **{k: v for k, v in overrides.items() if k != "epochs"})
+    if isinstance(result, Trials):
+        _report_trials(result.summary, json_)
+    else:
+        _report(result.summary, json_)
 
 
 def _report(summary: dict, json_: bool) -> None:

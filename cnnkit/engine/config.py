@@ -14,7 +14,7 @@ from cnnkit.errors import CnnkitError
 # Options that do not change what a run computes, only where or how fast: a resumed
 # run or a sweep's finished run may differ in these (resume on another machine, extend
 # --epochs, move the data). Every other option defines the run.
-NOT_DEFINING = frozenset({"out", "epochs", "device", "data_dir", "compile", "channels_last", "precision",
+NOT_DEFINING = frozenset({"out", "log", "epochs", "device", "data_dir", "compile", "channels_last", "precision",
                           "eval_batch_size", "deterministic", "patience"})
 
 
@@ -61,6 +61,7 @@ class TrainConfig:
     tta: bool = False  # evaluate on the image and its mirror image, averaging the logits
     patience: Optional[int] = None  # early stopping: epochs without validation improvement
     out: Optional[str] = None
+    log: Optional[str] = None  # "tensorboard": event files under RUN/tensorboard/ (engine/tblog.py)
 
     @classmethod
     def build(cls, model: str, recipe_values: dict, overrides: dict) -> TrainConfig:
@@ -94,6 +95,8 @@ class TrainConfig:
                 raise CnnkitError(f"{flag} takes {kind}, got {value!r}; it must be {rule}")
             if not ok(value):
                 raise CnnkitError(f"{flag} must be {rule}, got {value!r}")
+        if self.log not in (None, "tensorboard"):
+            raise CnnkitError(f"--log {self.log!r}: the only logger is 'tensorboard' (pip install 'cnnkit[tensorboard]')")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
 

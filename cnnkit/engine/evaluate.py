@@ -99,13 +99,22 @@ def prepare_image(ckpt: dict, path) -> tuple[torch.Tensor, torch.Tensor]:
     float and the (C, H, W) uint8 image it came from. Channels are converted to the
     model's; classification models also get their input size (segmentation models
     take any size)."""
-    from cnnkit.data.augment import normalize
-    from cnnkit.data.decode import read_images, resize_image
+    from cnnkit.data.decode import read_images
 
     if not Path(path).is_file():
         raise CnnkitError(f"image {path} does not exist")
+    return preprocess(ckpt, read_images([Path(path)])[0])
+
+
+def preprocess(ckpt: dict, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoded (C, H, W) uint8 image -> ((1, C, H, W) normalised float, the uint8 image
+    at the model's channels and size): prepare_image after reading the file."""
+    from cnnkit.data.augment import normalize
+    from cnnkit.data.decode import resize_image
+
     c, h, w = ckpt["input_shape"]
-    img = read_images([Path(path)])[0]
+    if img.ndim != 3 or img.dtype != torch.uint8:
+        raise CnnkitError(f"an image must be (C, H, W) uint8, got {tuple(img.shape)} {img.dtype}")
     if img.shape[0] != c:  # grey <-> colour to what the model takes
         img = img.expand(3, -1, -1).contiguous() if c == 3 else img.float().mean(0, keepdim=True).round().to(torch.uint8)
     if ckpt["task"] != "segmentation":
@@ -138,12 +147,15 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
             results.append({"image": p, "mask": str(target), "size": list(size),
                             "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
         else:
-            probs = logits.softmax(1)[0]
-            k = min(top_k, len(probs))
-            top = probs.topk(k)
-            results.append({"image": p, "top": [{"class": names[i], "index": int(i), "probability": float(v)}
-                                                for v, i in zip(top.values.tolist(), top.indices.tolist())]})
+            results.append({"image": p, "top": top_classes(logits, names, top_k)})
     return {"checkpoint": str(path), "task": ckpt["task"], "predictions": results}
+
+
+def top_classes(logits: torch.Tensor, names: list[str], k: int) -> list[dict]:
+    """The k most probable classes of one image's logits (1, K): [{class, index, probability}]."""
+    probs = logits.float().softmax(1)[0]
+    top = probs.topk(min(k, len(probs)))
+    return [{"class": names[i], "index": int(i), "probability": float(v)} for v, i in zip(top.values.tolist(), top.indices.tolist())]
 
 
 def segment_image(ckpt: dict, model, image, mask=None) -> dict:

@@ -23,7 +23,7 @@ import torch.nn as nn
 from cnnkit.data.augment import Augment
 from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
-from cnnkit.engine import distributed
+from cnnkit.engine import distributed, tblog
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from cnnkit.engine.config import NOT_DEFINING, TrainConfig
 from cnnkit.engine.device import environment, resolve_device, resolve_precision, set_deterministic
@@ -195,6 +195,8 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
     d, device = distributed.init(resolve_device(config.device))
     if not d.is_main:
         progress = _quiet  # rank 0 reports for the job
+    if config.log:
+        tblog.require()  # before the run directory exists: a missing package leaves nothing behind
     if config.batch_size % d.world:
         raise CnnkitError(f"--batch-size {config.batch_size} is the global batch and must split evenly over {d.world} processes; "
                           f"use a multiple of {d.world}")
@@ -205,7 +207,8 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
     # Rank 0 owns the folder for the run's life (a second writer gets RunBusy naming its PID).
     distributed.on_main(d, run.acquire if resume else (lambda: run.create(overwrite)))
     try:
-        return _train_in(run, config, ds, d, device, progress, resume)
+        with tblog.logging(config.log if d.is_main else None, run.path, progress) as progress:  # rank 0 logs
+            return _train_in(run, config, ds, d, device, progress, resume)
     except BaseException as e:
         # A new run that failed before its first epoch leaves nothing behind that blocks a retry
         # (Ctrl-C keeps last.pt of epoch 0: --resume works from it).
@@ -282,7 +285,8 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
     except KeyboardInterrupt:
         done = history[-1]["epoch"] if history else 0
         raise Interrupted(f"interrupted in epoch {epoch + 1}; {run.file('last.pt')} holds epoch {done}. "
-                          f"Continue with: cnnkit train --resume {run.path}") from None
+                          f"Continue with: cnnkit train --resume {run.path} "
+                          f"(from Python: cnnkit.train(resume={str(run.path)!r}))") from None
     d.barrier()  # best.pt is written before any rank reads it back
     return _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress)
 

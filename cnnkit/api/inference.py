@@ -1,0 +1,118 @@
+"""Checkpoints from Python: `cnnkit evaluate`, `cnnkit predict`, and `load()` for inference.
+
+    model = cnnkit.load("runs/convnet/best.pt")
+    model.predict("cat.png")          # {'top': [{'class': 'cat', 'index': 3, 'probability': 0.91}, ...]}
+    x = model.preprocess(image)       # (1, C, H, W) float, exactly as in training
+    model.model(x)                    # the torch module, in eval mode, on model.device
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from cnnkit.errors import CnnkitError
+
+
+def evaluate(checkpoint: Union[str, Path], dataset: Optional[str] = None, split: str = "test",
+             data_dir: Optional[str] = None, batch_size: int = 256, device: str = "auto", out: Optional[str] = None,
+             tta: Optional[bool] = None) -> dict:
+    """Accuracy, per-class accuracy, confusion matrix; or Dice / IoU / pixel accuracy (`cnnkit evaluate`).
+
+    `dataset` defaults to the one the model was trained on, with the run's splits. The
+    confusion matrix (or per-image CSV) goes next to the checkpoint unless `out` names a folder."""
+    from cnnkit.api.plain import plain
+    from cnnkit.engine.evaluate import evaluate_checkpoint
+
+    return plain(evaluate_checkpoint(str(checkpoint), dataset, split, data_dir, batch_size, device, out, tta))
+
+
+def predict(checkpoint: Union[str, Path], images: list, top_k: int = 5, device: str = "auto",
+            out: Optional[str] = None) -> dict:
+    """Top-k classes per image file, or a class-index mask PNG per image for segmentation (`cnnkit predict`)."""
+    from cnnkit.api.plain import plain
+    from cnnkit.engine.evaluate import predict_images
+
+    if isinstance(images, (str, Path)):
+        images = [images]
+    return plain(predict_images(str(checkpoint), [str(p) for p in images], top_k, device, out))
+
+
+@dataclass
+class Predictor:
+    """A checkpoint ready for inference: `model` (torch module, eval mode, on `device`),
+    `class_names`, `task`, `input_shape` (C, H, W) and `checkpoint` (the stored dict)."""
+
+    model: Any
+    checkpoint: dict
+    device: Any
+
+    @property
+    def task(self) -> str:
+        return self.checkpoint["task"]
+
+    @property
+    def class_names(self) -> list:
+        return list(self.checkpoint["class_names"] or [])
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.checkpoint["input_shape"])
+
+    def preprocess(self, image):
+        """An image file path, PIL image, (H, W[, C]) uint8 numpy array or (C, H, W) uint8
+        tensor -> (1, C, H, W) float on the model's device, preprocessed as in training
+        (channels converted, classification inputs resized, the run's normalisation)."""
+        from cnnkit.engine.evaluate import prepare_image, preprocess
+
+        if isinstance(image, (str, Path)):
+            x, _ = prepare_image(self.checkpoint, image)
+        else:
+            x, _ = preprocess(self.checkpoint, _as_chw_uint8(image))
+        return x.to(self.device)
+
+    def predict(self, image, top_k: int = 5) -> dict:
+        """Classification: {'top': [{class, index, probability}, ...]} as `cnnkit predict`;
+        segmentation: {'mask': (H, W) class-index tensor, 'class_fractions': {name: fraction}}."""
+        import torch
+
+        from cnnkit.engine.evaluate import top_classes
+
+        with torch.no_grad():
+            logits = self.model(self.preprocess(image)).float().cpu()  # (1, K) or (1, K, H, W)
+        if self.task != "segmentation":
+            return {"top": top_classes(logits, self.class_names or [str(i) for i in range(logits.shape[1])], top_k)}
+        mask = logits.argmax(1)[0]  # (H, W)
+        counts = torch.bincount(mask.reshape(-1), minlength=logits.shape[1]).tolist()
+        names = self.class_names or [str(i) for i in range(logits.shape[1])]
+        return {"mask": mask, "class_fractions": {names[i]: v / mask.numel() for i, v in enumerate(counts)}}
+
+
+def load(checkpoint: Union[str, Path], device: str = "auto") -> Predictor:
+    """A checkpoint written by `cnnkit train` as a Predictor (model + preprocessing)."""
+    from cnnkit.engine.evaluate import load_for_inference
+
+    ckpt, model, dev = load_for_inference(str(checkpoint), device)
+    return Predictor(model, ckpt, dev)
+
+
+def _as_chw_uint8(image):
+    """PIL image / numpy array (H, W) or (H, W, C) / tensor (C, H, W) -> (C, H, W) uint8 tensor."""
+    import numpy as np
+    import torch
+
+    if isinstance(image, torch.Tensor):
+        t = image
+    else:
+        if hasattr(image, "convert") and getattr(image, "mode", None) not in ("L", "RGB"):  # PIL: palette, RGBA, ...
+            image = image.convert("RGB")
+        arr = np.asarray(image)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3:
+            raise CnnkitError(f"an image array must be (H, W) or (H, W, C), got shape {arr.shape}")
+        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)  # (C, H, W)
+    if t.dtype != torch.uint8:
+        raise CnnkitError(f"give images as uint8 (0..255), got {t.dtype}; e.g. (x * 255).round().to(torch.uint8)")
+    return t

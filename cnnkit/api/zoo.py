@@ -1,0 +1,82 @@
+"""The model zoo (registry) and per-layer summaries from Python (`cnnkit models`, `cnnkit summary`)."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from cnnkit.errors import SpecError
+
+
+def models(pattern: str = "*", task: Optional[str] = None) -> dict:
+    """{'models': [{name, task, input_shape, num_classes, description, ..., options}]} (`cnnkit models`)."""
+    from cnnkit.registry import get_spec, list_models
+
+    return {"models": [dict(s.as_dict(), options=s.options()) for s in map(get_spec, list_models(pattern, task))]}
+
+
+def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Optional[int] = None,  # noqa: A002 - the CLI's --input
+            options: Optional[dict] = None, depth: Optional[int] = None, batch: int = 32, optimizer: str = "sgd") -> dict:
+    """Per-layer shapes, parameters, MACs and receptive field of a model (`cnnkit summary`).
+
+    `model`: a registered name ("resnet18"), a checkpoint path, or an nn.Module (then
+    `input`, C x H x W, is required). `options` are builder options, like --opt.
+    Returns the `--json` object: total_params, trainable_params, layers [...], ..."""
+    from cnnkit.api.plain import plain
+    from cnnkit.model_summary import collapse
+
+    net, shape, name = model_and_shape(model, input, classes, options)
+    result = run_summary(net, shape, name)
+    rows = collapse(result, depth) if depth else [r for r in result.rows if r.leaf]
+    data = result.as_dict()
+    data["model"] = name
+    data["layers"] = [r.as_dict() for r in rows]
+    data["training_memory_bytes"] = dict(result.memory(batch, optimizer), batch=batch, optimizer=optimizer)
+    return plain(data)
+
+
+def model_and_shape(model, input_shape, classes, options):
+    """(network, (C, H, W), display name) from a registry name, a checkpoint path or a module."""
+    from pathlib import Path
+
+    from cnnkit.arith.parse import format_sizes
+    from cnnkit.registry import create_for_input, get_spec
+
+    shape = _shape(input_shape) if input_shape is not None else None
+    if not isinstance(model, (str, Path)):  # an nn.Module built in a notebook
+        if shape is None:
+            raise SpecError("give the input shape of a model object, e.g. summary(net, input='3x32x32')")
+        if classes is not None or options:
+            raise SpecError("classes and options apply to registered model names, not to a model object")
+        return model, shape, type(model).__name__
+    name = str(model)
+    if Path(name).suffix in (".pt", ".pth") or Path(name).exists():
+        from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
+
+        if classes is not None or options:
+            raise SpecError("--classes and --opt do not apply to a checkpoint: it stores its own model options")
+        ckpt = load_checkpoint(name)
+        return model_from_checkpoint(ckpt), shape or tuple(ckpt["input_shape"]), name
+    spec = get_spec(name)
+    shape = shape or spec.input_shape
+    if len(shape) != 3:
+        raise SpecError(f"--input must be C x H x W, e.g. {format_sizes(spec.input_shape)}")
+    return create_for_input(name, shape, classes, **(options or {})), shape, name
+
+
+def _shape(value) -> tuple:
+    from cnnkit.arith.parse import parse_sizes
+
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value)
+    return parse_sizes(value, "input shape")
+
+
+def run_summary(net, shape, name):
+    from cnnkit.arith.parse import format_sizes
+    from cnnkit.model_summary import summarize
+
+    try:
+        return summarize(net, shape)
+    except RuntimeError as e:  # a shape the model cannot take
+        first = str(e).splitlines()[0]
+        raise SpecError(f"{name} cannot run on input {format_sizes(shape)}: {first}") from None
