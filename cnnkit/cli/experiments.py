@@ -48,10 +48,14 @@ def sweep(
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="key=v1,v2 (repeatable): a training option or a model option.")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Seeds per variant (seed, seed+1, ...); default 1.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Sweep directory (default sweeps/MODEL-DATA).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete the runs of an earlier sweep in --out and start afresh.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Train every combination of --vary values, --trials times each; re-running skips finished runs.
+
+    Re-running with other settings (dataset, options, grid) is refused, naming what differs:
+    choose another --out, or pass --overwrite to start afresh.
 
     Any `cnnkit train` option may follow (e.g. --epochs 5 --lr 0.01 --opt depth=3). With --file, the
     command line overrides the file and --vary adds to its grid.
@@ -84,7 +88,8 @@ def sweep(
     target = out or spec.get("out") or f"sweeps/{model}-{dataset.split(':')[-1].rstrip('/').split('/')[-1]}"
     progress = make_progress(quiet or json_)
     try:
-        result = run_sweep(model, dataset, base, vary or [], trials, target, progress, spec.get("vary"), spec.get("variants"))
+        result = run_sweep(model, dataset, base, vary or [], trials, target, progress, spec.get("vary"), spec.get("variants"),
+                           overwrite)
     finally:
         getattr(progress, "close", lambda: None)()
     table = compare([target])

@@ -13,15 +13,20 @@ from cnnkit.errors import CnnkitError
 
 def collect(paths: list[str]) -> list[dict]:
     """[{'name', 'settings', 'summaries': [summary.json dicts], 'runs': [...]}] from run,
-    trials or sweep directories."""
+    trials or sweep directories. A damaged file is named, never skipped silently."""
     variants = []
     for p in map(Path, paths):
+        if not p.is_dir():
+            raise CnnkitError(f"{p} is not a folder; give run, trials or sweep directories" if p.exists()
+                              else f"{p} does not exist; give run, trials or sweep directories")
         if (p / "sweep.json").exists():
-            sweep = json.loads((p / "sweep.json").read_text())
+            sweep = _read(p / "sweep.json", "variants")
             for v in sweep["variants"]:
-                variants.append({"name": v["name"], "settings": v["settings"], "runs": v["runs"]})
+                if not isinstance(v, dict) or not {"name", "runs"} <= set(v):
+                    raise CnnkitError(f"{p / 'sweep.json'} is damaged (a variant without name or runs); re-run the sweep")
+                variants.append({"name": v["name"], "settings": v.get("settings", {}), "runs": v["runs"]})
         elif (p / "trials.json").exists():
-            t = json.loads((p / "trials.json").read_text())
+            t = _read(p / "trials.json", "runs")
             variants.append({"name": p.name, "settings": {}, "runs": t["runs"]})
         elif (p / "summary.json").exists():
             variants.append({"name": p.name, "settings": {}, "runs": [str(p)]})
@@ -32,8 +37,21 @@ def collect(paths: list[str]) -> list[dict]:
         for r in v["runs"]:
             f = Path(r) / "summary.json"
             if f.exists():
-                v["summaries"].append(json.loads(f.read_text()))
+                v["summaries"].append(_read(f, "task", "epochs_run", "train_seconds"))
     return variants
+
+
+def _read(path: Path, *required: str) -> dict:
+    """A JSON file cnnkit wrote, with the keys that are read from it; CnnkitError naming it otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CnnkitError(f"{path} is corrupt ({getattr(e, 'msg', type(e).__name__)}); "
+                          "restore it, re-run that run, or leave its folder out") from None
+    if not isinstance(data, dict) or any(k not in data for k in required):
+        missing = ", ".join(k for k in required if not isinstance(data, dict) or k not in data)
+        raise CnnkitError(f"{path} is not a complete cnnkit file (missing {missing}); re-run that run, or leave its folder out")
+    return data
 
 
 def _stats(values: list[float]) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
 import re
 import sys
 from dataclasses import fields
@@ -148,14 +149,20 @@ def normalise_train_options(options: dict) -> dict:
 
 
 def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int, out: str | Path, progress=None,
-              axes: Optional[list[tuple[str, list]]] = None, listed: Optional[list[dict]] = None) -> dict:
+              axes: Optional[list[tuple[str, list]]] = None, listed: Optional[list[dict]] = None,
+              overwrite: bool = False) -> dict:
     """Train every variant x trial not finished yet. `vary` are --vary strings; `axes`
-    and `listed` come already parsed from a sweep file."""
-    from cnnkit.engine.train import make_config, resume_config, train
-    from cnnkit.registry import get_spec
+    and `listed` come already parsed from a sweep file.
 
-    if trials < 1:
-        raise CnnkitError("--trials must be at least 1")
+    A sweep directory belongs to one set of settings: running it again with others
+    (another dataset, lr, grid ...) is refused, naming what differs, before anything is
+    trained or written; `overwrite` clears the old sweep's files first."""
+    from cnnkit.engine.distributed import from_env, on_main
+    from cnnkit.engine.train import make_config, resume_config, train
+    from cnnkit.registry import get_spec, resolve_kwargs
+
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise CnnkitError(f"--trials must be a whole number, at least 1 (got {trials!r})")
     out = Path(out)
     model_options = set(get_spec(model).options())
     for key, _ in axes or []:
@@ -170,30 +177,108 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                 for name, settings in plan(axes, listed)]
     sweep = {"model": model, "dataset": dataset, "trials": trials, "vary": [[k, v] for k, v in axes], "variants": variants,
              "base": {k: v for k, v in base.items() if k != "out"}}
-    # Written before the first run, so compare and report work on a sweep still running or interrupted
-    # (by rank 0 alone when the sweep runs under torchrun).
-    from cnnkit.engine.distributed import from_env
-
-    if from_env().is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        RunDir(out).write_json("sweep.json", sweep)
-    for variant in variants:
-        settings = variant["settings"]
-        train_opts = {k: v for k, v in settings.items() if k in TRAIN_FIELDS}
-        model_opts = {k: v for k, v in settings.items() if k not in TRAIN_FIELDS}
-        for k, run in enumerate(map(Path, variant["runs"])):
-            if (run / "summary.json").exists():
+    configs = {run: _run_config(base_config, v["settings"], k, run) for v in variants for k, run in enumerate(v["runs"])}
+    for config in configs.values():  # every variant is checked before the first one trains
+        config.validate()
+        resolve_kwargs(model, **config.model_options)
+    d = from_env()
+    lock = RunDir(out)
+    on_main(d, lambda: _claim(lock, sweep, configs, overwrite))
+    try:
+        # Written before the first run, so compare and report work on a sweep still running or
+        # interrupted (by rank 0 alone when the sweep runs under torchrun).
+        if d.is_main:
+            RunDir(out).write_json("sweep.json", sweep)
+        quiet = progress or (lambda *a, **kw: None)
+        for variant in variants:
+            for k, run in enumerate(map(Path, variant["runs"])):
+                if (run / "summary.json").exists():
+                    if progress:
+                        progress("skip", run_dir=run)
+                    continue
                 if progress:
-                    progress("skip", run_dir=run)
-                continue
-            if progress:
-                progress("trial", trial=k + 1, trials=trials, seed=base_config.seed + k, variant=variant["name"])
-            if (run / "last.pt").exists() and (run / "config.json").exists():
-                train(resume_config(run), ds, progress or (lambda *a, **kw: None), resume=True)
-                continue
-            values = dict(base_config.to_dict(), **train_opts, seed=base_config.seed + k, out=str(run))
-            values["model_options"] = dict(base_config.model_options, **model_opts)
-            config = TrainConfig.from_dict(values)
-            config.validate()
-            train(config, ds, progress or (lambda *a, **kw: None), overwrite=True)
+                    progress("trial", trial=k + 1, trials=trials, seed=base_config.seed + k, variant=variant["name"])
+                if (run / "last.pt").exists() and (run / "config.json").exists():
+                    train(resume_config(run, configs[str(run)].epochs), ds, quiet, resume=True)
+                    continue
+                train(configs[str(run)], ds, quiet, overwrite=True)
+    finally:
+        if d.is_main:
+            lock.release()
     return sweep
+
+
+def _run_config(base_config: TrainConfig, settings: dict, k: int, run: str) -> TrainConfig:
+    """The config of trial k of a variant: the base, the variant's training and model options, seed + k."""
+    train_opts = {key: v for key, v in settings.items() if key in TRAIN_FIELDS}
+    model_opts = {key: v for key, v in settings.items() if key not in TRAIN_FIELDS}
+    values = dict(base_config.to_dict(), **train_opts, seed=base_config.seed + k, out=run)
+    values["model_options"] = dict(base_config.model_options, **model_opts)
+    return TrainConfig.from_dict(values)
+
+
+def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> None:
+    """Lock the sweep folder, and make sure what is already in it belongs to this sweep."""
+    from cnnkit.engine.config import NOT_DEFINING
+    from cnnkit.engine.rundir import clear_owned, differences
+
+    lock.acquire()
+    try:
+        old = _old_sweep(lock.path)
+        if overwrite:
+            for v in (old or {}).get("variants", []):
+                for run in v.get("runs", []):
+                    clear_owned(Path(run))
+                    _remove_empty(Path(run))
+                _remove_empty(lock.path / str(v.get("name", "")))
+            clear_owned(lock.path)
+            return
+        changed = []
+        if old is not None:
+            keys = ("model", "dataset", "base", "vary", "variants")
+            recorded = {k: old.get(k) for k in keys}
+            recorded["variants"] = [v.get("settings") for v in old.get("variants", [])]
+            wanted = {k: sweep[k] for k in keys}
+            wanted["variants"] = [v["settings"] for v in sweep["variants"]]
+            changed = differences(recorded, wanted, keys)
+        for run, config in configs.items():
+            f = Path(run) / "config.json"
+            if not changed and f.exists():
+                try:
+                    have = json.loads(f.read_text())
+                except (OSError, json.JSONDecodeError):
+                    raise CnnkitError(f"{f} is unreadable; pass --overwrite to start the sweep afresh") from None
+                keys = sorted((set(have) | set(config.to_dict())) - NOT_DEFINING - {"epochs"})
+                diff = differences(have, config.to_dict(), keys)
+                if have.get("epochs") != config.epochs and (Path(run) / "summary.json").exists():
+                    diff.append(f"epochs {have.get('epochs')} -> {config.epochs}")
+                if diff:
+                    changed = [f"{Path(run).relative_to(lock.path)}: " + "; ".join(diff)]
+        if changed:
+            raise CnnkitError(f"{lock.path} holds a sweep with other settings ({'; '.join(changed[:4])}); "
+                              "re-run it with the same settings to continue it, choose another --out, "
+                              "or pass --overwrite to delete its runs and start afresh")
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _old_sweep(path: Path) -> Optional[dict]:
+    f = path / "sweep.json"
+    if not f.exists():
+        return None
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise CnnkitError(f"{f} is corrupt; pass --overwrite to start the sweep afresh, or choose another --out") from None
+    if not isinstance(data, dict):
+        raise CnnkitError(f"{f} is not a cnnkit sweep file; pass --overwrite to start afresh, or choose another --out")
+    return data
+
+
+def _remove_empty(path: Path) -> None:
+    try:
+        (path / ".cnnkit.lock").unlink(missing_ok=True)
+        path.rmdir()
+    except OSError:
+        pass  # not empty (a user's file) or already gone

@@ -80,3 +80,63 @@ def test_compare_errors(cli, tmp_path, sweep_dir):
     with pytest.raises(CnnkitError, match="--baseline 'nope' is not a variant"):
         compare([str(sweep_dir)], baseline="nope")
     assert compare([str(sweep_dir)], baseline="optimizer-adam")["rows"][1]["vs_baseline"] is None
+
+
+def test_rerun_with_other_settings_is_refused_and_changes_nothing(sweep_dir, cli):
+    """Another dataset, lr or epochs in the same --out: refused before anything trains or is written,
+    naming what differs (the old table must never be printed as the new result)."""
+    from tests.conftest import assert_clean_error
+
+    def files():  # the lock file records who last held the folder; everything else must stay as it was
+        return {p: p.stat().st_mtime_ns for p in sweep_dir.rglob("*") if p.is_file() and p.name != ".cnnkit.lock"}
+
+    before = files()
+    for change, named in ((["-d", "shapes:n=100,size=16"], "dataset"), (["--lr", "0.2"], "lr"), (["--epochs", "2"], "epochs")):
+        args = list(ARGS)
+        if change[0] in args:
+            args[args.index(change[0]) + 1] = change[1]
+        else:
+            args += change
+        r = cli("sweep", "convnet", *args, "-o", sweep_dir, "--json")
+        assert_clean_error(r, named, "--overwrite")
+        assert r.stdout == ""
+    assert files() == before
+
+
+def test_overwrite_starts_a_sweep_afresh(tmp_path, cli):
+    out = tmp_path / "s"
+    small = ["-d", "shapes:n=60,size=16", "--epochs", "1", "--recipe", "default", "--opt", "widths=(4,8)", "--batch-size", "32", "-q"]
+    assert cli("sweep", "convnet", *small, "--vary", "optimizer=sgd,adam", "-o", out).exit_code == 0
+    (out / "notes.txt").write_text("mine")  # a user's file is never removed
+    r = cli("sweep", "convnet", *small, "--vary", "lr=0.01", "-o", out, "--overwrite", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["lr-0.01", "notes.txt", "sweep.json"]
+    assert [row["variant"] for row in r.json()["comparison"]["rows"]] == ["lr-0.01"]
+    assert json.loads((out / "lr-0.01" / "trial-1" / "config.json").read_text())["lr"] == 0.01
+
+
+def test_sweep_values_are_checked_before_training(tmp_path, cli):
+    from tests.conftest import assert_clean_error
+
+    for vary, named in (("lr=0.1,-1", "--lr"), ("momentum=abc", "--momentum"), ("dropout=2", "dropout")):
+        r = cli("sweep", "convnet", "-d", "shapes:n=60,size=16", "--epochs", "1", "--vary", vary, "-o", tmp_path / "s", "-q")
+        assert_clean_error(r, named)
+        assert not (tmp_path / "s").exists()
+
+
+def test_compare_names_a_damaged_summary(cli, tmp_path, sweep_dir):
+    import shutil
+
+    from tests.conftest import assert_clean_error
+
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    sweep = json.loads((copy / "sweep.json").read_text())
+    for v in sweep["variants"]:
+        v["runs"] = [r.replace(str(sweep_dir), str(copy)) for r in v["runs"]]
+    (copy / "sweep.json").write_text(json.dumps(sweep))
+    summary = copy / "optimizer-adam" / "trial-1" / "summary.json"
+    summary.write_text(summary.read_text()[:40])
+    assert_clean_error(cli("compare", copy, "--json"), str(summary), "corrupt")
+    (copy / "sweep.json").write_text("{not json")
+    assert_clean_error(cli("compare", copy), "sweep.json")
