@@ -57,31 +57,47 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index >= size, period - index, index)
 
 
-def _axis_indices(n: int, size: int, out: int, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+def _axis_indices(n: int, size: int, out: int, shift: int, flip: bool, gen: torch.Generator,
+                  reverse: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(n, out) source indices along one axis: a random window start in
-    [-shift, size - out + shift], reflected at the borders, optionally reversed."""
+    [-shift, size - out + shift], reflected at the borders, optionally reversed.
+    `reverse` (n,) bool, when given, says which rows to reverse instead of a coin toss
+    (the alternating flip of the speed runs)."""
     offset = torch.randint(-shift, size - out + shift + 1, (n, 1), generator=gen)
     index = _reflect(offset + torch.arange(out), size)
     if flip:
-        reverse = torch.rand(n, generator=gen) < 0.5
+        if reverse is None:
+            reverse = torch.rand(n, generator=gen) < 0.5
         index = torch.where(reverse[:, None], index.flip(1), index)
     return index
 
 
-def augment_batch(images: torch.Tensor, masks: Optional[torch.Tensor], aug: Augment, gen: torch.Generator):
-    """images (B, C, H, W) any dtype, masks (B, H, W) or None -> the same, transformed.
-
-    Cutout is not applied here (it acts on normalised images, see `apply_cutout`)."""
-    b, c, h, w = images.shape
+def _check_crop(aug: Augment, h: int, w: int) -> tuple[int, int]:
     oh, ow = aug.crop if aug.crop else (h, w)
     if oh > h or ow > w:
         from cnnkit.errors import GeometryError
 
         raise GeometryError(f"crop {oh}x{ow} is larger than the images ({h}x{w}); choose a smaller --crop")
+    return oh, ow
+
+
+def draw_indices(n: int, h: int, w: int, aug: Augment, gen: torch.Generator, flip: Optional[torch.Tensor] = None):
+    """The random part of augmenting n images of h x w, drawn on the CPU in one go:
+    (rows (n, oh), cols (n, ow)) source indices, or None when nothing geometric is on.
+    flip (n,) bool fixes the horizontal flips (otherwise each is a coin toss)."""
+    oh, ow = _check_crop(aug, h, w)
     if not (aug.flip or aug.vflip or aug.translate or aug.crop):
-        return images, masks
-    rows = _axis_indices(b, h, oh, aug.translate, aug.vflip, gen).to(images.device)  # (B, oh)
-    cols = _axis_indices(b, w, ow, aug.translate, aug.flip, gen).to(images.device)  # (B, ow)
+        return None
+    rows = _axis_indices(n, h, oh, aug.translate, aug.vflip, gen)
+    cols = _axis_indices(n, w, ow, aug.translate, aug.flip, gen, reverse=flip)
+    return rows, cols
+
+
+def gather(images: torch.Tensor, masks: Optional[torch.Tensor], rows: torch.Tensor, cols: torch.Tensor):
+    """Apply drawn indices (on the images' device): images (B, C, H, W), masks (B, H, W) or None,
+    rows (B, oh), cols (B, ow) -> (B, C, oh, ow), (B, oh, ow)."""
+    b, c, _, w = images.shape
+    oh, ow = rows.shape[1], cols.shape[1]
     # Two gathers: rows then columns. (B, C, H, W) -> (B, C, oh, W) -> (B, C, oh, ow)
     out = images.gather(2, rows[:, None, :, None].expand(b, c, oh, w))
     out = out.gather(3, cols[:, None, None, :].expand(b, c, oh, ow))
@@ -91,13 +107,36 @@ def augment_batch(images: torch.Tensor, masks: Optional[torch.Tensor], aug: Augm
     return out, masks
 
 
-def apply_cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
-    """Zero one random size x size square per image of a normalised batch (B, C, H, W)."""
+def augment_batch(images: torch.Tensor, masks: Optional[torch.Tensor], aug: Augment, gen: torch.Generator,
+                  flip: Optional[torch.Tensor] = None):
+    """images (B, C, H, W) any dtype, masks (B, H, W) or None -> the same, transformed.
+    flip (B,) bool, when given, decides the horizontal flips.
+
+    Cutout is not applied here (it acts on normalised images, see `apply_cutout`)."""
+    b, c, h, w = images.shape
+    drawn = draw_indices(b, h, w, aug, gen, flip)
+    if drawn is None:
+        return images, masks
+    rows, cols = (t.to(images.device) for t in drawn)
+    return gather(images, masks, rows, cols)
+
+
+def cutout_centres(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, 2) random (row, column) centres for cutout."""
+    return torch.stack([torch.randint(0, h, (n,), generator=gen), torch.randint(0, w, (n,), generator=gen)], 1)
+
+
+def apply_cutout(x: torch.Tensor, size: int, gen: Optional[torch.Generator] = None,
+                 centres: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Zero one size x size square per image of a normalised batch (B, C, H, W), centred
+    at `centres` (B, 2) or at random points drawn from gen."""
     if size <= 0:
         return x
     b, _, h, w = x.shape
-    cy = torch.randint(0, h, (b, 1, 1), generator=gen).to(x.device)
-    cx = torch.randint(0, w, (b, 1, 1), generator=gen).to(x.device)
+    if centres is None:
+        centres = cutout_centres(b, h, w, gen)
+    centres = centres.to(x.device)
+    cy, cx = centres[:, 0, None, None], centres[:, 1, None, None]  # (B, 1, 1)
     ys = torch.arange(h, device=x.device)[None, :, None]
     xs = torch.arange(w, device=x.device)[None, None, :]
     hole = ((ys - cy).abs() <= size // 2) & ((xs - cx).abs() <= size // 2)  # (B, H, W)

@@ -24,33 +24,46 @@ import torch
 
 
 class ClassificationMeter:
+    """Counts live on the device of the first batch (bincount there, no copy per batch);
+    compute() reads them back once."""
+
     def __init__(self, num_classes: int):
         self.num_classes = num_classes
         self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-        self.top5_correct = 0
-        self.loss_sum = 0.0
+        self.top5_correct = torch.zeros((), dtype=torch.int64)
+        self.loss_sum = torch.zeros((), dtype=torch.float64)
         self.count = 0
 
-    def update(self, logits: torch.Tensor, targets: torch.Tensor, loss: Optional[float] = None) -> None:
-        """logits (B, K), targets (B,) int64."""
+    def _to(self, device: torch.device) -> None:
+        if self.confusion.device != device:
+            self.confusion, self.top5_correct, self.loss_sum = (t.to(device) for t in (self.confusion, self.top5_correct, self.loss_sum))
+
+    def update(self, logits: torch.Tensor, targets: torch.Tensor, loss=None) -> None:
+        """logits (B, K), targets (B,) int64; loss: the batch's mean loss (float or 0-d tensor)."""
+        self._to(logits.device)
         pred = logits.argmax(1)
-        idx = (targets * self.num_classes + pred).cpu()
+        idx = targets * self.num_classes + pred  # (B,) cell of the confusion matrix
         self.confusion += torch.bincount(idx, minlength=self.num_classes**2).reshape(self.num_classes, self.num_classes)
         if self.num_classes > 10:
             top5 = logits.topk(5, dim=1).indices  # (B, 5)
-            self.top5_correct += int((top5 == targets[:, None]).any(1).sum())
+            self.top5_correct += (top5 == targets[:, None]).any(1).sum()
         if loss is not None:
             self.loss_sum += loss * len(targets)
         self.count += len(targets)
 
+    def __getstate__(self) -> dict:  # sent between processes on the CPU, whatever device counted
+        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()}
+
     def merge(self, other: ClassificationMeter) -> None:
         """Add another meter's counts (another process's shard of the split)."""
+        self._to(other.confusion.device)
         self.confusion += other.confusion
         self.top5_correct += other.top5_correct
         self.loss_sum += other.loss_sum
         self.count += other.count
 
     def compute(self) -> dict:
+        self._to(torch.device("cpu"))  # the one read-back
         cm = self.confusion.double()
         per_class = cm.diag() / cm.sum(1).clamp_min(1)
         out = {
@@ -59,9 +72,9 @@ class ClassificationMeter:
             "confusion_matrix": self.confusion.tolist(),  # (K, K) counts, rows = true class
         }
         if self.num_classes > 10:
-            out["top5_accuracy"] = self.top5_correct / max(self.count, 1)
-        if self.loss_sum:
-            out["loss"] = self.loss_sum / max(self.count, 1)
+            out["top5_accuracy"] = int(self.top5_correct) / max(self.count, 1)
+        if float(self.loss_sum):
+            out["loss"] = float(self.loss_sum) / max(self.count, 1)
         return out
 
 
@@ -93,7 +106,7 @@ class SegmentationMeter:
         self.correct += int(tp.sum())
         self.valid += int(valid.sum())
         if loss is not None:
-            self.loss_sum += loss * b
+            self.loss_sum += float(loss) * b
         self.count += b
 
     def merge(self, other: SegmentationMeter) -> None:

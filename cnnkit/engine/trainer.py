@@ -2,6 +2,16 @@
 state a resumed run needs. Small on purpose (nanoGPT / airbench style): the run
 orchestration (data, run directory, checkpoints, early stopping) lives in
 `cnnkit.engine.train`, and progress display is a callback.
+
+Extra behaviour joins through hooks, objects with any of `on_epoch_start(trainer,
+epoch)`, `on_step(trainer, epoch)` (after every optimiser step) and
+`on_epoch_end(trainer, epoch)`, plus `state_dict`/`load_state_dict` when they carry
+state a resumed run needs (the speed-run elements in `cnnkit.engine.speedpath`).
+
+The hot loop never waits for the GPU: losses and correct counts accumulate on the
+device, a non-finite loss is remembered on the device and checked once per epoch,
+and everything is read back once at the epoch's end. A model held in half precision
+(`model_dtype`) runs without autocast, on inputs the loader already made half.
 """
 
 from __future__ import annotations
@@ -10,37 +20,81 @@ import math
 import random
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from cnnkit.engine.device import Precision
 from cnnkit.engine.distributed import Dist
 from cnnkit.engine.metrics import make_meter
-from cnnkit.errors import RunFailure
+from cnnkit.errors import CnnkitError, RunFailure
+
+TTA_LEVELS = ("none", "mirror", "mirror+translate")
 
 
 class NonFiniteLoss(RunFailure):
     pass
 
 
-def forward_tta(forward, x: torch.Tensor, task: str, tta: bool) -> torch.Tensor:
-    """Logits of x, averaged with those of its mirror image when tta (the CIFAR speed
-    runs do this); segmentation logits are mirrored back before averaging."""
-    logits = forward(x)
-    if tta:
-        mirrored = forward(x.flip(-1))
-        logits = (logits + (mirrored.flip(-1) if task == "segmentation" else mirrored)) / 2
+def tta_level(tta) -> str:
+    """True/False (the --tta switch) or a level name -> one of TTA_LEVELS."""
+    if tta is None or tta is False:
+        return "none"
+    if tta is True:
+        return "mirror"
+    if tta not in TTA_LEVELS:
+        raise CnnkitError(f"unknown TTA level {tta!r}; use {', '.join(TTA_LEVELS)}")
+    return tta
+
+
+def tta_views(x: torch.Tensor, level) -> list[tuple[float, torch.Tensor, bool]]:
+    """The views a TTA level evaluates, as (weight, view, mirrored); weights sum to 1.
+
+    mirror: the image and its mirror image, 1/2 each. mirror+translate (airbench94):
+    those two at 1/4 each, plus the image moved one pixel down-right and one pixel
+    up-left (reflected borders), each with its mirror image, at 1/8 each.
+    x: (B, C, H, W)."""
+    level = tta_level(level)
+    if level == "none":
+        return [(1.0, x, False)]
+    if level == "mirror":
+        return [(0.5, x, False), (0.5, x.flip(-1), True)]
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")  # (B, C, H+2, W+2)
+    down_right, up_left = padded[..., :h, :w], padded[..., 2:, 2:]  # out[i, j] = x[i-1, j-1] / x[i+1, j+1]
+    views = [(0.25, x, False), (0.25, x.flip(-1), True)]
+    for t in (down_right, up_left):
+        views += [(0.125, t, False), (0.125, t.flip(-1), True)]
+    return views
+
+
+def forward_tta(forward, x: torch.Tensor, task: str, tta) -> torch.Tensor:
+    """Logits of x averaged over the views of the TTA level (`tta`: a level name, or
+    True for mirror); segmentation logits are mirrored back before averaging."""
+    level = tta_level(tta)
+    if level == "none":
+        return forward(x)
+    if level == "mirror+translate" and task == "segmentation":
+        raise CnnkitError("TTA level mirror+translate is for classification; use --tta (mirror) for segmentation")
+    logits = None
+    for weight, view, mirrored in tta_views(x, level):
+        out = forward(view).float()  # (B, K) or (B, K, H, W); float so half models average exactly
+        if mirrored and task == "segmentation":
+            out = out.flip(-1)
+        logits = weight * out if logits is None else logits + weight * out
     return logits
 
 
 class Trainer:
     def __init__(self, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
                  precision: Precision, ignore_index: Optional[int] = None, grad_clip: Optional[float] = None,
-                 compiled: Optional[nn.Module] = None, tta: bool = False, dist: Optional[Dist] = None,
-                 train_forward: Optional[nn.Module] = None):
+                 compiled: Optional[nn.Module] = None, tta=False, dist: Optional[Dist] = None,
+                 train_forward: Optional[nn.Module] = None, hooks=(), model_dtype: Optional[torch.dtype] = None,
+                 loss_scale: float = 1.0):
         self.model = model  # the module whose state_dict is saved
         # what evaluates (maybe torch.compile'd; `or` would call the compiled module's __len__)
         self.forward = compiled if compiled is not None else model
@@ -49,45 +103,72 @@ class Trainer:
         self.train_forward = train_forward if train_forward is not None else self.forward
         self.dist = dist or Dist()
         self.loss_fn = loss_fn
-        self.tta = tta
+        self.tta = tta_level(tta)
+        self.hooks = list(hooks)
+        # Weights held in half precision: no autocast (nothing to cast each step); the
+        # loader hands over inputs in this dtype. None: float32 weights + `precision`.
+        self.model_dtype = model_dtype
+        # fp16 weights get fp16 gradients; the loss is multiplied by this (the batch size:
+        # the gradient of a summed loss, as airbench trains) so small gradients do not
+        # underflow. train.py divides the SGD lr (and multiplies its weight decay) by the
+        # same factor, which makes the updates exactly those of the mean loss.
+        self.loss_scale = loss_scale
+        self.step = 0  # optimiser steps taken over the whole run
+        self.total_steps = 0  # steps the run will take (set by train.py; the lookahead schedule uses it)
         self.task, self.num_classes, self.ignore_index = task, num_classes, ignore_index
         self.device, self.precision, self.grad_clip = device, precision, grad_clip
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.schedule = None  # per-step LambdaLR
         self.plateau = None  # epoch-level ReduceLROnPlateau
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
-        # On CPU every loss is checked at once; on GPUs every 25 steps, to avoid a sync per step.
-        self.check_every = 1 if device.type == "cpu" else 25
+        # On CPU every loss is checked at once (nothing to wait for); on GPUs once per epoch.
+        self.check_every = 1 if device.type == "cpu" else 0
 
-    def train_epoch(self, loader, epoch: int, on_batch: Optional[Callable] = None) -> dict:
-        """One pass over `loader`; returns train_loss, train_<metric>, seconds, images/s."""
+    def autocast(self):
+        """Autocast for float32 weights; nothing for weights already in half precision."""
+        return nullcontext() if self.model_dtype is not None else self.precision.autocast()
+
+    def _hooks(self, event: str, epoch: int) -> None:
+        for hook in self.hooks:
+            fn = getattr(hook, event, None)
+            if fn is not None:
+                fn(self, epoch)
+
+    def train_epoch(self, loader, epoch: int, on_batch: Optional[Callable] = None, max_steps: Optional[int] = None) -> dict:
+        """One pass over `loader` (or its first `max_steps` batches: the last epoch of a
+        fractional --epochs); returns train_loss, train_<metric>, seconds, images/s."""
         self.model.train()
         loader.set_epoch(epoch)
+        self._hooks("on_epoch_start", epoch)
         total_loss = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)  # exact counts, beyond float32's 2**24
         pixels = torch.zeros((), dtype=torch.int64, device=self.device)  # targets counted (pixels for segmentation)
+        finite = torch.ones((), dtype=torch.bool, device=self.device)  # stays on the device: no sync per step
         seen = 0
         start = time.perf_counter()
-        n_batches = len(loader)
+        n_batches = len(loader) if max_steps is None else min(len(loader), max_steps)
         for i, (x, y) in enumerate(loader):
-            with self.precision.autocast():
+            if i == n_batches:
+                break
+            with self.autocast():
                 logits = self.train_forward(x)
+                if self.model_dtype is not None:
+                    logits = logits.float()  # (B, K): the loss in float32
                 loss = self.loss_fn(logits, y)
-            if (i + 1) % self.check_every == 0 or i + 1 == n_batches:
-                if not torch.isfinite(loss).item():
-                    raise NonFiniteLoss(
-                        f"the loss became {loss.item()} in epoch {epoch + 1}, batch {i + 1} (or shortly before); "
-                        "try a lower --lr, --grad-clip 1.0, or --precision fp32"
-                    )
+            finite &= torch.isfinite(loss)
+            if self.check_every and (i + 1) % self.check_every == 0:
+                self._check_finite(finite, loss, epoch, i)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(loss * self.loss_scale if self.loss_scale != 1 else loss).backward()
             if self.grad_clip:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip * self.loss_scale)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.schedule is not None:
                 self.schedule.step()
+            self.step += 1
+            self._hooks("on_step", epoch)
             with torch.no_grad():
                 total_loss += loss.detach() * len(y)
                 hit = logits.argmax(1) == y
@@ -102,6 +183,8 @@ class Trainer:
             if on_batch is not None:
                 on_batch(epoch=epoch, batch=i + 1, batches=n_batches, loss=loss, seen=seen * self.dist.world,
                          seconds=time.perf_counter() - start)
+        self._check_finite(finite, None, epoch, None)
+        self._hooks("on_epoch_end", epoch)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
@@ -118,16 +201,23 @@ class Trainer:
             "train_images_per_second": seen / seconds if seconds > 0 else math.nan,
         }
 
+    @staticmethod
+    def _check_finite(finite: torch.Tensor, loss: Optional[torch.Tensor], epoch: int, batch: Optional[int]) -> None:
+        if not bool(finite):  # the one read-back: per step on CPU, per epoch on GPUs
+            where = f"epoch {epoch + 1}, batch {batch + 1}" if batch is not None else f"epoch {epoch + 1}"
+            value = f"{loss.item()}" if loss is not None else "non-finite"
+            raise NonFiniteLoss(f"the loss became {value} in {where}; try a lower --lr, --grad-clip 1.0, or --precision fp32")
+
     @torch.no_grad()
     def evaluate(self, loader) -> dict:
         """Loss and metrics (cnnkit.engine.metrics) over a whole split, no augmentation."""
         self.model.eval()
         meter = make_meter(self.task, self.num_classes, self.ignore_index)
         for x, y in loader:
-            with self.precision.autocast():
-                logits = forward_tta(self.forward, x, self.task, self.tta)
+            with self.autocast():
+                logits = forward_tta(self.forward, x, self.task, self.tta).float()
                 loss = self.loss_fn(logits, y)
-            meter.update(logits.float(), y, float(loss))
+            meter.update(logits, y, loss.detach())  # counts stay on the device until compute()
         return self.dist.merge_meters(meter).compute()  # every rank's shard: each sample counted once
 
     # ------------------------------------------------------------ resumable state
@@ -139,6 +229,8 @@ class Trainer:
             "plateau": None if self.plateau is None else self.plateau.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
+            "step": self.step,
+            "hooks": {type(h).__name__: h.state_dict() for h in self.hooks if hasattr(h, "state_dict")},
         }
         return state
 
@@ -151,6 +243,10 @@ class Trainer:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
+        self.step = state.get("step", 0)
+        for h in self.hooks:
+            if hasattr(h, "load_state_dict") and type(h).__name__ in state.get("hooks", {}):
+                h.load_state_dict(state["hooks"][type(h).__name__])
 
 
 def rng_state() -> dict:
