@@ -1,8 +1,8 @@
-"""`cnnkit visualize ...`: each command writes a PNG and prints its path."""
+"""`cnnkit visualize ...`: each command calls the cnnkit.visualize function of the same
+name (which computes, draws and saves) and prints the PNG's path, or its --json dict."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,14 +11,18 @@ from cnnkit.cli.options import JsonOpt, print_json
 
 app = typer.Typer(name="visualize", help="Figures from checkpoints and runs (PNG files, no display needed).", no_args_is_help=True)
 
-OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="PNG file to write.")]
+OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="PNG file to write (default: next to the checkpoint or run).")]
 
 
-def _done(path: Path, json_: bool, **extra) -> None:
+def _done(fig, json_: bool) -> None:
+    """Render: the --json dict, or any preprocessing notes and then the path."""
+    info = fig.cnnkit
     if json_:
-        print_json({"path": str(path), **extra})
-    else:
-        typer.echo(str(path))
+        print_json(info)
+        return
+    for note in info.get("notes") or []:
+        typer.echo(f"note: {note}")
+    typer.echo(info["path"])
 
 
 @app.command()
@@ -32,23 +36,9 @@ def curves(
 
     Example: cnnkit visualize curves runs/adam runs/sgd --out adam-vs-sgd.png
     """
-    from cnnkit.engine.rundir import read_metrics
-    from cnnkit.errors import CnnkitError
-    from cnnkit.viz.curves import plot_curves
+    from cnnkit import visualize
 
-    data = {}
-    for r in runs:
-        f = Path(r) / "metrics.csv"
-        if not f.is_file():
-            raise CnnkitError(f"{r} has no metrics.csv; give run directories written by `cnnkit train`")
-        label = Path(r).resolve().name
-        data[label if label not in data else str(r)] = read_metrics(f)
-    keys = {k for rows in data.values() for row in rows for k in row}
-    chosen = metric or next((m for m in ("accuracy", "dice", "pixel_accuracy") if f"val_{m}" in keys or f"train_{m}" in keys), "accuracy")
-    if f"val_{chosen}" not in keys and f"train_{chosen}" not in keys:
-        raise CnnkitError(f"no {chosen!r} column in these runs; columns: {', '.join(sorted(keys))}")
-    path = plot_curves(data, out or (Path(runs[0]) / "curves-compare.png" if len(runs) > 1 else Path(runs[0]) / "curves.png"), chosen)
-    _done(path, json_, metric=chosen, runs=list(data))
+    _done(visualize.curves(runs, metric, out=out or True), json_)
 
 
 @app.command()
@@ -61,27 +51,18 @@ def filters(
 ) -> None:
     """Conv filters as a grid: RGB for the first layer, per input channel deeper; symmetric scale, dead filters marked.
 
-    Example: cnnkit visualize filters runs/convnet/best.pt
+    Example: cnnkit visualize filters runs/convnet/best.pt --json
     """
-    from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
-    from cnnkit.registry import get_spec
-    from cnnkit.viz.filters import conv_weights, dead_filters, plot_filters
+    from cnnkit import visualize
 
-    ckpt = load_checkpoint(checkpoint)
-    model = model_from_checkpoint(ckpt)
-    name = layer or get_spec(ckpt["model"]["name"]).first_conv
-    weights = conv_weights(model, name)
-    dead = dead_filters(weights)
-    path = plot_filters(weights, out or Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"),
-                        f"{ckpt['model']['name']} {name}", per_filter, dead)
-    _done(path, json_, layer=name, shape=list(weights.shape), dead_filters=[int(i) for i in dead.nonzero().flatten()])
+    _done(visualize.filters(checkpoint, layer, per_filter, out=out or True), json_)
 
 
 @app.command()
 def features(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
-    layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Layer name (repeatable); default: the first conv and the last feature map.")] = None,
+    layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Layer name (repeatable); default: the first conv and the last map larger than 1x1.")] = None,
     top: Annotated[int, typer.Option("--top", help="Channels shown per layer: the strongest by mean activation.")] = 16,
     out: OutOpt = None,
     json_: JsonOpt = False,
@@ -90,39 +71,26 @@ def features(
 
     Example: cnnkit visualize features runs/convnet/best.pt cat.png --layer features.act1 --layer features.act3
     """
-    from cnnkit.engine.evaluate import load_for_inference, prepare_image
-    from cnnkit.registry import get_spec
-    from cnnkit.viz.features import feature_maps, plot_feature_maps
+    from cnnkit import visualize
 
-    ckpt, model, dev = load_for_inference(checkpoint, "cpu")
-    spec = get_spec(ckpt["model"]["name"])
-    layers = layer or list(dict.fromkeys([spec.first_conv, spec.gradcam_layer]))
-    x, img = prepare_image(ckpt, image)
-    maps = feature_maps(model, x, layers)
-    path = plot_feature_maps(maps, out or Path(checkpoint).with_name(f"{Path(image).stem}-features.png"), top, img)
-    _done(path, json_, layers={n: list(m.shape) for n, m in maps.items()})
+    _done(visualize.features(checkpoint, image, layer, top, out=out or True), json_)
 
 
 @app.command()
 def segmentation(
     checkpoint: Annotated[str, typer.Argument(help="A segmentation checkpoint.")],
-    image: Annotated[str, typer.Argument(help="An image file.")],
-    mask: Annotated[Optional[str], typer.Option("--mask", help="The true mask (class indices; 0/255 means 0/1), for Dice/IoU in the title.")] = None,
+    image: Annotated[str, typer.Argument(help="An image file (resized to the training --image-size, as evaluate does).")],
+    mask: Annotated[Optional[str], typer.Option("--mask", help="The true mask (class indices; 0/255 means 0/1 for a 2-class model): adds Dice/IoU.")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Image, true mask, predicted mask and overlay with one palette; Dice/IoU when the true mask is given.
+    """Image, true mask, predicted mask and overlay in one palette (grey = ignored); Dice/IoU when the true mask is given.
 
-    Example: cnnkit visualize segmentation runs/unet/best.pt slice.png --mask slice_mask.png
+    Example: cnnkit visualize segmentation runs/unet/best.pt slice.png --mask slice_mask.png --json
     """
-    from cnnkit.engine.evaluate import load_for_inference, segment_image
-    from cnnkit.viz.segmentation import plot_segmentation
+    from cnnkit import visualize
 
-    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
-    r = segment_image(ckpt, model, image, mask)
-    img, pred, truth, scores, names = r["image"], r["pred"], r["truth"], r["scores"], ckpt["class_names"] or []
-    path = plot_segmentation(img, pred, out or Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"), names, truth, scores)
-    _done(path, json_, **(scores or {}))
+    _done(visualize.segmentation(checkpoint, image, mask, out=out or True), json_)
 
 
 @app.command()
@@ -131,22 +99,17 @@ def attribution(
     image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
     method: Annotated[str, typer.Option("--method", help="saliency, guided-backprop, deconvolution, gradcam, integrated-gradients, occlusion.")] = "saliency",
     target: Annotated[Optional[int], typer.Option("--target", help="Class index to explain (default: the predicted class).")] = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="Grad-CAM layer (default: the model spec's gradcam_layer).")] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Grad-CAM layer (default: the spec's gradcam_layer, or the last map larger than 1x1).")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Why the model decided: an attribution map (Captum) next to and over the image.
 
-    Example: cnnkit visualize attribution runs/convnet/best.pt cat.png --method gradcam
+    Example: cnnkit visualize attribution runs/convnet/best.pt cat.png --method gradcam --json
     """
-    from cnnkit.engine.evaluate import explain_image, load_for_inference
-    from cnnkit.viz.attribution import plot_attribution
+    from cnnkit import visualize
 
-    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
-    r = explain_image(ckpt, model, image, method, target, layer)
-    title = f"{method} for class {r['target_name']} (p = {r['probability']:.2f}; predicted {r['predicted_name']})"
-    path = plot_attribution(r["image"], r["map"], out or Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"), title)
-    _done(path, json_, method=method, target=r["target"], target_name=r["target_name"], probability=r["probability"])
+    _done(visualize.attribution(checkpoint, image, method, target, layer, out=out or True), json_)
 
 
 @app.command()
@@ -154,8 +117,8 @@ def maximize(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Layer whose channel to maximise (with --channel).")] = None,
     channel: Annotated[Optional[int], typer.Option("--channel", help="Channel of --layer.")] = None,
-    class_index: Annotated[Optional[int], typer.Option("--class", help="Maximise this class's logit instead.")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Independent starting points.")] = 3,
+    class_index: Annotated[Optional[int], typer.Option("--class", help="Maximise this class's logit instead (classification models).")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Independent random starting images.")] = 3,
     steps: Annotated[int, typer.Option("--steps", help="Gradient-ascent steps.")] = 128,
     top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none).")] = 8,
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
@@ -164,23 +127,8 @@ def maximize(
 ) -> None:
     """What a channel (or class) responds to: gradient ascent with jitter, blur and decay, next to the training images that activate it most.
 
-    Example: cnnkit visualize maximize runs/convnet/best.pt --layer features.conv2 --channel 5
+    Example: cnnkit visualize maximize runs/convnet/best.pt --class 9 --json
     """
-    from cnnkit.engine.evaluate import load_for_inference, training_images
-    from cnnkit.errors import CnnkitError
-    from cnnkit.viz.maximize import maximize as run_maximize
-    from cnnkit.viz.maximize import plot_maximize, top_activating
+    from cnnkit import visualize
 
-    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
-    if class_index is None and (layer is None or channel is None):
-        raise CnnkitError("give --layer NAME --channel C, or --class K")
-    norm = ckpt["normalization"] or {"mean": [0.5] * ckpt["input_shape"][0], "std": [0.5] * ckpt["input_shape"][0]}
-    result = run_maximize(model, ckpt["input_shape"], norm, layer, channel, class_index, seeds, steps)
-    top_images = top_scores = None
-    pool = training_images(ckpt, data_dir) if top else None
-    if pool is not None:
-        top_images, top_scores = top_activating(model, pool, norm, layer, channel, class_index, top)
-    what = f"class {class_index}" if class_index is not None else f"{layer} channel {channel}"
-    default = Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{what.replace(' ', '-')}.png")
-    path = plot_maximize(result, top_images, top_scores, out or default, f"{ckpt['model']['name']}: {what}")
-    _done(path, json_, scores=[float(s) for s in result["scores"]], random_scores=[float(s) for s in result["random_scores"]])
+    _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True), json_)

@@ -159,86 +159,160 @@ def top_classes(logits: torch.Tensor, names: list[str], k: int) -> list[dict]:
 
 
 def segment_image(ckpt: dict, model, image, mask=None) -> dict:
-    """Predicted mask of one image, and with a true mask its Dice / IoU / pixel accuracy.
+    """Predicted mask of one image, and with a true mask its Dice / IoU / pixel accuracy,
+    through the checkpoint's evaluation pipeline: the image (and mask) resized to the
+    training --image-size when the run had one, its normalisation, its mirror TTA.
+    So the Dice equals `cnnkit evaluate`'s per-image Dice for the same image.
 
-    {'image': (C, H, W) uint8, 'pred': (H, W), 'truth': (H, W) | None, 'scores': dict | None}.
-    The true mask's values are mapped like training data (0/255 -> 0/1)."""
-    import numpy as np
-
-    from cnnkit.data.decode import read_mask
-    from cnnkit.data.folder import mask_value_mapping
+    {'image': (C, h, w) uint8 as the model saw it, 'pred': (h, w), 'truth': (h, w) | None,
+    'scores': dict | None, 'notes': [str]}. A true mask holds class indices (or the
+    ignore index); 0/255 masks of a 2-class model mean 0/1; other values are refused."""
+    from cnnkit.data.augment import normalize
+    from cnnkit.data.decode import resize_image, resize_mask
 
     if ckpt["task"] != "segmentation":
         raise CnnkitError(f"this is a {ckpt['task']} model; the segmentation figure needs a segmentation model")
+    source = _source_shape(image)
     x, img = prepare_image(ckpt, image)
+    size = checkpoint_data_options(ckpt).image_size
+    if size and tuple(img.shape[1:]) != tuple(size):  # trained at a fixed --image-size: evaluate resizes to it
+        img = resize_image(img, tuple(size))
+        norm = ckpt["normalization"] or {"mean": [0.5] * img.shape[0], "std": [0.5] * img.shape[0]}
+        x = normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
+    notes = image_notes(source, tuple(img.shape))
     with torch.no_grad():
-        logits = model(x).float()
+        logits = forward_tta(model, x, "segmentation", ckpt.get("config", {}).get("tta", False)).float()  # (1, K, h, w)
     pred = logits.argmax(1)[0]
-    out = {"image": img, "pred": pred, "truth": None, "scores": None}
+    out = {"image": img, "pred": pred, "truth": None, "scores": None, "notes": notes}
     if mask is None:
         return out
-    if not Path(mask).is_file():
-        raise CnnkitError(f"mask {mask} does not exist")
-    arr = read_mask(Path(mask))
-    if arr.ndim != 2 or arr.shape != tuple(pred.shape):
-        raise CnnkitError(f"mask {mask} must be a {pred.shape[0]}x{pred.shape[1]} class-index image like its image")
-    ignore = ckpt.get("ignore_index")
-    lookup, _ = mask_value_mapping({int(v) for v in np.unique(arr)}, ignore)
-    table = np.arange(max(256, int(arr.max()) + 1), dtype=np.int64)
-    for k, v in (lookup or {}).items():
-        table[k] = v
-    truth = torch.from_numpy(table[arr.astype(np.int64)])
+    arr = _class_mask(ckpt, mask, source[1:])
+    truth = resize_mask(torch.from_numpy(arr), tuple(pred.shape)).long()  # nearest, as the training data
     return dict(out, truth=truth, scores=_mask_scores(logits, truth, ckpt))
 
 
+def _source_shape(path) -> tuple[int, int, int]:
+    """(C, H, W) of an image file as decoded, before any conversion; a clear error for a
+    folder or a missing file."""
+    from cnnkit.data.decode import read_images
+
+    p = Path(path)
+    if p.is_dir():
+        raise CnnkitError(f"{path} is a folder; give one image file")
+    if not p.is_file():
+        raise CnnkitError(f"image {path} does not exist")
+    return tuple(read_images([p])[0].shape)
+
+
+def image_notes(source: tuple, used: tuple) -> list[str]:
+    """What preprocessing changed, in words: channels converted, size changed (a
+    500x300 photo squashed to 32x32 is not what the user thinks the model saw)."""
+    notes = []
+    if source[0] != used[0]:
+        notes.append(f"converted the {'colour' if source[0] == 3 else 'grey'} image to {'grey' if used[0] == 1 else 'colour'}, "
+                     f"as the model takes {used[0]}-channel input")
+    if tuple(source[1:]) != tuple(used[1:]):
+        aspect = "" if source[1] * used[2] == source[2] * used[1] else " (aspect ratio changed)"
+        notes.append(f"resized {source[1]}x{source[2]} to the model's {used[1]}x{used[2]}{aspect}")
+    return notes
+
+
+def _class_mask(ckpt: dict, mask, shape):
+    """The true mask as (H, W) class indices, checked against the model's classes."""
+    import numpy as np
+
+    from cnnkit.data.decode import read_mask
+
+    p = Path(mask)
+    if p.is_dir():
+        raise CnnkitError(f"mask {mask} is a folder; give one mask image")
+    if not p.is_file():
+        raise CnnkitError(f"mask {mask} does not exist")
+    arr = read_mask(p)
+    if arr.ndim != 2:
+        raise CnnkitError(f"mask {mask} is a colour image; give a class-index mask (pixel value = class)")
+    if arr.shape != tuple(shape):
+        raise CnnkitError(f"mask {mask} is {arr.shape[0]}x{arr.shape[1]} but the image is {shape[0]}x{shape[1]}; give the image's own mask")
+    k = len(ckpt["class_names"] or [])
+    ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
+    values = {int(v) for v in np.unique(arr)}
+    real = values - {ignore}
+    if k == 2 and 255 in real and real <= {0, 255}:  # a binary 0/255 mask, as training data maps it
+        return np.where(arr == 255, 1, arr).astype(np.int64)
+    bad = sorted(real - set(range(k)))
+    if bad:
+        shown = ", ".join(map(str, bad[:12])) + (" ..." if len(bad) > 12 else "")
+        extra = "" if ignore is None else f" or the ignore index {ignore}"
+        raise CnnkitError(f"mask {mask} holds values {shown} but this model has {k} classes (0..{k - 1}{extra}); "
+                          "give a class-index mask for this model")
+    return arr.astype(np.int64)
+
+
 def _mask_scores(logits: torch.Tensor, truth: torch.Tensor, ckpt: dict) -> dict:
-    """Dice / IoU / pixel accuracy of one image: logits (1, K, H, W), truth (H, W)."""
+    """Dice / IoU / pixel accuracy of one image: logits (1, K, H, W), truth (H, W).
+    Dice is the image's macro Dice over the classes present in truth or prediction,
+    the number `cnnkit evaluate` writes per image (dice_macro)."""
     from cnnkit.engine.metrics import SegmentationMeter
 
-    meter = SegmentationMeter(len(ckpt["class_names"] or []), ckpt.get("ignore_index"))
+    meter = SegmentationMeter(len(ckpt["class_names"] or []), ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index")))
     meter.update(logits.float().cpu(), truth[None].cpu())
     m = meter.compute()
-    return {"Dice": m["dice"], "IoU": m["iou"], "pixel acc": m["pixel_accuracy"]}
+    return {"Dice": m["dice_mean"], "IoU": m["iou_mean"], "pixel acc": m["pixel_accuracy"]}
 
 
-def segmentation_examples(ckpt: dict, model, device, data_dir=None, limit: int = 64) -> list[dict]:
-    """The best, median and worst of (up to `limit`) test images by Dice, each as
-    segment_image returns it plus a 'label' and the image's 'file'."""
-    from cnnkit.data.augment import normalize
+def segmentation_examples(ckpt: dict, model, device, data_dir=None, batch_size: int = 16) -> list[dict]:
+    """The best, median and worst test images by Dice, ranked over the whole test split
+    (the validation split when there is none) through evaluate's pipeline and meter,
+    each as segment_image returns it plus a 'label', the image's 'file' and its 'rank'
+    out of 'images'."""
+    from cnnkit.engine.metrics import SegmentationMeter
 
     if not ckpt.get("dataset"):
         raise CnnkitError("the checkpoint does not record its dataset")
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
     split = ds.test if ds.test is not None else ds.split("val")
-    norm = ckpt["normalization"] or ds.normalization
-    mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
-    scored = []
+    tta = ckpt.get("config", {}).get("tta", False)
+    loader = BatchLoader(split, batch_size, device=device, normalization=ckpt["normalization"] or ds.normalization)
+    meter = SegmentationMeter(ds.num_classes, ds.ignore_index)
+    preds = []
     with torch.no_grad():
-        for i in range(min(limit, len(split))):
-            img, truth = split.images[i], split.targets[i].long()  # (C, H, W) uint8, (H, W)
-            logits = model(normalize(img[None], mean, std).to(device)).float().cpu()  # (1, K, H, W)
-            scored.append({"image": img, "pred": logits.argmax(1)[0], "truth": truth,
-                           "scores": _mask_scores(logits, truth, ckpt), "file": split.files[i] if split.files else f"test[{i}]"})
-    dice = [e["scores"]["Dice"] for e in scored]
-    order = sorted(range(len(scored)), key=lambda i: dice[i] if dice[i] == dice[i] else -1.0)  # NaN sorts first
+        for x, y in loader:  # in split order (an evaluation loader does not shuffle)
+            logits = forward_tta(model, x, "segmentation", tta).float()  # (B, K, H, W)
+            meter.update(logits, y)
+            preds.append(logits.argmax(1).cpu())
+    per = meter.per_image()
+    dice, iou = per["dice"].nanmean(1), per["iou"].nanmean(1)  # (N,) as evaluate's per-image CSV
+    order = sorted(range(len(dice)), key=lambda i: float(dice[i]) if dice[i] == dice[i] else -1.0)  # NaN sorts first
     picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+    pred_all = torch.cat(preds)
     seen, out = set(), []
     for label, i in picks.items():
-        if i not in seen:  # a split of one or two images has fewer distinct picks
-            seen.add(i)
-            out.append(dict(scored[i], label=label))
+        if i in seen:  # a split of one or two images has fewer distinct picks
+            continue
+        seen.add(i)
+        truth = split.targets[i].long()
+        valid = truth != ds.ignore_index if ds.ignore_index is not None else torch.ones_like(truth, dtype=torch.bool)
+        scores = {"Dice": float(dice[i]), "IoU": float(iou[i]), "pixel acc": float((pred_all[i] == truth)[valid].float().mean())}
+        out.append({"image": split.images[i], "pred": pred_all[i], "truth": truth, "scores": scores, "label": label,
+                    "file": split.files[i] if split.files else f"test[{i}]", "rank": len(order) - order.index(i),
+                    "images": len(order)})
     return out
 
 
-def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None) -> dict:
-    """An attribution map for one image: {'image', 'map' (H, W), 'target', 'target_name',
-    'probability', 'predicted_name'}; the target defaults to the predicted class and
-    Grad-CAM's layer to the model spec's."""
+def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None, model_name: str | None = None) -> dict:
+    """An attribution map for one image: {'image', 'map' (H, W), 'map_size', 'layer', 'target',
+    'target_name', 'probability', 'predicted_name', 'notes'}; the target defaults to the
+    predicted class. Grad-CAM uses `layer`, else the model spec's gradcam_layer when its
+    map is larger than 1x1 at this input, else the last layer that is (viz.layers)."""
     from cnnkit.registry import get_spec
-    from cnnkit.viz.attribution import attribute
+    from cnnkit.viz.attribution import attribute, check_relus
+    from cnnkit.viz.layers import check_layer, spatial_layer
 
     if ckpt["task"] != "classification":
         raise CnnkitError(f"this is a {ckpt['task']} model; attribution explains a class decision")
+    if method in ("guided-backprop", "deconvolution"):
+        check_relus(model, method, ckpt["model"]["name"])
+    source = _source_shape(image)
     x, img = prepare_image(ckpt, image)
     with torch.no_grad():
         probs = model(x).softmax(1)[0]
@@ -246,14 +320,30 @@ def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None
     cls = int(probs.argmax()) if target is None else target
     if not 0 <= cls < len(probs):
         raise CnnkitError(f"--target {cls} is not a class index (0..{len(probs) - 1})")
-    amap = attribute(model, x, method, cls, layer or get_spec(ckpt["model"]["name"]).gradcam_layer)
-    return {"image": img, "map": amap, "target": cls, "target_name": names[cls], "probability": float(probs[cls]),
-            "predicted_name": names[int(probs.argmax())]}
+    used = None
+    if method == "gradcam":
+        if layer:
+            check_layer(model, x, layer)
+            used = layer
+        else:
+            used, _ = spatial_layer(model, x, get_spec(ckpt["model"]["name"]).gradcam_layer)
+    a = attribute(model, x, method, cls, used)
+    return {"image": img, "map": a["map"], "map_size": list(a["map_size"]), "layer": used, "target": cls,
+            "target_name": names[cls], "probability": float(probs[cls]), "predicted_name": names[int(probs.argmax())],
+            "notes": image_notes(source, tuple(img.shape))}
 
 
-def training_images(ckpt: dict, data_dir=None, limit: int = 2000):
-    """Up to `limit` uint8 training images of the checkpoint's dataset at its input size, or None."""
+def training_images(ckpt: dict, data_dir=None, limit: int = 2000) -> dict | None:
+    """Up to `limit` training images of the checkpoint's dataset at its input size, spread
+    evenly over the whole training split (folder data is sorted by class: the first
+    2,000 would be two or three classes): {'images': (N, C, H, W) uint8, 'labels': (N,)
+    or None, 'files': [str], 'class_names', 'total'}, or None without a recorded dataset."""
     if not ckpt.get("dataset"):
         return None
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
-    return ds.train.images[:limit]  # (N, C, H, W): enough to find strong examples quickly
+    train = ds.train
+    n = len(train)
+    index = torch.arange(n) if n <= limit else torch.linspace(0, n - 1, limit).round().long().unique()
+    labels = train.targets[index] if ds.task == "classification" else None
+    files = [train.files[i] for i in index.tolist()] if train.files else [f"train[{i}]" for i in index.tolist()]
+    return {"images": train.images[index], "labels": labels, "files": files, "class_names": ds.class_names, "total": n}

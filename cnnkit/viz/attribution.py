@@ -9,6 +9,7 @@ every nn.ReLU is out-of-place and every reuse gets its own module instance.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 import torch.fx
@@ -17,6 +18,7 @@ import torch.nn as nn
 from cnnkit.errors import CnnkitError
 
 METHODS = ("saliency", "guided-backprop", "deconvolution", "gradcam", "integrated-gradients", "occlusion")
+RELU_METHODS = ("guided-backprop", "deconvolution")  # they only change the backward pass of nn.ReLU modules
 
 
 def patched_copy(model: nn.Module, split_reused: bool = True) -> nn.Module:
@@ -45,63 +47,102 @@ def patched_copy(model: nn.Module, split_reused: bool = True) -> nn.Module:
     return traced
 
 
-def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int, layer: str | None = None) -> torch.Tensor:
-    """(H, W) attribution map for class `target` of the single input x (1, C, H, W).
+def check_relus(model: nn.Module, method: str, model_name: str = "this model") -> None:
+    """Guided backprop and deconvolution differ from the plain gradient only at nn.ReLU
+    modules; without any, their map *is* the saliency map, so refuse rather than
+    show it under another name."""
+    if method in RELU_METHODS and not any(isinstance(m, nn.ReLU) for m in model.modules()):
+        acts = sorted({type(m).__name__ for m in model.modules()
+                       if type(m).__module__.startswith("torch.nn.modules.activation")})
+        uses = f" (it uses {', '.join(acts)})" if acts else ""
+        raise CnnkitError(f"{method} changes the backward pass of ReLU layers and {model_name} has none{uses}, "
+                          "so its map would equal saliency; use --method saliency or gradcam")
 
-    Pixel methods are summed over channels (sign kept); Grad-CAM is upsampled from
-    `layer` to the input size."""
+
+def unit(method: str, class_name: str) -> str:
+    """What one value of the map means (the colorbar label)."""
+    return {"saliency": f"d logit({class_name}) / d pixel",
+            "guided-backprop": "guided gradient (ReLU-masked)",
+            "deconvolution": "deconvolution signal",
+            "gradcam": "Grad-CAM (>= 0, channels weighted by mean gradient)",
+            "integrated-gradients": f"contribution to logit({class_name}) vs mean-colour image",
+            "occlusion": f"drop in p({class_name}) when covered"}[method]
+
+
+def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int, layer: str | None = None) -> dict:
+    """{'map': (H, W), 'map_size': (h, w)} for class `target` of the single input x (1, C, H, W).
+
+    Pixel methods are summed over channels (sign kept) and map_size is the input's;
+    Grad-CAM is computed on `layer` (map_size is its (h, w)) and upsampled bilinearly
+    to the input size. Occlusion measures the drop of the class *probability* when a
+    window is set to 0 (the mean colour after normalisation)."""
     from captum import attr
 
     if method not in METHODS:
         raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    net = patched_copy(model, split_reused=method in ("guided-backprop", "deconvolution"))
+    check_relus(model, method)
+    net = patched_copy(model, split_reused=method in RELU_METHODS)
     x = x.clone().requires_grad_(True)
-    if method == "saliency":
-        a = attr.Saliency(net).attribute(x, target=target, abs=False)
-    elif method == "guided-backprop":
-        a = attr.GuidedBackprop(net).attribute(x, target=target)
-    elif method == "deconvolution":
-        a = attr.Deconvolution(net).attribute(x, target=target)
-    elif method == "integrated-gradients":
-        a = attr.IntegratedGradients(net).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=32)
-    elif method == "occlusion":
-        h = x.shape[-1]
-        win = max(2, h // 8)
-        a = attr.Occlusion(net).attribute(x, target=target, sliding_window_shapes=(x.shape[1], win, win),
-                                          strides=(x.shape[1], max(1, win // 2), max(1, win // 2)), baselines=0)
-    else:
-        if layer is None:
-            raise CnnkitError("Grad-CAM needs a layer (the model spec's gradcam_layer)")
-        modules = dict(net.named_modules())
-        if layer not in modules:
-            raise CnnkitError(f"no layer {layer!r} in this model for Grad-CAM")
-        cam = attr.LayerGradCam(net, modules[layer]).attribute(x, target=target, relu_attributions=True)
-        return attr.LayerAttribution.interpolate(cam, x.shape[-2:], interpolate_mode="bilinear")[0, 0].detach()
-    return a[0].sum(0).detach()  # (H, W)
+    size = tuple(x.shape[-2:])
+    with warnings.catch_warnings():  # Captum warns about hooks and requires_grad on every call
+        warnings.simplefilter("ignore", UserWarning)
+        if method == "saliency":
+            a = attr.Saliency(net).attribute(x, target=target, abs=False)
+        elif method == "guided-backprop":
+            a = attr.GuidedBackprop(net).attribute(x, target=target)
+        elif method == "deconvolution":
+            a = attr.Deconvolution(net).attribute(x, target=target)
+        elif method == "integrated-gradients":
+            a = attr.IntegratedGradients(net).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=32)
+        elif method == "occlusion":
+            win = max(2, min(size) // 8)
+            prob = nn.Sequential(net, nn.Softmax(dim=1))  # the unit the figure's title uses
+            a = attr.Occlusion(prob).attribute(x, target=target, sliding_window_shapes=(x.shape[1], win, win),
+                                               strides=(x.shape[1], max(1, win // 2), max(1, win // 2)), baselines=0)
+        else:
+            if layer is None:
+                raise CnnkitError("Grad-CAM needs a layer (the model spec's gradcam_layer)")
+            modules = dict(net.named_modules())
+            if layer not in modules:
+                raise CnnkitError(f"no layer {layer!r} in this model for Grad-CAM")
+            cam = attr.LayerGradCam(net, modules[layer]).attribute(x, target=target, relu_attributions=True)  # (1, 1, h, w)
+            up = attr.LayerAttribution.interpolate(cam, size, interpolate_mode="bilinear")
+            return {"map": up[0, 0].detach().clamp_min(0), "map_size": tuple(cam.shape[-2:])}
+    return {"map": a[0].sum(0).detach(), "map_size": size}  # (H, W)
 
 
-def plot_attribution(image: torch.Tensor, amap: torch.Tensor, path, title: str):
-    """Image, the map (diverging, symmetric around 0) and the map over the image."""
+def attribution_figure(image: torch.Tensor, amap: torch.Tensor, title: str, label: str, signed: bool = True):
+    """Input, the map with a colorbar, and the map over the input on the same scale.
 
-    from cnnkit.viz.plots import agg_pyplot
-
-    plt = agg_pyplot()
+    Signed maps (gradients) use a diverging scale symmetric around 0 and the overlay
+    shows |map|; non-negative maps (Grad-CAM) a sequential scale from 0, in both panels."""
+    from matplotlib.figure import Figure
 
     img = image.float() / 255
     rgb = img.expand(3, -1, -1).permute(1, 2, 0) if img.shape[0] == 1 else img.permute(1, 2, 0)
-    limit = float(amap.abs().max().clamp_min(1e-12))
-    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.6))
+    fig = Figure(figsize=(11, 4.0), layout="constrained")
+    axes = fig.subplots(1, 3)
     axes[0].imshow(rgb.numpy())
-    axes[0].set_title("input", fontsize=9)
-    im = axes[1].imshow(amap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-    axes[1].set_title("attribution", fontsize=9)
-    fig.colorbar(im, ax=axes[1], shrink=0.8)
+    axes[0].set_title("input (as the model sees it)", fontsize=9)
+    peak = float(amap.abs().max())
+    limit = max(peak, 1e-12)
+    if signed:
+        im = axes[1].imshow(amap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[1].set_title("attribution (red +, blue -)", fontsize=9)
+        over, over_label = amap.abs(), f"|{label}|"
+    else:
+        im = axes[1].imshow(amap.numpy(), cmap="inferno", vmin=0, vmax=limit)
+        axes[1].set_title("attribution", fontsize=9)
+        over, over_label = amap, label
+    fig.colorbar(im, ax=axes[1], shrink=0.8).set_label(label, fontsize=8)
     axes[2].imshow(rgb.numpy())
-    axes[2].imshow(amap.abs().numpy(), cmap="inferno", alpha=0.55)
-    axes[2].set_title("|attribution| over the input", fontsize=9)
+    ov = axes[2].imshow(over.numpy(), cmap="inferno", vmin=0, vmax=limit, alpha=0.55)
+    fig.colorbar(ov, ax=axes[2], shrink=0.8).set_label(over_label, fontsize=8)
+    axes[2].set_title("over the input (same scale)", fontsize=9)
+    if peak == 0:
+        axes[1].text(0.5, 0.5, "map is 0 everywhere", ha="center", va="center", transform=axes[1].transAxes,
+                     color="white", fontsize=9, bbox={"facecolor": "black", "alpha": 0.6})
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    from cnnkit.viz.plots import save_figure
-
-    return save_figure(fig, path)
+    return fig

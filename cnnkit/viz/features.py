@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from cnnkit.errors import CnnkitError
+from cnnkit.viz.layers import check_layer
 
 
 @torch.no_grad()
@@ -19,8 +19,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[s
     modules = dict(model.named_modules())
     for name in layers:
         if name not in modules:
-            spatial = [n for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)) and n]
-            raise CnnkitError(f"no layer {name!r} in this model; try one of: {', '.join(spatial[:12])}")
+            check_layer(model, x, name)  # raises, listing every layer with a feature map
     out: dict[str, torch.Tensor] = {}
     hooks = [modules[n].register_forward_hook(lambda _m, _i, y, n=n: out.__setitem__(n, y.detach().clone()))
              for n in layers]
@@ -31,7 +30,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[s
             h.remove()
     for name, y in out.items():
         if not isinstance(y, torch.Tensor) or y.ndim != 4:
-            raise CnnkitError(f"{name} does not output a feature map (N, C, H, W); pick a conv/pool/activation layer")
+            check_layer(model, x, name)
     return {n: out[n][0].float().cpu() for n in layers}
 
 
@@ -40,23 +39,23 @@ def top_channels(fmap: torch.Tensor, n: int) -> list[int]:
     return fmap.mean(dim=(1, 2)).argsort(descending=True)[:n].tolist()
 
 
-def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int = 16, image=None) -> Path:
+def feature_maps_figure(maps: dict[str, torch.Tensor], top: int = 16, image=None, title: str = ""):
     """One block of panels per layer: the `top` strongest channels, each on its own
     colour scale (the numbers under each panel give its range)."""
-    from cnnkit.viz.plots import agg_pyplot
-
-    plt = agg_pyplot()
+    from matplotlib.figure import Figure
 
     cols = 8
     blocks = [(name, top_channels(fm, top)) for name, fm in maps.items()]
     rows = sum(-(-len(ch) // cols) for _, ch in blocks) + (1 if image is not None else 0)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.75 * rows), squeeze=False)
+    fig = Figure(figsize=(1.6 * cols, 1.75 * rows + (0.5 if title else 0)), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     r = 0
     if image is not None:
         img = image.float() / 255
-        axes[0, 0].imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None)
+        axes[0, 0].imshow((img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)).numpy(), cmap="gray" if img.shape[0] == 1 else None,
+                         vmin=0, vmax=1)
         axes[0, 0].set_title("input", fontsize=7)
         r = 1
     for name, channels in blocks:
@@ -67,6 +66,12 @@ def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int 
             ax.imshow(a.numpy(), cmap="viridis", interpolation="nearest")
             ax.set_title(f"{name}[{ch}]\n{float(a.min()):.2g}..{float(a.max()):.2g}", fontsize=6)
         r += -(-len(channels) // cols)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int = 16, image=None) -> Path:
     from cnnkit.viz.plots import save_figure
 
-    return save_figure(fig, path)
+    return save_figure(feature_maps_figure(maps, top, image), path)

@@ -16,7 +16,7 @@ def conv_weights(model: nn.Module, layer: str) -> torch.Tensor:
     modules = dict(model.named_modules())
     if layer not in modules:
         convs = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
-        raise CnnkitError(f"no layer {layer!r} in this model; conv layers: {', '.join(convs[:12])}")
+        raise CnnkitError(f"no layer {layer!r} in this model; conv layers: {', '.join(convs)}")
     module = modules[layer]
     if not isinstance(module, nn.Conv2d):
         raise CnnkitError(f"{layer} is a {type(module).__name__}, not a Conv2d; give a conv layer")
@@ -29,16 +29,13 @@ def dead_filters(weights: torch.Tensor, rel: float = 1e-3) -> torch.Tensor:
     return peak < rel * peak.max().clamp_min(1e-12)
 
 
-def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_filter: bool = False,
-                 dead: Optional[torch.Tensor] = None) -> Path:
+def filters_figure(weights: torch.Tensor, title: str = "", per_filter: bool = False, dead: Optional[torch.Tensor] = None):
     """A grid of filters. RGB when C == 3 (each filter shown in colour), else one row
     per filter and one panel per input channel (at most 8 channels). One symmetric
     scale around zero for the whole layer (so signs and relative strength are
     visible, with a colorbar) unless per_filter; dead filters are crossed out, not
     stretched into noise."""
-    from cnnkit.viz.plots import agg_pyplot
-
-    plt = agg_pyplot()
+    from matplotlib.figure import Figure
 
     o, c = weights.shape[:2]
     dead = dead_filters(weights) if dead is None else dead
@@ -46,7 +43,8 @@ def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_f
     if c == 3:
         cols = min(o, 8)
         rows = -(-o // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.4 * rows + 0.6), squeeze=False)
+        fig = Figure(figsize=(max(1.4 * cols, 6.0), 1.4 * rows + 0.7), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
         for i, ax in enumerate(axes.flat):
             ax.axis("off")
             if i >= o:
@@ -61,7 +59,10 @@ def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_f
     else:
         shown = min(c, 8)
         rows = min(o, 32)
-        fig, axes = plt.subplots(rows, shown, figsize=(1.1 * shown + 1, 1.1 * rows + 0.6), squeeze=False)
+        # at least 6 inches wide: one input channel alone gave ~2 inches (210 px), too narrow
+        # for the title and the colorbar; the square panels keep their size, centred
+        fig = Figure(figsize=(max(1.1 * shown + 1.6, 6.0), 1.1 * rows + 0.9), layout="constrained")
+        axes = fig.subplots(rows, shown, squeeze=False)
         image = None
         for i in range(rows):
             for j in range(shown):
@@ -77,7 +78,13 @@ def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_f
                     ax.set_title(f"in {j}", fontsize=7)
         if not per_filter and image is not None:
             fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
-        fig.suptitle(title + f"  (filters {rows} of {o}, input channels {shown} of {c})", fontsize=9)
+        fig.suptitle(title + f"\n(filters {rows} of {o}, input channels {shown} of {c})", fontsize=9)
+    return fig
+
+
+def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_filter: bool = False,
+                 dead: Optional[torch.Tensor] = None) -> Path:
     from cnnkit.viz.plots import save_figure
 
-    return save_figure(fig, path, tight=False)  # the colorbar layout does not survive tight_layout
+    fig = filters_figure(weights, title, per_filter, dead)
+    return save_figure(fig, path)

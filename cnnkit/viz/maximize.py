@@ -48,6 +48,22 @@ def _blur(x: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, pad, pad), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
+def starts(seeds: int, shape, low: torch.Tensor, high: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """(S, C, H, W) starting images that really differ: seed s is uniform noise over the
+    whole pixel range, smooth at its own scale (drawn at 2, 4, 8, ... pixels across and
+    upsampled). Small noise around one grey image (as before) led every seed to the same
+    optimum; different starts show which parts of the result are the unit's and which
+    are the start's."""
+    c, h, w = shape
+    out = []
+    for s in range(seeds):
+        cells = min(2 ** (s % 5 + 1), h, w)  # 2, 4, 8, 16, 32 cells across, then again
+        coarse = torch.rand(1, c, cells, max(1, round(cells * w / h)), generator=gen)
+        img = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)  # (1, C, H, W) in [0, 1]
+        out.append(low + img * (high - low))
+    return torch.cat(out)
+
+
 def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional[str] = None, channel: Optional[int] = None,
              class_index: Optional[int] = None, seeds: int = 3, steps: int = 128, lr: float = 0.1, jitter: int = 2,
              blur_every: int = 4, decay: float = 1e-3) -> dict:
@@ -65,7 +81,7 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
     low, high = (0 - mean) / std, (1 - mean) / std  # where real, normalised pixels live
     gen = torch.Generator().manual_seed(0)
-    x = (torch.randn(seeds, c, h, w, generator=gen) * 0.1)
+    x = starts(seeds, (c, h, w), low, high, gen)
     with torch.no_grad():
         random_scores = score(torch.randn(seeds, c, h, w, generator=gen).clamp(low, high))
     x.requires_grad_(True)
@@ -88,8 +104,9 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
 
 @torch.no_grad()
 def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, layer: Optional[str], channel: Optional[int],
-                   class_index: Optional[int], k: int = 8, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k images (uint8, (k, C, H, W)) of `images` that score highest, and their scores."""
+                   class_index: Optional[int], k: int = 8, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The k images (uint8, (k, C, H, W)) of `images` that score highest, their scores (k,)
+    and their indices into `images` (k,), strongest first."""
     import copy
 
     from cnnkit.data.augment import normalize
@@ -99,34 +116,37 @@ def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, 
     mean, std = torch.tensor(normalization["mean"]), torch.tensor(normalization["std"])
     scores = torch.cat([score(normalize(images[i : i + batch], mean, std)) for i in range(0, len(images), batch)])
     top = scores.topk(min(k, len(scores)))
-    return images[top.indices], top.values
+    return images[top.indices], top.values, top.indices
 
 
-def plot_maximize(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], path, title: str):
-
-    from cnnkit.viz.plots import agg_pyplot
-
-    plt = agg_pyplot()
+def maximize_figure(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], title: str,
+                    top_labels: Optional[list[str]] = None, pool: str = "training images"):
+    """Row 1: the synthetic images (score; a random image's score). Row 2: the real images
+    that score highest, each titled with its true label."""
+    from matplotlib.figure import Figure
 
     imgs = result["images"]
-    cols = max(len(imgs), 0 if top_images is None else len(top_images))
+    cols = max(len(imgs), 0 if top_images is None else len(top_images), 3)
     rows = 1 if top_images is None else 2
-    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 2.1 * rows), squeeze=False)
+    fig = Figure(figsize=(1.8 * cols, 2.3 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
 
     def show(ax, img):
         ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap="gray" if img.shape[0] == 1 else None,
-                  interpolation="nearest")
+                  interpolation="nearest", vmin=0, vmax=1)
 
     for i, img in enumerate(imgs):
         show(axes[0, i], img)
-        axes[0, i].set_title(f"seed {i}: {float(result['scores'][i]):.2f}\n(random {float(result['random_scores'][i]):.2f})", fontsize=7)
+        axes[0, i].set_title(f"start {i + 1}: {float(result['scores'][i]):.2f}\n(random {float(result['random_scores'][i]):.2f})",
+                             fontsize=7)
     if top_images is not None:
         for i, (img, s) in enumerate(zip(top_images, top_scores)):
             show(axes[1, i], img.float() / 255)
-            axes[1, i].set_title(f"train top {i + 1}: {float(s):.2f}", fontsize=7)
+            label = f"\n{top_labels[i]}" if top_labels else ""
+            axes[1, i].set_title(f"top {i + 1}: {float(s):.2f}{label}", fontsize=7)
+        axes[1, 0].text(-0.15, 0.5, pool, transform=axes[1, 0].transAxes, rotation=90, ha="right", va="center", fontsize=7)
+    axes[0, 0].text(-0.15, 0.5, "synthetic", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    from cnnkit.viz.plots import save_figure
-
-    return save_figure(fig, path)
+    return fig

@@ -79,12 +79,11 @@ class Palette:
         return out
 
     def hex(self, class_names: Optional[Sequence[str]] = None) -> dict[str, str]:
-        """{class name: "#rrggbb"} in class order, then "ignored" (when an ignore index is set)."""
+        """{class name: "#rrggbb"} in class order, then "ignored": the grey of pixels that are no class."""
         names = list(class_names or [])
         names += [str(k) for k in range(len(names), self.num_classes)]
         out = {names[k]: _hex(c) for k, c in enumerate(self.colours)}
-        if self.ignore_index is not None:
-            out[IGNORED_KEY] = _hex(self.ignored)
+        out[IGNORED_KEY] = _hex(self.ignored)
         return out
 
     def pil_palette(self) -> list[int]:

@@ -20,7 +20,7 @@ def agg_pyplot():
 def save_figure(fig, path: str | Path, tight: bool = True) -> Path:
     """Write the figure as a PNG atomically (a viewer never sees half a file) and close it."""
     plt = agg_pyplot()
-    if tight:
+    if tight and fig.get_layout_engine() is None:  # figures built with a layout engine keep theirs
         fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from cnnkit.errors import CnnkitError
 from cnnkit.viz.attribution import attribute, patched_copy
 from tests.viz.test_filters_curves import _not_blank
 
@@ -20,11 +21,12 @@ def _linear_model():
     return model
 
 
-@pytest.mark.parametrize("method", ["saliency", "guided-backprop", "integrated-gradients", "occlusion"])
+@pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "occlusion"])
 def test_pixel_methods_find_the_two_pixels_with_their_signs(method):
     x = torch.full((1, 1, 4, 4), 0.5)
-    amap = attribute(_linear_model(), x, method, target=1)
-    assert amap.shape == (4, 4)
+    result = attribute(_linear_model(), x, method, target=1)
+    amap = result["map"]
+    assert amap.shape == (4, 4) and result["map_size"] == (4, 4)
     assert amap[0, 0] > 0 and amap[3, 3] < 0  # sign of each pixel's effect on the score
     rest = amap.clone()
     rest[0, 0] = rest[3, 3] = 0
@@ -39,8 +41,9 @@ def test_gradcam_points_at_the_bright_region():
         model[4].weight.copy_(torch.tensor([[-1.0], [1.0]]))
     x = torch.zeros(1, 1, 8, 8)
     x[0, 0, 5, 2] = 3.0
-    cam = attribute(model, x, "gradcam", target=1, layer="1")
-    assert cam.shape == (8, 8)
+    result = attribute(model, x, "gradcam", target=1, layer="1")
+    cam = result["map"]
+    assert cam.shape == (8, 8) and result["map_size"] == (8, 8) and (cam >= 0).all()
     assert divmod(int(cam.argmax()), 8) == (5, 2)
 
 
@@ -71,3 +74,51 @@ def test_attribution_command(cli, tmp_path):
     assert r.exit_code == 2 and "saliency" in r.stderr
     r = cli("visualize", "attribution", tmp_path / "c" / "best.pt", img, "--target", "9")
     assert r.exit_code == 2 and "not a class index" in r.stderr
+
+
+def test_guided_methods_refuse_a_network_without_relus_and_differ_from_saliency_with_them():
+    tanh = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(32, 2))
+    for method in ("guided-backprop", "deconvolution"):
+        with pytest.raises(CnnkitError, match="Tanh"):
+            attribute(tanh, torch.randn(1, 1, 4, 4), method, target=1)
+    torch.manual_seed(0)
+    relu = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+    x = torch.randn(1, 1, 4, 4)
+    sal = attribute(relu, x, "saliency", target=1)["map"]
+    x.requires_grad_(True)
+    # guided backprop = the gradient with negative gradients stopped at the ReLU: computed by hand
+    pre = relu[0](x)
+    mask = (pre > 0).float()
+    g_out = torch.autograd.grad(relu[3](relu[2](relu[1](pre)))[0, 1], pre)[0]  # d logit / d relu input, (1, 4, 4, 4)
+    guided_pre = (g_out * mask).clamp_min(0)
+    expected = torch.autograd.grad(pre, x, guided_pre)[0][0].sum(0)
+    gb = attribute(relu, x.detach(), "guided-backprop", target=1)["map"]
+    assert torch.allclose(gb, expected, atol=1e-5)
+    assert not torch.allclose(gb, sal, atol=1e-4)
+
+
+def test_auto_gradcam_layer_is_spatial_for_every_classification_model():
+    """The chosen layer's map is larger than 1x1 at the model's default input and at 3x32x32
+    (torchvision's resnet18 at 32x32: layer4 is 1x1, so layer3)."""
+    from cnnkit.registry import create_for_input, get_spec, list_models
+    from cnnkit.viz.layers import output_shapes, spatial_layer
+
+    checked = 0
+    for name in list_models():
+        spec = get_spec(name)
+        if spec.task != "classification":
+            continue
+        for shape in {tuple(spec.input_shape), (3, 32, 32)}:
+            try:
+                with torch.device("meta"):  # shapes only: no weights initialised, no arithmetic done
+                    model = create_for_input(name, shape, num_classes=10).eval()
+                    x = torch.randn(1, *shape)
+            except CnnkitError:  # this model cannot take this input at all
+                continue
+            layer, hw = spatial_layer(model, x, spec.gradcam_layer)
+            actual = dict(output_shapes(model, x))[layer]
+            assert actual[2:] == hw and min(hw) > 1, (name, shape, layer, actual)
+            checked += 1
+            if name == "resnet18" and shape == (3, 32, 32):
+                assert layer == "layer3" and hw == (2, 2)
+    assert checked >= 10

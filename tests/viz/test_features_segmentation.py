@@ -42,7 +42,7 @@ def test_features_and_segmentation_commands(cli, tmp_path):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(mask)
     r = cli("visualize", "segmentation", tmp_path / "u" / "best.pt", img, "--mask", mask, "--out", tmp_path / "s.png", "--json")
     assert r.exit_code == 0, r.stderr
-    assert 0 <= r.json()["pixel acc"] <= 1
+    assert 0 <= r.json()["pixel_accuracy"] <= 1 and list(r.json()["palette"])[0] == "background" and list(r.json()["palette"])[-1] == "ignored"
     _not_blank(tmp_path / "s.png", (500, 200))
     r = cli("visualize", "segmentation", tmp_path / "c" / "best.pt", img)
     assert r.exit_code == 2 and "segmentation model" in r.stderr

@@ -25,7 +25,8 @@ def test_top_activating_images_are_sorted_and_really_the_top():
     torch.manual_seed(0)
     model = create_model("convnet", widths=(8, 16), kernel_size=3, input_size=16).eval()
     images = torch.randint(0, 256, (40, 3, 16, 16), dtype=torch.uint8)
-    top, scores = top_activating(model, images, NORM, None, None, class_index=1, k=5)
+    top, scores, index = top_activating(model, images, NORM, None, None, class_index=1, k=5)
+    assert torch.equal(top, images[index])
     assert top.shape == (5, 3, 16, 16) and (scores[:-1] >= scores[1:]).all()
     x = (images.float() / 255 - 0.5) / 0.25
     all_scores = model(x)[:, 1]
@@ -39,7 +40,8 @@ def test_maximize_command(cli, tmp_path):
     r = cli("visualize", "maximize", tmp_path / "c" / "best.pt", "--layer", "features.conv2", "--channel", "1", "--steps", "16",
             "--seeds", "2", "--top", "4", "--out", tmp_path / "m.png", "--json")
     assert r.exit_code == 0, r.stderr
-    assert len(r.json()["scores"]) == 2
+    assert len(r.json()["scores"]) == 2 and r.json()["layer"] == "features.conv2"
+    assert len(r.json()["top_images"]) == 4
     _not_blank(tmp_path / "m.png", (400, 200))
     r = cli("visualize", "maximize", tmp_path / "c" / "best.pt", "--layer", "features.conv2", "--channel", "99", "--steps", "2", "--top", "0")
     assert r.exit_code == 2 and "out of range" in r.stderr

@@ -1,0 +1,208 @@
+"""`cnnkit.visualize`: every `cnnkit visualize` figure as a Python function.
+
+Each function returns a matplotlib Figure (not attached to pyplot, so nothing piles up
+in a notebook) whose `fig.cnnkit` dict is exactly what the command prints with
+`--json`. `out=PATH` also writes the PNG there (`fig.cnnkit["path"]`); `out=True`
+writes it where the command would by default; without `out` nothing is written and
+`path` is None. The commands call these functions and nothing else.
+
+    >>> fig = cnnkit.visualize.attribution("runs/c/best.pt", "cat.png", method="gradcam")
+    >>> fig.cnnkit["layer"], fig.cnnkit["map_size"]
+
+torch is imported inside the functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from cnnkit.errors import CnnkitError
+
+Out = Union[str, Path, bool, None]
+
+
+def _finish(fig, info: dict, out: Out, default: Path):
+    """Save when asked, attach the --json dict, return the figure."""
+    path = None
+    if out:
+        from cnnkit.viz.plots import save_figure
+
+        path = save_figure(fig, default if out is True else Path(out), tight=False)
+    fig.cnnkit = {"path": None if path is None else str(path), **info}
+    return fig
+
+
+def _load(checkpoint):
+    from cnnkit.engine.evaluate import load_for_inference
+
+    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
+    return ckpt, model
+
+
+def _note_text(notes: list[str]) -> str:
+    return "; ".join(notes)
+
+
+def curves(runs: Union[str, Path, list], metric: Optional[str] = None, out: Out = None):
+    """Loss and `metric` per epoch of one or several run directories, overlaid (train dashed,
+    validation solid). metric defaults to accuracy, dice or pixel_accuracy, whichever the
+    runs recorded. Default file: RUN/curves.png, or FIRST_RUN/curves-compare.png."""
+    from cnnkit.engine.rundir import read_metrics
+    from cnnkit.viz.curves import curves_figure, run_labels
+
+    runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
+    if not runs:
+        raise CnnkitError("give at least one run directory")
+    data = {}
+    for r, label in zip(runs, run_labels(runs)):
+        f = Path(r) / "metrics.csv"
+        if not f.is_file():
+            raise CnnkitError(f"{r} has no metrics.csv; give run directories written by `cnnkit train`")
+        data[label] = read_metrics(f)
+    keys = {k for rows in data.values() for row in rows for k in row}
+    chosen = metric or next((m for m in ("accuracy", "dice", "pixel_accuracy") if f"val_{m}" in keys or f"train_{m}" in keys), "accuracy")
+    if f"val_{chosen}" not in keys and f"train_{chosen}" not in keys:
+        raise CnnkitError(f"no {chosen!r} column in these runs; columns: {', '.join(sorted(keys))}")
+    fig = curves_figure(data, chosen)
+    default = Path(runs[0]) / ("curves-compare.png" if len(runs) > 1 else "curves.png")
+    return _finish(fig, {"metric": chosen, "runs": list(data)}, out, default)
+
+
+def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None):
+    """The weights of a conv layer (default: the model's first conv) on one symmetric scale,
+    dead filters crossed out. Default file: CKPT_DIR/<ckpt>-filters-<layer>.png."""
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.filters import conv_weights, dead_filters, filters_figure
+
+    ckpt, model = _load(checkpoint)
+    name = layer or get_spec(ckpt["model"]["name"]).first_conv
+    weights = conv_weights(model, name)  # (O, C, kh, kw)
+    dead = dead_filters(weights)
+    fig = filters_figure(weights, f"{ckpt['model']['name']} {name}", per_filter, dead)
+    info = {"layer": name, "shape": list(weights.shape), "dead_filters": [int(i) for i in dead.nonzero().flatten()]}
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"))
+
+
+def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 16, out: Out = None):
+    """Feature maps of `layers` for one image (default: the first conv and the last layer whose
+    map is larger than 1x1 at this input). Default file: CKPT_DIR/<image>-features.png."""
+    from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
+    from cnnkit.registry import get_spec
+    from cnnkit.viz.features import feature_maps, feature_maps_figure
+    from cnnkit.viz.layers import spatial_layer
+
+    if top < 1:
+        raise CnnkitError(f"--top must be at least 1, not {top}")
+    ckpt, model = _load(checkpoint)
+    source = _source_shape(image)
+    x, img = prepare_image(ckpt, image)
+    spec = get_spec(ckpt["model"]["name"])
+    if isinstance(layers, str):
+        layers = [layers]
+    if not layers:
+        deep, _ = spatial_layer(model, x, spec.gradcam_layer)
+        layers = list(dict.fromkeys([spec.first_conv, deep]))
+    maps = feature_maps(model, x, layers)  # {layer: (C, H, W)}
+    notes = image_notes(source, tuple(img.shape))
+    title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
+    fig = feature_maps_figure(maps, top, img, title)
+    info = {"layer": layers[-1], "layers": {n: list(m.shape) for n, m in maps.items()}, "notes": notes}
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-features.png"))
+
+
+def attribution(checkpoint, image, method: str = "saliency", target: Optional[int] = None, layer: Optional[str] = None,
+                out: Out = None):
+    """Why the model decided (Captum): saliency, guided-backprop, deconvolution, gradcam,
+    integrated-gradients or occlusion, for class `target` (default: the predicted one).
+    Default file: CKPT_DIR/<image>-<method>.png."""
+    from cnnkit.engine.evaluate import explain_image
+    from cnnkit.viz.attribution import METHODS, attribution_figure, unit
+
+    if method not in METHODS:
+        raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    ckpt, model = _load(checkpoint)
+    r = explain_image(ckpt, model, image, method, target, layer)
+    where = f" on {r['layer']} ({r['map_size'][0]}x{r['map_size'][1]} map, upsampled)" if r["layer"] else ""
+    title = (f"{method}{where} for class {r['target_name']} (p = {r['probability']:.2f}; predicted {r['predicted_name']})"
+             + (f"\n{_note_text(r['notes'])}" if r["notes"] else ""))
+    label = unit(method, r["target_name"])
+    fig = attribution_figure(r["image"], r["map"], title, label, signed=method != "gradcam")
+    info = {"method": method, "layer": r["layer"], "map_size": r["map_size"], "target": r["target"], "class_name": r["target_name"],
+            "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": r["notes"]}
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"))
+
+
+def segmentation(checkpoint, image, mask=None, out: Out = None):
+    """Image, true mask (with `mask`), predicted mask and overlay in the shared palette, through
+    the checkpoint's evaluation pipeline; with a mask, the image's Dice / IoU / pixel accuracy
+    (equal to `cnnkit evaluate`'s per-image numbers). Default file: CKPT_DIR/<image>-segmentation.png."""
+    from cnnkit.engine.evaluate import segment_image
+    from cnnkit.viz.palette import palette
+    from cnnkit.viz.segmentation import segmentation_figure
+
+    ckpt, model = _load(checkpoint)
+    r = segment_image(ckpt, model, image, mask)
+    names = list(ckpt["class_names"] or [])
+    ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
+    pal = palette(max(len(names), int(r["pred"].max()) + 1), ignore)
+    title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(r['notes'])}" if r["notes"] else "")
+    fig = segmentation_figure(r["image"], r["pred"], names, r["truth"], r["scores"], ignore, title, pal)
+    s = r["scores"] or {}
+    info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": r["notes"],
+            "dice": s.get("Dice"), "iou": s.get("IoU"), "pixel_accuracy": s.get("pixel acc")}
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"))
+
+
+def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = None, class_index: Optional[int] = None,
+             seeds: int = 3, steps: int = 128, top: int = 8, data_dir: Optional[str] = None, out: Out = None,
+             pool: int = 2000):
+    """What a channel (`layer` + `channel`) or a class (`class_index`) responds to: gradient ascent
+    from `seeds` different random starts, next to the `top` training images (of `pool` spread
+    evenly over the training split) that activate it most, each with its true label.
+    Default file: CKPT_DIR/<ckpt>-maximize-<what>.png."""
+    import torch
+
+    from cnnkit.engine.evaluate import training_images
+    from cnnkit.viz.layers import check_layer
+    from cnnkit.viz.maximize import maximize as ascend
+    from cnnkit.viz.maximize import maximize_figure, top_activating
+
+    if (class_index is None) == (layer is None or channel is None):
+        raise CnnkitError("give --layer NAME --channel C, or --class K (not both)")
+    for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
+        if v < low:
+            raise CnnkitError(f"{name} must be at least {low}, not {v}")
+    ckpt, model = _load(checkpoint)
+    names = list(ckpt["class_names"] or [])
+    c, h, w = ckpt["input_shape"]
+    if class_index is not None:
+        if ckpt["task"] != "classification":
+            raise CnnkitError(f"--class needs a classification model and this is a {ckpt['task']} model; "
+                              "use --layer NAME --channel C")
+        if not 0 <= class_index < len(names):
+            raise CnnkitError(f"--class {class_index} is not a class of this {len(names)}-class model; give 0..{len(names) - 1} "
+                              f"({', '.join(f'{i} {n}' for i, n in enumerate(names[:12]))}{' ...' if len(names) > 12 else ''})")
+    else:
+        check_layer(model, torch.zeros(1, c, h, w), layer)  # a wrong name lists the layers with feature maps
+    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    result = ascend(model, (c, h, w), norm, layer, channel, class_index, seeds, steps)
+    top_images = top_scores = None
+    tops, labels, pool_text = [], None, ""
+    data = training_images(ckpt, data_dir, limit=pool) if top else None
+    if data is not None:
+        top_images, top_scores, index = top_activating(model, data["images"], norm, layer, channel, class_index, top)
+        class_names = data["class_names"] or names
+        for i, s in zip(index.tolist(), top_scores.tolist()):
+            label = None if data["labels"] is None else int(data["labels"][i])
+            tops.append({"path": data["files"][i], "label": label, "class_name": None if label is None else class_names[label],
+                         "value": float(s)})
+        labels = [t["class_name"] or "" for t in tops]
+        pool_text = f"top of {len(data['images'])} of {data['total']} training images"
+    what = f"class {class_index} ({names[class_index]})" if class_index is not None else f"{layer} channel {channel}"
+    fig = maximize_figure(result, top_images, top_scores, f"{ckpt['model']['name']}: {what}", labels, pool_text or "training images")
+    info = {"layer": layer, "channel": channel, "class": class_index, "class_name": names[class_index] if class_index is not None else None,
+            "scores": [float(s) for s in result["scores"]], "random_scores": [float(s) for s in result["random_scores"]],
+            "top_images": tops}
+    slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))
