@@ -127,6 +127,9 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     path = folder.require_folder(Path(rest).expanduser(), spec)
     if kind == "folder":
         scan = folder.scan_class_folders(path)
+        problem = folder.one_class_problem(scan, path)
+        if problem:
+            raise DataError(problem)
         files = [p for items in scan["splits"].values() for p, _ in items]
         streamed = _streamed_folder(scan, files, opts)
         if streamed is not None:
@@ -176,6 +179,8 @@ def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
 
     train, val, test = split("train"), split("val"), split("test")
     seg = raw["task"] == "segmentation"
+    if not seg and len(train) and len(torch.unique(train.targets)) < 2:
+        raise DataError(f"{spec} has training images of one class only; a classifier needs at least two classes")
     notes = list(raw.get("notes", []))
     if test is None:
         train, test = holdout(train, opts.test_split, opts.split_seed + 1, stratify=not seg)

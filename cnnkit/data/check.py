@@ -62,6 +62,33 @@ def _check_images(report, paths):
     return sizes
 
 
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L"}
+
+
+def _policy_checks(report: dict, spec: str, task: str, channels: int, counts: dict, unit: str, class_names=None) -> None:
+    """What training's default policy will do with this data (engine/policy.py, the one
+    place those rules live): the flips it allows, a mask value that looks like
+    'unlabelled', strong class imbalance. counts: {class or mask value: images or pixels}."""
+    from cnnkit.engine import policy
+
+    flips, why = policy.flips_for(spec, task, channels)
+    report["augmentation_flips"] = list(flips)
+    _problem(report, "info", f"training augments with {', '.join(flips) if flips else 'no flips'}: {why}",
+             "nothing to do; --augment chooses otherwise")
+    if task == "segmentation" and report.get("ignore_index") is None:
+        void = policy.void_candidate({int(k): n for k, n in counts.items()}, class_names)
+        if void is not None:
+            report["void_candidate"] = void["value"]
+            _problem(report, "warning", policy.void_note(void).split(". If")[0],
+                     f"if it means unlabelled, train with --ignore-index {void['value']} (left out of loss and metrics)")
+            counts = {k: n for k, n in counts.items() if int(k) != void["value"]}
+    found = policy.imbalance({str(k): n for k, n in counts.items()})
+    if found:
+        report["imbalance_ratio"] = round(found["ratio"], 1)
+        text = policy.imbalance_note(found, unit, task)
+        _problem(report, "warning", text.split("; consider")[0], "consider " + text.split("; consider ")[1])
+
+
 def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     opts = options or DataOptions()
     kind, _, rest = spec.partition(":")
@@ -79,6 +106,13 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
             else:
                 entry["pixels_per_class"] = {str(v): int(n) for v, n in zip(*np.unique(s.targets.numpy(), return_counts=True))}
             report["splits"][name] = entry
+        train = report["splits"]["train"]
+        report["ignore_index"] = ds.ignore_index
+        if ds.task == "classification":
+            _policy_checks(report, spec, ds.task, ds.input_shape[0], train["per_class"], "images")
+        else:
+            pixels = {int(k): n for k, n in train["pixels_per_class"].items() if int(k) != ds.ignore_index}
+            _policy_checks(report, spec, ds.task, ds.input_shape[0], pixels, "pixels", ds.class_names)
         return report
     path = folders.require_folder(Path(rest).expanduser(), spec)
     if kind == "folder":
@@ -92,7 +126,12 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
                 _problem(report, "warning", f"{split}/ has no images of {', '.join(empty[:5])}", f"add images to {path}/{split}/<class>/ or remove the class folder")
         if scan["layout"] == "flat":
             _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split) and {opts.val_split:.0%} of the rest for validation")
+        one_class = folders.one_class_problem(scan, path)
+        if one_class:
+            _problem(report, "error", one_class.split("; ")[0], one_class.split("; ", 1)[1])
         _check_images(report, [p for items in scan["splits"].values() for p, _ in items])
+        grey = set(report["image_modes"]) <= GREY_MODES
+        _policy_checks(report, spec, "classification", 1 if grey else 3, report["splits"].get("train", {}).get("per_class", {}), "images")
         return report
     scan = folders.scan_seg_folders(path)
     report.update(task="segmentation", layout=scan["layout"], splits={s: {"count": len(p)} for s, p in scan["splits"].items()})
@@ -106,7 +145,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
         _problem(report, "error", f"image {p} has no mask", f"add masks/{p.stem}.png, or move the image out of the dataset")
     pairs = [pair for ps in scan["splits"].values() for pair in ps]
     sizes = _check_images(report, [img for img, _ in pairs])
-    values, colour, mismatched = Counter(), 0, 0
+    values, colour, mismatched, colours = Counter(), 0, 0, set()
     for (img, m), size in zip(pairs, sizes):
         try:
             arr = read_mask(m)
@@ -115,6 +154,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
             continue
         if arr.ndim == 3:
             colour += 1
+            colours.update(map(tuple, np.unique(arr.reshape(-1, 3), axis=0).tolist()))
             continue
         if size and arr.shape != size:
             mismatched += 1
@@ -125,9 +165,17 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     report["mask_values"] = {str(k): v for k, v in sorted(values.items())}
     if colour:
         _problem(report, "info", f"{colour} masks are RGB colour images", "each distinct colour becomes a class (sorted colour order); class-index PNGs are clearer")
+    for problem, fix in folders.mask_value_problems(dict(values), opts.ignore_index, len(colours)):
+        _problem(report, "error", problem, fix)  # the same rule that makes training refuse these masks
     lookup, note = folders.mask_value_mapping(set(values), opts.ignore_index)
     if note:
         _problem(report, "info", note.replace("mapped", "mask values will be mapped:", 1), "nothing to do; set --ignore-index if one value means 'unlabelled'")
+    report["ignore_index"] = opts.ignore_index
+    if not colour:  # colour masks become classes by colour: their values say nothing about 'unlabelled'
+        names = folders.class_names_file(path, 0) if (path / "classes.txt").is_file() else None
+        grey = set(report["image_modes"]) <= GREY_MODES
+        _policy_checks(report, spec, "segmentation", 1 if grey else 3,
+                       {k: n for k, n in values.items() if k != opts.ignore_index}, "pixels", names)
     bad = sorted({f"{s[0]}x{s[1]}" for s in sizes if s and (s[0] % UNET_MULTIPLE or s[1] % UNET_MULTIPLE)})
     if bad:
         _problem(report, "info", f"sizes {', '.join(bad[:4])} are not multiples of {UNET_MULTIPLE} (what a depth-4 U-Net halves to)",

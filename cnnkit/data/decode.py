@@ -33,13 +33,31 @@ def _pil_image(path: Path) -> torch.Tensor:
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode not in ("L", "RGB"):
-                im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr", "LA") or len(im.getbands()) > 1 else "L")
-            arr = np.asarray(im)
+            if im.mode.startswith("I;16") or (im.mode == "I" and im.format == "PNG"):
+                arr = scale_16bit(np.asarray(im), path)
+            elif im.mode in ("I", "F"):
+                raise DataError(f"{path} is a {'32-bit integer' if im.mode == 'I' else 'floating-point'} image, whose "
+                                "value range is not defined; save it as an 8- or 16-bit PNG")
+            else:
+                if im.mode not in ("L", "RGB"):
+                    im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr", "LA") or len(im.getbands()) > 1 else "L")
+                arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        if isinstance(e, IsADirectoryError):
+            raise DataError(f"{path} is a folder; give an image file") from None
         raise DataError(f"cannot read image {path}: {e}; replace or delete the file") from None
     t = torch.from_numpy(arr.copy())
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)  # (C, H, W)
+
+
+def scale_16bit(arr: np.ndarray, path: Path) -> np.ndarray:
+    """16-bit grey (0..65535) -> 8-bit (0..255) by scaling, v * 255 / 65535 rounded, so
+    every grey level keeps its place in the range. (PIL's convert("L") clips at 255
+    instead, which turns most 16-bit images into 0/255.)"""
+    wide = arr.astype(np.int64)
+    if wide.min() < 0 or wide.max() > 65535:
+        raise DataError(f"{path} holds values outside 0..65535; save it as an 8- or 16-bit PNG")
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _jpeg_batch(paths: list[Path]) -> list[torch.Tensor]:

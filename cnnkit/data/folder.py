@@ -83,6 +83,15 @@ def scan_class_folders(root: Path) -> dict:
     return {"layout": layout, "classes": classes, "splits": splits}
 
 
+def one_class_problem(scan: dict, root: Path) -> str | None:
+    """With one class every prediction is right, so a "trained" model would score 1.0 and mean nothing."""
+    with_images = sorted({scan["classes"][label] for _, label in scan["splits"]["train"]})
+    if len(with_images) >= 2:
+        return None
+    return (f"{root} has training images of one class only ({with_images[0]}); a classifier needs at least two: "
+            f"add a folder of images per class ({root}/<class>/...)")
+
+
 def load_class_folders(root: Path, image_size=None) -> dict:
     """Decode a scanned class-folder dataset: {'classes', 'layout', 'notes', split: {...}}."""
     scan = scan_class_folders(root)
@@ -160,6 +169,49 @@ def mask_value_mapping(values: set[int], ignore_index: int | None) -> tuple[dict
     return None, None
 
 
+MAX_SPARSE_CLASSES = 32  # more distinct sparse values than this is noise, not a label set
+
+
+def mask_value_problems(counts: dict[int, int], ignore_index: int | None = None, colours: int = 0) -> list[tuple[str, str]]:
+    """(problem, fix) for stored mask values that are not a set of class labels.
+
+    `counts` is {stored value: pixels} over all masks (grey or palette masks); `colours` the
+    number of distinct colours of RGB colour masks. Caught here, so a noisy mask never
+    silently becomes a 40- or 256-class problem:
+      * greyscale images rather than labels: many sparse values (smoothing, JPEG, scans);
+      * 0/255 masks with a few in-between values (anti-aliased edges from resizing);
+      * colour masks with more colours than a palette of classes;
+      * values of 16-bit masks above 255."""
+    problems = []
+    real = {v: n for v, n in counts.items() if v != ignore_index}
+    values = sorted(real)
+    total = sum(real.values()) or 1
+
+    def census(vs):
+        top = sorted(vs, key=lambda v: -real[v])[:5]
+        return ", ".join(f"{v}: {real[v]} px ({real[v] / total:.1%})" for v in top)
+
+    if colours > MAX_SPARSE_CLASSES:
+        problems.append((f"colour masks hold {colours} distinct colours, more than a set of classes",
+                         "save masks as class-index PNGs (0, 1, 2, ...) or with exact colours (no smoothing, no JPEG)"))
+    if values and values[-1] > 255:
+        problems.append((f"mask values go up to {values[-1]} (16-bit masks?)",
+                         "save masks as 8-bit class-index PNGs (0, 1, 2, ... or 0/255 for two classes)"))
+        return problems
+    dense = not values or values[-1] + 1 <= 2 * len(values)  # 0..K-1 with few gaps: class indices as they are
+    middle = [v for v in values if v not in (0, 255)]
+    if 0 in real and 255 in real and len(middle) >= 3 and sum(real[v] for v in middle) < 0.05 * total:
+        problems.append((f"masks look binary (0/255) but {len(middle)} in-between values cover "
+                         f"{sum(real[v] for v in middle) / total:.2%} of the pixels (anti-aliasing or JPEG; most common: {census(middle)})",
+                         "threshold the masks (e.g. value > 127 -> 255) and save them as PNG; resize masks with nearest neighbour"))
+    elif not dense and len(values) > MAX_SPARSE_CLASSES:
+        problems.append((f"masks hold {len(values)} distinct values between {values[0]} and {values[-1]} "
+                         f"(most common: {census(values)}): greyscale images, not class labels",
+                         "masks must hold class indices (0, 1, 2, ...) or 0/255; re-export them without smoothing or JPEG, "
+                         "or threshold them; set --ignore-index for an 'unlabelled' value"))
+    return problems
+
+
 def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = None) -> dict:
     scan = scan_seg_folders(root)
     if scan["unpaired_masks"]:
@@ -177,19 +229,24 @@ def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = Non
     if colour:
         if len(colour) != len(raw):
             raise DataError("some masks are colour (RGB) and some greyscale; save them all the same way")
+        n_colours = len({tuple(c) for m in raw for c in np.unique(m.reshape(-1, 3), axis=0).tolist()})
+        for problem, fix in mask_value_problems({}, None, n_colours):
+            raise DataError(f"{problem}; {fix} (see `cnnkit data check`)")
         raw, palette = colour_masks_to_indices(raw)
         notes.append("mapped mask colours " + ", ".join(f"#{r:02x}{g:02x}{b:02x}" for r, g, b in palette) + " to classes 0..")
     for (_, (img, m)), arr, t in zip(items, raw, images):
         if arr.shape != tuple(t.shape[1:]):
             raise DataError(f"mask {m} is {arr.shape[0]}x{arr.shape[1]} but its image {img.name} is {t.shape[1]}x{t.shape[2]}; masks must match their images")
-    values = set()
+    counts: dict[int, int] = {}
     for arr in raw:
-        values.update(int(v) for v in np.unique(arr))
+        for v, n in zip(*np.unique(arr, return_counts=True)):
+            counts[int(v)] = counts.get(int(v), 0) + int(n)
+    values = set(counts)
+    for problem, fix in mask_value_problems(counts, ignore_index):
+        raise DataError(f"{problem}; {fix} (see `cnnkit data check`)")
     lookup, note = mask_value_mapping(values, ignore_index)
     if note:
         notes.append(note)
-    if max(values) > 255:
-        raise DataError(f"mask values go up to {max(values)}; cnnkit supports at most 255 classes in 8-bit class-index masks")
     table = np.arange(256, dtype=np.uint8)
     if lookup:
         for k, v in lookup.items():

@@ -61,6 +61,7 @@ def test_corrupt_image_is_named(tmp_path, opts):
     rng = np.random.default_rng(2)
     for i in range(3):
         _save(tmp_path / "c" / "x" / f"{i}.jpg", _rgb(rng))
+        _save(tmp_path / "c" / "y" / f"{i}.jpg", _rgb(rng))
     (tmp_path / "c" / "x" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(DataError, match="bad.jpg"):
         load_dataset(f"folder:{tmp_path / 'c'}", opts)
