@@ -112,7 +112,7 @@ def _as_chw_uint8(image):
             arr = arr[:, :, None]
         if arr.ndim != 3:
             raise CnnkitError(f"an image array must be (H, W) or (H, W, C), got shape {arr.shape}")
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)  # (C, H, W)
+        t = torch.from_numpy(np.array(arr)).permute(2, 0, 1)  # (C, H, W); a writable copy (PIL arrays are read-only)
     if t.dtype != torch.uint8:
         raise CnnkitError(f"give images as uint8 (0..255), got {t.dtype}; e.g. (x * 255).round().to(torch.uint8)")
     return t

@@ -9,9 +9,10 @@ from cnnkit.errors import SpecError
 
 def models(pattern: str = "*", task: Optional[str] = None) -> dict:
     """{'models': [{name, task, input_shape, num_classes, description, ..., options}]} (`cnnkit models`)."""
+    from cnnkit.api.plain import plain
     from cnnkit.registry import get_spec, list_models
 
-    return {"models": [dict(s.as_dict(), options=s.options()) for s in map(get_spec, list_models(pattern, task))]}
+    return plain({"models": [dict(s.as_dict(), options=s.options()) for s in map(get_spec, list_models(pattern, task))]})
 
 
 def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Optional[int] = None,  # noqa: A002 - the CLI's --input
