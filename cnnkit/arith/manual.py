@@ -10,10 +10,11 @@ not flipped); the textbook convolution flips the kernel in both axes first.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cnnkit.arith.geometry import conv_out, pool_out
+from cnnkit.arith.geometry import conv_out, pool_out, transpose_out
 from cnnkit.errors import GeometryError, SpecError
 
 Matrix = list[list[float]]
@@ -54,9 +55,11 @@ def _number(text: str) -> float:
         if "/" in text:
             return Fraction(text)
         v = float(text)
-        return int(v) if v.is_integer() and "." not in text and "e" not in text.lower() else v
     except (ValueError, ZeroDivisionError):
         raise SpecError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise SpecError(f"{text!r} is not a finite number; write the matrix with ordinary numbers")
+    return int(v) if v.is_integer() and "." not in text and "e" not in text.lower() else v
 
 
 def parse_matrix(text: str, what: str = "matrix") -> Matrix:
@@ -78,6 +81,32 @@ def kernel_from(text: str) -> Matrix:
     if not any(ch.isdigit() for ch in key):
         raise SpecError(f"unknown kernel {text!r}; use one of {', '.join(NAMED_KERNELS)} or an inline matrix")
     return parse_matrix(text, "kernel")
+
+
+def transpose(image: Matrix, kernel: Matrix, stride: int = 1, padding: int = 0, dilation: int = 1,
+              output_padding: int = 0) -> ManualResult:
+    """Transposed convolution (what nn.ConvTranspose2d computes), by scattering.
+
+    Every input cell adds ``x[r][c] * kernel`` into the output at (r*s - p + a*d,
+    c*s - p + b*d); taps landing in the cropped border (padding p) are dropped. One
+    Step per *input* cell: ``pairs`` are (input value, kernel value) per tap, ``top``,
+    ``left`` its first tap's output position.
+    """
+    kh, kw = len(kernel), len(kernel[0])
+    oh = transpose_out(len(image), kh, stride, padding, dilation, output_padding)
+    ow = transpose_out(len(image[0]), kw, stride, padding, dilation, output_padding)
+    output: Matrix = [[0] * ow for _ in range(oh)]
+    steps = []
+    for r, row in enumerate(image):
+        for c, x in enumerate(row):
+            top, left = r * stride - padding, c * stride - padding
+            for a in range(kh):
+                for b in range(kw):
+                    i, j = top + a * dilation, left + b * dilation
+                    if 0 <= i < oh and 0 <= j < ow:
+                        output[i][j] += x * kernel[a][b]
+            steps.append(Step(r, c, top, left, [(x, w) for krow in kernel for w in krow], x))
+    return ManualResult([[_clean(v) for v in row] for row in output], steps, image, kernel)
 
 
 def pad_matrix(m: Matrix, p: int, value: float = 0) -> Matrix:

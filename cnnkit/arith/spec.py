@@ -157,6 +157,12 @@ class NetworkReport:
         }
 
 
+def _py(values) -> str:
+    """A size argument as PyTorch code: 2 when every axis agrees, else (2, 3)."""
+    values = list(values)
+    return str(values[0]) if len(set(values)) == 1 else "(" + ", ".join(str(v) for v in values) + ")"
+
+
 def _frac_list(values):
     if values is None:
         return None
@@ -382,7 +388,7 @@ def _layer_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
         _need_spatial(layer, shape)
         size = broadcast(layer.pool_output, len(shape) - 1, "output size")
         out = (c, *size)
-        return LayerRow(i, layer, f"AdaptiveAvgPool{len(size)}d({format_sizes(size)})", shape, out, 0, "0", 0,
+        return LayerRow(i, layer, f"AdaptiveAvgPool{len(size)}d({_py(size)})", shape, out, 0, "0", 0,
                         None, None)
     if kind == "upsample":
         _need_spatial(layer, shape)
@@ -409,13 +415,13 @@ def _windowed_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
     out_spatial = tuple(g.out for g in geoms)
     notes = [n for g in geoms for n in g.notes]
     strides = tuple(g.s for g in geoms)
-    ks = format_sizes(k) if len(set(k)) > 1 else str(k[0])
+    ks = _py(k) if len(set(k)) > 1 else str(k[0])
 
     new_rf = new_jump = None  # filled in by analyse()
 
     if kind in ("maxpool", "avgpool"):
         name = "MaxPool" if kind == "maxpool" else "AvgPool"
-        extra = "" if strides == tuple(k) else f", stride={format_sizes(strides)}"
+        extra = "" if strides == tuple(k) else f", stride={_py(strides)}"
         extra += ", ceil_mode=True" if layer.ceil_mode else ""
         module = f"{name}{nd}d({ks}{extra})"
         return LayerRow(i, layer, module, shape, (c_in, *out_spatial), 0, "0", 0, new_rf, new_jump, notes,
@@ -441,20 +447,20 @@ def _windowed_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
         macs = math.prod(spatial) * c_in * (c_out // g_) * kprod
         module = f"ConvTranspose{nd}d({c_in}, {c_out}, kernel_size={ks}"
     if any(v != 1 for v in strides):
-        module += f", stride={format_sizes(strides)}"
+        module += f", stride={_py(strides)}"
     pads = [(g.p_before, g.p_after) for g in geoms]
     if layer.padding == "same":
         module += ", padding='same'"
     elif any(pb or pa for pb, pa in pads):
         if all(pb == pa for pb, pa in pads):
-            module += f", padding={format_sizes([pb for pb, _ in pads])}"
+            module += f", padding={_py([pb for pb, _ in pads])}"
         else:
             module += ", padding=0"
             notes.append("asymmetric padding: pad with nn.ZeroPad2d / F.pad before this conv")
     if any(v != 1 for v in d):
-        module += f", dilation={format_sizes(d)}"
+        module += f", dilation={_py(d)}"
     if kind == "convT" and any(op_pad):
-        module += f", output_padding={format_sizes(op_pad)}"
+        module += f", output_padding={_py(op_pad)}"
     if g_ > 1:
         module += f", groups={g_}"
     module += ")" if b else ", bias=False)"
@@ -493,3 +499,43 @@ def training_memory_bytes(activation_elements: int, params: int, batch: int, opt
 def training_memory(report: NetworkReport, batch: int, optimizer: str = "sgd") -> dict:
     """`training_memory_bytes` for a parsed spec."""
     return training_memory_bytes(report.activation_elements(), report.total_params, batch, optimizer)
+
+
+# ----------------------------------------------------------------------------- one unit's region
+
+
+def unit_regions(report: NetworkReport, unit: tuple[int, ...] | None = None, layer: int | None = None) -> dict:
+    """The region one output position of a layer depends on, on every grid before it.
+
+    layer: 1-based row index (default: the last layer with a spatial output); unit: its
+    position (default: the centre). Returns {'layer', 'unit', 'grids': [...]} where
+    grids[0] is the network input and grids[i] the output of layer i; each has
+    'layer' (text), 'shape' (spatial), 'region' ([first, last] per axis, None where the
+    position reads only padding), 'receptive_field', 'jump', 'start'.
+    """
+    spatial = [r.index for r in report.rows if len(r.output_shape) > 1 and r.receptive_field is not None]
+    if len(report.input_shape) < 2 or not spatial:
+        raise SpecError("the spec has no spatial layer to draw; start it with C x H x W, e.g. '1x32x32 | conv 8 k3'")
+    layer = spatial[-1] if layer is None else layer
+    if layer not in spatial:
+        raise SpecError(f"--layer must be one of the spatial layers {spatial[0]}..{spatial[-1]}, got {layer}")
+    rows = report.rows[:layer]
+    size = rows[-1].output_shape[1:]
+    unit = tuple(n // 2 for n in size) if unit is None else unit
+    if len(unit) != len(size) or any(not 0 <= u < n for u, n in zip(unit, size)):
+        raise SpecError(f"--unit {'x'.join(map(str, unit))} is outside layer {layer}'s output "
+                        f"{format_sizes(size)}; positions count from 0")
+    per_axis = []
+    for a in range(len(size)):
+        windows = [layer_windows(r)[a][0] for r in rows]
+        per_axis.append(receptive.back_project(windows, unit[a], unit[a]))  # last layer's input first
+    grids = [{"layer": format_sizes(report.input_shape), "shape": list(report.input_shape[1:]), "receptive_field": [1] * len(size),
+              "jump": [1] * len(size), "start": [0] * len(size)}]
+    for r in rows:
+        grids.append({"layer": r.layer.text, "shape": list(r.output_shape[1:]),
+                      "receptive_field": _frac_list(r.receptive_field), "jump": _frac_list(r.jump),
+                      "start": _frac_list(r.start)})
+    grids[-1]["region"] = [[u, u] for u in unit]
+    for g, boxes in zip(reversed(grids[:-1]), zip(*per_axis)):
+        g["region"] = None if None in boxes else [list(b) for b in boxes]
+    return {"layer": layer, "unit": list(unit), "grids": grids}

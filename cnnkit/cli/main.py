@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cnnkit import __version__
-from cnnkit.cli import arith, data, experiments, models, scratch, train, viz
+from cnnkit.cli import arith, data, draw, experiments, models, scratch, train, viz
 from cnnkit.cli.errors import CnnkitGroup
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ def root(
 
 
 app.add_typer(arith.app)
+app.add_typer(draw.app)
 app.add_typer(models.app)
 app.add_typer(data.app)
 app.add_typer(train.app)
