@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.cli.arith import CeilOpt, DilOpt, KernelOpt, OutPadOpt, PadOpt, StrideOpt
+from cnnkit.cli.arith import CeilOpt, DilOpt, OutPadOpt, PadOpt, StrideOpt
 from cnnkit.cli.options import JsonOpt, print_json
 
 app = typer.Typer(name="draw", no_args_is_help=True,

@@ -15,8 +15,21 @@ from pathlib import Path
 from cnnkit.arith.frames import Drawing, Frame, scatter_partials, zero_inserted_size
 from cnnkit.arith.manual import format_number
 from cnnkit.errors import CnnkitError
-from cnnkit.viz.draw_canvas import (BLUE, GREEN, GRID, INK, ORANGE, PAD, SKY, WHITE, ZERO, PilCanvas, SvgCanvas,
-                                    text_width, wrap)
+from cnnkit.viz.draw_canvas import (
+    BLUE,
+    GREEN,
+    GRID,
+    INK,
+    ORANGE,
+    PAD,
+    SKY,
+    WHITE,
+    ZERO,
+    PilCanvas,
+    SvgCanvas,
+    text_width,
+    wrap,
+)
 
 SUFFIXES = (".gif", ".png", ".svg")
 MAX_GRID = 64  # cells per axis: beyond this a cell is too small to read

@@ -8,7 +8,7 @@ or written as SVG elements, sharing one layout and Pillow's font metrics.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -17,7 +17,7 @@ ORANGE, SKY, GREEN, BLUE, VERMILION, PURPLE, YELLOW = "#E69F00", "#56B4E9", "#00
 INK, GRID, PAD, ZERO, WHITE = "#222222", "#888888", "#D9D9D9", "#EFEFEF", "#FFFFFF"
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int, mono: bool = False):
     """DejaVu from matplotlib's data folder (found without importing matplotlib), else Pillow's default."""
     from PIL import ImageFont
