@@ -52,6 +52,8 @@ def kind_of(target: Path) -> str:
 def build_report(target: str | Path, out: Optional[str | Path] = None, device: str = "cpu", data_dir: Optional[str] = None) -> dict:
     """Write the report; returns {'report': path, 'kind', 'sections': [ids], 'bytes'}."""
     target = Path(target)
+    if out is not None and Path(out).is_dir():  # checked first: a long report should not fail at its last step
+        raise CnnkitError(f"--out {out} is a folder; give the HTML file to write, e.g. {Path(out) / 'report.html'}")
     if not target.is_dir():
         raise CnnkitError(f"{target}: no such directory; give a run, trials or sweep directory")
     kind = kind_of(target)
@@ -244,9 +246,15 @@ def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Opt
     except CnnkitError as e:  # the data may have moved since training: the rest of the report still stands
         s.blocks.append(H.note(f"the test images could not be loaded: {e}"))
         return s
+    ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
+    if examples:
+        s.blocks.append(H.paragraph(f"The best, median and worst of all {examples[0]['images']} test images by the image's "
+                                    "macro Dice (the numbers `cnnkit evaluate` writes per image), in the colours of "
+                                    "`cnnkit visualize segmentation` and `cnnkit predict`" + ("; grey: ignored pixels." if ignore is not None else ".")))
     for i, ex in enumerate(examples):
-        path = plot_segmentation(ex["image"], ex["pred"], figures / f"seg{i}.png", ckpt["class_names"], ex["truth"], ex["scores"])
-        s.blocks.append(H.figure(path.read_bytes(), f"{ex['label']} test image by Dice: {ex['file']}"))
+        path = plot_segmentation(ex["image"], ex["pred"], figures / f"seg{i}.png", ckpt["class_names"], ex["truth"], ex["scores"],
+                                 ignore_index=ignore)
+        s.blocks.append(H.figure(path.read_bytes(), f"{ex['label']} test image by Dice (rank {ex['rank']} of {ex['images']}): {ex['file']}"))
     return s
 
 

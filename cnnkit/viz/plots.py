@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
+
+from cnnkit.errors import CnnkitError
 
 
 def agg_pyplot():
@@ -24,10 +27,17 @@ def save_figure(fig, path: str | Path, tight: bool = True) -> Path:
         fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    if path.is_dir():
+        raise CnnkitError(f"{path} is a folder; give a PNG file name")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")  # per process: two writers never share one
+    try:
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed save leaves no half file behind
+        raise
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -150,8 +150,14 @@ def test_report_of_a_single_unfinished_run_says_so(sweep_dir, cli, tmp_path):
 
 
 def test_report_on_a_segmentation_run_shows_best_median_worst(cli, tmp_path):
+    import csv
+    import math
+
+    from cnnkit.engine.evaluate import evaluate_checkpoint, load_for_inference, segmentation_examples
+
     out = tmp_path / "seg"
-    r = cli("train", "unet", "-d", "shapes-seg:n=40,size=32", "--epochs", "1", "--batch-size", "8", "--opt", "base_width=8",
+    # over 64 test images: more than the 64 the examples used to be chosen from
+    r = cli("train", "unet", "-d", "shapes-seg:n=500,size=16", "--epochs", "1", "--batch-size", "32", "--opt", "base_width=4",
             "--opt", "depth=2", "--out", out, "-q")
     assert r.exit_code == 0, r.stderr
     assert cli("report", out).exit_code == 0
@@ -162,6 +168,27 @@ def test_report_on_a_segmentation_run_shows_best_median_worst(cli, tmp_path):
     for label in ("best", "median", "worst"):
         assert f"{label} test image by Dice" in text
     assert json.loads((out / "summary.json").read_text())["environment"]["torch"]
+    # the examples are the extremes over *all* test images, by evaluate's own per-image Dice
+    ev = evaluate_checkpoint(out / "best.pt", device="cpu", out_dir=tmp_path / "ev")
+    with open(ev["per_image_csv"]) as f:
+        dice = [float(row["dice_macro"]) for row in csv.DictReader(f) if row["dice_macro"]]
+    n = len(dice)
+    assert n > 64
+    ckpt, model, dev = load_for_inference(out / "best.pt", "cpu")
+    examples = {e["label"]: e for e in segmentation_examples(ckpt, model, dev)}
+    assert math.isclose(examples["best"]["scores"]["Dice"], max(dice), abs_tol=1e-6)
+    assert math.isclose(examples["worst"]["scores"]["Dice"], min(dice), abs_tol=1e-6)
+    assert examples["best"]["rank"] == 1 and examples["worst"]["rank"] == n and examples["best"]["images"] == n
+    assert f"rank 1 of {n}" in text
+
+
+def test_a_failed_report_leaves_no_file_behind(sweep_dir, cli, tmp_path):
+    run = sweep_dir / "plain_optimizer-sgd" / "trial-1"
+    before = set(tmp_path.iterdir())
+    (tmp_path / "taken").mkdir()
+    r = cli("report", run, "-o", tmp_path / "taken")
+    assert_clean_error(r, "folder")
+    assert set(tmp_path.iterdir()) - before == {tmp_path / "taken"} and not any((tmp_path / "taken").iterdir())
 
 
 def test_report_errors(cli, tmp_path):
