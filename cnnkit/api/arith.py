@@ -66,7 +66,7 @@ def layers(spec: str, batch: Optional[int] = None, optimizer: str = "sgd") -> di
 
     report = analyse(spec)
     data = report.as_dict()
-    if batch:
+    if batch is not None:
         data["training_memory_bytes"] = training_memory(report, batch, optimizer)
     return data
 
