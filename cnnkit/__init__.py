@@ -18,8 +18,10 @@ Importing the package is cheap on purpose: no torch until a function needs it, s
 """
 
 from cnnkit.errors import CnnkitError
+from cnnkit.notebook import register_figure_display
 
 __version__ = "0.1.0"
+register_figure_display()  # in Jupyter, returned Figures show inline (a no-op elsewhere)
 
 # name -> module that defines it (imported on first attribute access)
 _API = {

@@ -160,19 +160,12 @@ class NotebookProgress(PlainProgress):
         super().__call__(event, **info)
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (not in a plain IPython terminal)."""
-    ipython = sys.modules.get("IPython")  # a notebook has imported it already; never import it here
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
-    return getattr(shell, "kernel", None) is not None  # ipykernel's shell (Jupyter, VS Code, Colab)
-
-
 def make_progress(quiet: bool = False):
     """The display for where we run: nothing, Jupyter's, Rich's on a terminal, or plain lines."""
     if quiet:
         return lambda event, **info: None
-    if in_notebook():
+    from cnnkit.notebook import kernel_shell
+
+    if kernel_shell() is not None:
         return NotebookProgress()
     return RichProgress() if sys.stderr.isatty() else PlainProgress()

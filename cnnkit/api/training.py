@@ -51,24 +51,15 @@ class Run:
         existing = lambda name: run.file(name) if run.file(name).exists() else None
         return cls(run.path, config, metrics, plain(summary), existing("best.pt"), existing("last.pt"))
 
-    @property
-    def task(self) -> str:
-        return self.summary.get("task") or ("classification" if any("train_accuracy" in r for r in self.metrics)
-                                            else "segmentation")
-
     def curves(self, metric: Optional[str] = None):
         """Learning curves as a matplotlib Figure (Jupyter shows it inline): loss and
-        `metric` per epoch, training dashed, validation solid; curves.png's drawing.
+        `metric` per epoch, training dashed, validation solid, as curves.png draws them.
         `metric` defaults to the headline metric: accuracy, or Dice for segmentation."""
-        from cnnkit.viz.curves import curves_figure
+        from cnnkit.visualize import curves
 
         if not self.metrics:
             raise CnnkitError(f"{self.dir} has no finished epoch yet, so no curves; train it first")
-        if metric is None:
-            keys = {k for r in self.metrics for k, v in r.items() if v is not None}
-            metric = next((m for m in ("accuracy", "dice", "pixel_accuracy") if f"val_{m}" in keys),
-                          "accuracy" if "train_accuracy" in keys else "pixel_accuracy")
-        return curves_figure({self.dir.name: self.metrics}, metric)
+        return curves(self.dir, metric)
 
     def evaluate(self, **options) -> dict:
         """cnnkit.evaluate on this run's best checkpoint (last.pt when there is none)."""

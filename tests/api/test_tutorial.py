@@ -1,0 +1,38 @@
+"""docs/tutorial.ipynb runs headless from top to bottom (nbclient + ipykernel, the dev extra)
+and is the notebook docs/tutorial.py converts to."""
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_tutorial_notebook_is_tutorial_py_converted():
+    sys.path.insert(0, str(DOCS))
+    try:
+        from make_tutorial import notebook
+    finally:
+        sys.path.remove(str(DOCS))
+    made = notebook((DOCS / "tutorial.py").read_text())
+    stored = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
+    assert [(c.cell_type, c.source) for c in made.cells] == [(c.cell_type, c.source) for c in stored.cells], \
+        "run: python docs/make_tutorial.py"
+    assert all(not c.get("outputs") for c in stored.cells if c.cell_type == "code"), "commit the notebook without outputs"
+
+
+def test_tutorial_notebook_executes_without_errors(tmp_path):
+    nb = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
+    # runs in tmp_path: runs/tutorial and circle.png land there, not in the checkout
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   allow_errors=False).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    texts = [o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "execute_result"]
+    assert texts[0] == "[32]"  # cnnkit.shape(32, k=5, p=2)["output"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 2  # the learning curves and the feature maps, shown inline
+    summary = json.loads((tmp_path / "runs" / "tutorial" / "summary.json").read_text())
+    assert summary["epochs_run"] == 3 and 0 <= summary["test_accuracy"] <= 1
