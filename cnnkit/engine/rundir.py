@@ -76,8 +76,7 @@ class RunDir:
         """A new run that failed before finishing its first epoch: remove what it wrote, so
         nothing blocks a retry with the same --out (and the folder itself if this run made it)."""
         clear_owned(self.path)
-        if self.created:
-            (self.path / LOCK_NAME).unlink(missing_ok=True)
+        (self.path / LOCK_NAME).unlink(missing_ok=True)  # we are done writing: no one is left to exclude
         self.release()
         if self.created:
             try:

@@ -369,12 +369,12 @@ def resume_config(run_dir: str | Path, epochs: Optional[int] = None, given: Opti
                           "with another --out")
     config.out = str(run.path)
     finished = run.file("summary.json").exists()
+    have = f"{config.epochs:g}"  # epochs may be fractional (9.9)
     if epochs is not None and epochs < config.epochs:
-        raise CnnkitError(f"--epochs {epochs} is fewer than the run's {config.epochs}; give --epochs more than "
-                          f"{config.epochs} to train it further")
+        raise CnnkitError(f"--epochs {epochs:g} is fewer than the run's {have}; give --epochs more than {have} to train it further")
     if finished and (epochs is None or epochs == config.epochs):
-        raise CnnkitError(f"{run.path} already finished its {config.epochs} epochs; give --epochs N (more than "
-                          f"{config.epochs}) with --resume to train it further, or start a new run")
+        raise CnnkitError(f"{run.path} already finished its {have} epochs; give --epochs N (more than {have}) "
+                          "with --resume to train it further, or start a new run")
     if epochs is not None:
         config.epochs = epochs
     return config
