@@ -214,7 +214,7 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
         drawing.pytorch = drawing.pytorch.replace(f"padding={rows.p_before}", "padding='same'", 1) \
             if rows.p_before == rows.p_after and cols.p_before == cols.p_after else drawing.pytorch
     for name, g in (("H", rows), ("W", cols)) if (rows != cols) else (("", rows),):
-        drawing.formula += [f"{name}: {line}" if name else line for line in explain(g)[:2]]
+        drawing.formula += [f"{name}: {line}" if name else line for line in explain(g)]
     if op == "transpose":
         drawing.frames, drawing.scatter = direct_frames(rows, cols), scatter_frames(rows, cols)
     else:
