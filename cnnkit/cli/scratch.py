@@ -13,37 +13,42 @@ app = typer.Typer()
 
 @app.command()
 def gradcheck(
-    impl: Annotated[Optional[str], typer.Option("--impl", help="Your Python file with layer classes (docs/gradcheck.md). "
-                                                "WARNING: the file is imported, so its code runs; only check code you trust.")] = None,
+    impl: Annotated[Optional[str], typer.Option("--impl", help="Your Python file with layer classes or forward/backward "
+                                                "functions, torch or numpy (docs/gradcheck.md). WARNING: the file is "
+                                                "imported, so its code runs; only check code you trust.")] = None,
     layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Check only this layer (repeatable), e.g. Conv2d.")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="Your name for a layer (repeatable), e.g. "
+                                                      "--map Conv2d=MyConv or --map SoftmaxCrossEntropy=my_loss.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random inputs and parameters.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
     """Check forward outputs and input/parameter gradients against PyTorch in float64, plus finite differences.
 
-    Prints Shape Match / Result Match per check; exit code 1 when any check fails.
+    One line per check (PASS / FAIL / ERROR / SKIP) with Shape Match / Result Match, the worst element and the
+    likely cause; then a summary and a score. Exit code 1 when any check fails.
 
-    Example: cnnkit gradcheck --impl my_layers.py --layer Conv2d
+    Example: cnnkit gradcheck --impl my_layers.py --layer Conv2d --map Linear=FullyConnected
     """
     from cnnkit.errors import RunFailure
-    from cnnkit.scratch.gradcheck import load_impl, run_checks
+    from cnnkit.scratch.gradcheck import load_impl, parse_map, run_checks
+    from cnnkit.scratch.verdict import render_line
 
+    mapping = parse_map(map_)
     module = load_impl(impl) if impl else None
-    result = run_checks(module, layer, seed)
+    result = run_checks(module, layer, seed, mapping)
+    s = result["summary"]
     if json_:
         print_json(result)
     else:
         for c in result["checks"]:
-            shape = "Shape Match" if c["shape_match"] else "Shape Mismatch"
-            value = "Result Match" if c["result_match"] else "Result Mismatch"
-            where = f"{c['layer']}{' [' + c['config'] + ']' if c['config'] else ''} {c['quantity']}"
-            note = f"  ({c['note']})" if c["note"] else ""
-            typer.echo(f"{where}: {shape}, {value}  max rel err {c['max_rel_error']:.2e} (tol {c['tolerance']:.0e}){note}")
+            typer.echo(render_line(c))
+        if impl and result["found"]:
+            typer.echo("found: " + "; ".join(f"{k} = {v}" for k, v in result["found"].items()))
         if result["missing"]:
-            typer.echo(f"not in {impl}: {', '.join(result['missing'])}")
-        failed = sum(not (c["shape_match"] and c["result_match"]) for c in result["checks"])
-        typer.echo(f"{len(result['checks']) - failed} of {len(result['checks'])} checks passed")
+            typer.echo(f"not in {impl}: {', '.join(result['missing'])} (other names: --map Layer=YourName)")
+        typer.echo(f"{s['passed']} passed, {s['failed']} failed, {s['errors']} errors, {s['not_checked']} not checked")
+        typer.echo(f"Score: {s['score']}")
     if not result["passed"]:
-        failed = [c for c in result["checks"] if not (c["shape_match"] and c["result_match"])]
-        first = failed[0] if failed else None
-        raise RunFailure(f"{len(failed)} check(s) failed" + (f", first: {first['layer']} {first['quantity']}" if first else "; nothing was checked"))
+        bad = [c for c in result["checks"] if c["status"] in ("fail", "error")]
+        first = f", first: {bad[0]['layer']} [{bad[0]['config']}] {bad[0]['quantity']}" if bad else ""
+        raise RunFailure(f"{len(bad)} check(s) failed{first}" if bad else "nothing was checked; see the lines above")

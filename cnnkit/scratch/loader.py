@@ -1,0 +1,77 @@
+"""Importing a student's layer file, and naming the line of *their* code that crashed.
+
+A bad file (missing, binary, not Python, a syntax error, an import that fails) is bad
+input: CnnkitError, one line. The file's own folder is importable while it loads (so
+`from helpers import im2col` works) and sys.path is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from cnnkit.errors import CnnkitError
+
+
+class StudentCrash(Exception):
+    """The student's code raised: `where` is 'file.py:LINE in func: Type: message'."""
+
+    def __init__(self, where: str):
+        super().__init__(where)
+        self.where = where
+
+
+def crash_site(exc: BaseException, folder: Path | None) -> str:
+    """The last traceback frame inside the student's folder (else the last frame at all)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if folder is not None and Path(f.filename).resolve().is_relative_to(folder)]
+    frame = (mine or frames or [None])[-1]
+    message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
+    if frame is None:
+        return message
+    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {message}"
+
+
+def load_impl(path: str | Path):
+    """Import a student's file (this runs its code, like any import) and return the module.
+
+    The module gets `__cnnkit_folder__`, the folder used to spot the student's frames."""
+    path = Path(path)
+    if not path.is_file():
+        raise CnnkitError(f"--impl {path} does not exist; give a .py file defining classes such as Conv2d and Linear")
+    data = path.read_bytes()
+    if b"\0" in data[:4096]:
+        raise CnnkitError(f"--impl {path} is a binary file, not Python source; give your .py file")
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CnnkitError(f"--impl {path} is not UTF-8 text; save it as UTF-8 Python source") from None
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as e:
+        raise CnnkitError(f"{path.name}:{e.lineno}: syntax error: {e.msg}; fix the file and run again") from None
+    folder = path.resolve().parent
+    name = f"cnnkit_student_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_loader(name, loader=None, origin=str(path))
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    module.__cnnkit_folder__ = folder
+    before_path, before_modules = list(sys.path), set(sys.modules)
+    sys.path.insert(0, str(folder))
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception as e:  # their import failed: say where, in their file
+        sys.modules.pop(name, None)
+        raise CnnkitError(f"importing {path.name} failed at {crash_site(e, folder)}") from None
+    finally:
+        sys.path[:] = before_path
+        # helper modules imported from their folder leave too, so a file called
+        # layers.py there cannot shadow another module later in this process
+        for added in set(sys.modules) - before_modules:
+            origin = getattr(sys.modules[added], "__file__", None) or ""
+            if added != name and origin and Path(origin).resolve().is_relative_to(folder):
+                del sys.modules[added]
+    return module
