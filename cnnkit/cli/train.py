@@ -28,7 +28,7 @@ OptionalStr = Optional[str]
 def train(
     model: Annotated[OptionalStr, typer.Argument(help="A registered model (cnnkit models). Not needed with --resume.")] = None,
     dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="shapes (default), shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = None,
-    epochs: Annotated[OptionalInt, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise).")] = None,
+    epochs: Annotated[OptionalFloat, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise; fractions allowed, e.g. 9.9).")] = None,
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
     recipe: Annotated[OptionalStr, Opt("--recipe", help="plain, default, cifar-fast, segmentation (default: picked from the data).")] = None,
     batch_size: Annotated[OptionalInt, Opt("--batch-size", "-b")] = None,
@@ -66,6 +66,15 @@ def train(
     deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
     patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Validate and test on image + mirror image (logits averaged).")] = None,
+    tta_level: Annotated[OptionalStr, Opt("--tta-level", help="Test-time views: none, mirror, mirror+translate (6 views; validation uses mirror).")] = None,
+    alternating_flip: Annotated[Optional[bool], Opt("--alternating-flip/--random-flip", help="Flip each image on every other epoch instead of by a coin toss.")] = None,
+    whiten_bias_epochs: Annotated[OptionalInt, Opt("--whiten-bias-epochs", help="Train the whitening layer's bias this many epochs, then freeze it.")] = None,
+    lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights as airbench does (every --lookahead-every steps from epoch --lookahead-start).")] = None,
+    lookahead_every: Annotated[OptionalInt, Opt("--lookahead-every", help="Steps between lookahead updates (default 5).")] = None,
+    lookahead_start: Annotated[OptionalFloat, Opt("--lookahead-start", help="Epoch the lookahead starts (default 3).")] = None,
+    bias_lr_scale: Annotated[OptionalFloat, Opt("--bias-lr-scale", help="lr multiplier for batch-norm biases, same decay per step (airbench: 64).")] = None,
+    bn_momentum: Annotated[OptionalFloat, Opt("--bn-momentum", help="Momentum of every BN layer, PyTorch convention (airbench's 0.6 is 0.4 here).")] = None,
+    model_dtype: Annotated[OptionalStr, Opt("--model-dtype", help="Weights in auto (fp16 on CUDA), fp32, fp16 (CUDA) or bf16; no autocast then.")] = None,
     trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
     resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
@@ -82,6 +91,8 @@ def train(
     Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
 
     Example: cnnkit train convnet -d shapes -e 3 --log tensorboard   (then: tensorboard --logdir runs)
+
+    Example: cnnkit train airbench -d folder:../shared/data/cifar10 --recipe cifar-speedrun --val-split 0 --no-lookahead
 
     Example: cnnkit train resnet18 -d cifar10 --nproc 4   (or: torchrun --nproc-per-node 4 -m cnnkit train resnet18 -d cifar10)
     """
@@ -107,7 +118,9 @@ def train(
             model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split,
             image_size=parse_hw(image_size, "--image-size"), ignore_index=ignore_index, device=device, precision=precision,
             channels_last=channels_last, compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None,
-            patience=patience, sync_bn=sync_bn or None, log=log,
+            patience=patience, sync_bn=sync_bn or None, log=log, tta_level=tta_level, alternating_flip=alternating_flip,
+            whiten_bias_epochs=whiten_bias_epochs, lookahead=lookahead, lookahead_every=lookahead_every,
+            lookahead_start=lookahead_start, bias_lr_scale=bias_lr_scale, bn_momentum=bn_momentum, model_dtype=model_dtype,
         ))
     finally:
         getattr(progress, "close", lambda: None)()  # leave the terminal clean after Ctrl-C or an error

@@ -24,7 +24,7 @@ class TrainConfig:
     dataset: str = "shapes"
     model_options: dict = field(default_factory=dict)
     recipe: Optional[str] = None  # None: picked from the data (see recipes.default_recipe)
-    epochs: int = 10
+    epochs: float = 10  # fractions allowed (9.9: the last epoch stops after 90% of its steps)
     batch_size: int = 128
     eval_batch_size: int = 512
     optimizer: str = "sgd"
@@ -59,6 +59,16 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     tta: bool = False  # evaluate on the image and its mirror image, averaging the logits
+    # The CIFAR-10 speed-run elements (airbench94; engine/speedpath.py), each switchable on its own:
+    tta_level: Optional[str] = None  # none | mirror | mirror+translate; None: mirror when tta, else none
+    alternating_flip: bool = False  # each image flipped on every other epoch instead of by a coin toss
+    whiten_bias_epochs: Optional[int] = None  # train the whitening layer's bias this many epochs, then freeze it
+    lookahead: bool = False  # average the weights every lookahead_every steps from epoch lookahead_start
+    lookahead_every: int = 5
+    lookahead_start: float = 3
+    bias_lr_scale: float = 1.0  # lr multiplier for batch-norm biases (same weight decay per step)
+    bn_momentum: Optional[float] = None  # PyTorch BN momentum (weight of the new batch) for every BN layer
+    model_dtype: Optional[str] = None  # auto | fp32 | fp16 | bf16 weights (auto: fp16 on CUDA); None: fp32
     patience: Optional[int] = None  # early stopping: epochs without validation improvement
     out: Optional[str] = None
     log: Optional[str] = None  # "tensorboard": event files under RUN/tensorboard/ (engine/tblog.py)
@@ -97,13 +107,19 @@ class TrainConfig:
                 raise CnnkitError(f"{flag} must be {rule}, got {value!r}")
         if self.log not in (None, "tensorboard"):
             raise CnnkitError(f"--log {self.log!r}: the only logger is 'tensorboard' (pip install 'cnnkit[tensorboard]')")
+        if self.tta_level not in (None, "none", "mirror", "mirror+translate"):
+            raise CnnkitError(f"--tta-level {self.tta_level!r}: use none, mirror or mirror+translate")
+        if self.model_dtype not in (None, "auto", "fp32", "fp16", "bf16"):
+            raise CnnkitError(f"--model-dtype {self.model_dtype!r}: use auto, fp32, fp16 or bf16")
+        if self.alternating_flip and "flip" not in [t.strip() for t in (self.augment or "").split(",")]:
+            raise CnnkitError("--alternating-flip changes how flips are drawn; add flip to --augment (e.g. flip,translate=2)")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
 
 
 # (field, whole number?, test, the rule in words) for TrainConfig.validate
 _NUMBER_RULES = (
-    ("epochs", True, lambda v: v >= 1, "at least 1"),
+    ("epochs", False, lambda v: v >= 1, "at least 1 (fractions allowed, e.g. 9.9)"),
     ("batch_size", True, lambda v: v >= 1, "at least 1"),
     ("eval_batch_size", True, lambda v: v >= 1, "at least 1"),
     ("lr", False, lambda v: v > 0, "positive (e.g. 0.05)"),
@@ -119,5 +135,10 @@ _NUMBER_RULES = (
     ("ignore_index", True, lambda v: 0 <= v <= 255, "a mask value in 0..255"),
     ("seed", True, lambda v: 0 <= v < 2**32, "in 0..4294967295"),
     ("patience", True, lambda v: v >= 1, "at least 1"),
+    ("whiten_bias_epochs", True, lambda v: v >= 0, "zero or more epochs"),
+    ("lookahead_every", True, lambda v: v >= 1, "at least 1 step"),
+    ("lookahead_start", False, lambda v: v >= 0, "zero or more epochs"),
+    ("bias_lr_scale", False, lambda v: v > 0, "positive (airbench: 64)"),
+    ("bn_momentum", False, lambda v: 0 < v <= 1, "in (0, 1] (PyTorch convention: the weight of each new batch)"),
 )
-_OPTIONAL_NUMBERS = {"grad_clip", "head_lr", "ignore_index", "patience"}
+_OPTIONAL_NUMBERS = {"grad_clip", "head_lr", "ignore_index", "patience", "whiten_bias_epochs", "bn_momentum"}

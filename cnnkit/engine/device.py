@@ -71,6 +71,23 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
     return Precision(name, device.type)
 
 
+MODEL_DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_model_dtype(name: Optional[str], device: torch.device) -> Optional[torch.dtype]:
+    """The dtype the model's weights are held in, or None for float32 weights (with
+    `precision`'s autocast). auto: fp16 on CUDA (airbench's half precision model: no
+    casts per step), float32 elsewhere."""
+    name = (name or "fp32").lower()
+    if name not in MODEL_DTYPES:
+        raise CnnkitError(f"unknown model dtype {name!r}; use {', '.join(MODEL_DTYPES)}")
+    if name == "auto":
+        name = "fp16" if device.type == "cuda" else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise CnnkitError("--model-dtype fp16 is for CUDA GPUs; on this device use fp32 or bf16")
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
 def set_deterministic(on: bool) -> None:
     """Make every kernel deterministic (slower on GPU) or leave cuDNN free to pick."""
     import os

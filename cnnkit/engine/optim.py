@@ -16,13 +16,15 @@ import torch
 from cnnkit.errors import CnnkitError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "rprop", "adagrad")
-SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
+SCHEDULES = ("none", "step", "cosine", "onecycle", "triangle", "plateau")
 
 
 def build_optimizer(name: str, param_groups, lr: float, momentum: float = 0.9, nesterov: bool = False,
                     weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """param_groups: a list of {'params': [...], 'lr_scale': s} (head vs backbone)."""
-    groups = [{"params": g["params"], "lr": lr * g.get("lr_scale", 1.0)} for g in param_groups]
+    """param_groups: a list of {'params': [...], 'lr_scale': s} (head vs backbone), optionally
+    with 'wd_scale' (batch-norm biases at a larger lr keep the same decay per step)."""
+    groups = [{"params": g["params"], "lr": lr * g.get("lr_scale", 1.0),
+               **({"weight_decay": weight_decay * g["wd_scale"]} if "wd_scale" in g else {})} for g in param_groups]
     if name == "sgd":
         if nesterov and momentum <= 0:
             raise CnnkitError("--nesterov needs --momentum > 0")
@@ -84,12 +86,24 @@ def lr_multiplier(schedule: str, step: int, total: int, warmup: int, step_every:
         return warm * gamma ** (step // max(step_every, 1))
     if schedule == "cosine":
         return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    if schedule == "triangle":  # airbench94's: 0.2 -> 1 over the first 23% of steps, then down to 0.07 at the end
+        return _piecewise(step, [0, int(0.23 * total), total], [0.2, 1.0, 0.07])
     if schedule == "onecycle":
         peak = max(int(pct_start * total), 1)
         if step < peak:
             return (step + 1) / peak
         return max(0.0, (total - step) / max(total - peak, 1))
     raise CnnkitError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def _piecewise(x: float, xs: list, ys: list) -> float:
+    """Linear interpolation through (xs, ys), held at the ends."""
+    if x <= xs[0]:
+        return ys[0]
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
+        if x <= x1 and x1 > x0:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return ys[-1]
 
 
 def build_schedule(schedule: str, optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int,

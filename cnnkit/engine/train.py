@@ -26,7 +26,7 @@ from cnnkit.data.loader import BatchLoader
 from cnnkit.engine import distributed, tblog
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from cnnkit.engine.config import NOT_DEFINING, TrainConfig
-from cnnkit.engine.device import environment, resolve_device, resolve_precision, set_deterministic
+from cnnkit.engine.device import environment, resolve_device, resolve_model_dtype, resolve_precision, set_deterministic
 from cnnkit.engine.losses import build_loss, class_weights_from
 from cnnkit.engine.metrics import headline
 from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
@@ -92,7 +92,17 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
     if not head and not backbone:
         raise CnnkitError("every parameter is frozen; nothing would train")
     scale = config.head_lr / config.lr if config.head_lr else 1.0
-    return [g for g in ({"params": backbone, "lr_scale": 1.0}, {"params": head, "lr_scale": scale}) if g["params"]]
+    groups = [{"params": backbone, "lr_scale": 1.0}, {"params": head, "lr_scale": scale}]
+    if config.bias_lr_scale != 1.0:
+        # batch-norm shifts first, at bias_lr_scale x their group's lr and the same weight decay
+        # per step (lr x decay unchanged: airbench's bias scaler)
+        from cnnkit.engine.speedpath import batchnorm_biases
+
+        shifts = batchnorm_biases(model)
+        biases = [{"params": [p for p in g["params"] if id(p) in shifts], "lr_scale": g["lr_scale"] * config.bias_lr_scale,
+                   "wd_scale": 1.0 / config.bias_lr_scale} for g in groups]
+        groups = biases + [{"params": [p for p in g["params"] if id(p) not in shifts], "lr_scale": g["lr_scale"]} for g in groups]
+    return [g for g in groups if g["params"]]
 
 
 def build_model(config: TrainConfig, input_shape, num_classes: int) -> nn.Module:
@@ -117,6 +127,11 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
     model = build_model(config, ds.input_shape, ds.num_classes)
     _data_init(model, ds)
+    if config.bn_momentum is not None:
+        from cnnkit.engine.speedpath import set_bn_momentum
+
+        set_bn_momentum(model, config.bn_momentum)
+    model_dtype = resolve_model_dtype(config.model_dtype, device)
     if config.sync_bn and d.active:
         if device.type != "cuda":
             raise CnnkitError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm); on CPU each process keeps its own batch statistics")
@@ -124,6 +139,10 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    from cnnkit.engine import speedpath
+
+    speedpath.to_model_dtype(model, model_dtype)
+    hooks = _speed_hooks(config, model, d)
     weights = None
     if config.class_weights:
         if config.class_weights == "balanced":
@@ -143,16 +162,43 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
         ddp = distributed.wrap_model(model, device, d)
         train_forward = torch.compile(ddp) if config.compile else ddp
     trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled,
-                      config.tta, d, train_forward)
+                      config.tta_level or config.tta, d, train_forward, hooks, model_dtype, _loss_scale(config, model_dtype))
     crop = tuple(config.crop) if config.crop else None
     augment = Augment.parse(config.augment, crop)
-    common = {"device": device, "normalization": ds.normalization, "dtype": torch.float32, "channels_last": channels_last,
-              "rank": d.rank, "world": d.world}
+    common = {"device": device, "normalization": ds.normalization, "dtype": model_dtype or torch.float32,
+              "channels_last": channels_last, "rank": d.rank, "world": d.world}
     train_loader = BatchLoader(ds.train, config.batch_size, augment=augment, shuffle=True, seed=config.seed,
-                               drop_last=len(ds.train) > config.batch_size, **common)
+                               drop_last=len(ds.train) > config.batch_size, alternating_flip=config.alternating_flip, **common)
     val_loader = BatchLoader(ds.val, config.eval_batch_size, **common) if ds.val is not None else None
     test_loader = BatchLoader(ds.test, config.eval_batch_size, **common) if ds.test is not None else None
     return model, trainer, train_loader, val_loader, test_loader
+
+
+def _speed_hooks(config: TrainConfig, model: nn.Module, d: distributed.Dist) -> list:
+    """The trainer hooks the config asks for: whitening-bias freeze, lookahead."""
+    from cnnkit.engine.speedpath import FreezeAfter, Lookahead, whitening_biases
+
+    hooks = []
+    if config.whiten_bias_epochs is not None:
+        if d.active:
+            raise CnnkitError("--whiten-bias-epochs cannot be used with --nproc (data-parallel training needs a fixed set "
+                              "of trained parameters); leave it out or train in one process")
+        hooks.append(FreezeAfter(whitening_biases(model, config.model), config.whiten_bias_epochs))
+    if config.lookahead:
+        hooks.append(Lookahead(model, config.lookahead_every, config.lookahead_start))
+    return hooks
+
+
+def _loss_scale(config: TrainConfig, model_dtype) -> float:
+    """fp16 weights train on the gradient of the summed loss (see Trainer.loss_scale); SGD only,
+    because only for SGD is dividing its lr by the same factor exactly the same update."""
+    if model_dtype != torch.float16:
+        return 1.0
+    names = {config.optimizer} | ({config.switch.split(":")[1]} if config.switch and ":" in config.switch else set())
+    if names != {"sgd"}:
+        raise CnnkitError("--model-dtype fp16 trains with SGD only (as airbench does); use --model-dtype bf16 or fp32 "
+                          "for other optimisers")
+    return float(config.batch_size)
 
 
 def _data_init(model: nn.Module, ds, count: int = 5000) -> None:
@@ -173,10 +219,13 @@ def _data_init(model: nn.Module, ds, count: int = 5000) -> None:
 
 def _start_phase(trainer: Trainer, model, config: TrainConfig, phase, steps_per_epoch: int) -> None:
     groups = _param_groups(model, config)
-    trainer.optimizer = build_optimizer(phase.optimizer, groups, phase.lr, config.momentum, config.nesterov, config.weight_decay)
+    s = trainer.loss_scale  # lr / s and decay x s on a loss x s: the same SGD update
+    trainer.optimizer = build_optimizer(phase.optimizer, groups, phase.lr / s, config.momentum, config.nesterov,
+                                        config.weight_decay * s)
     epochs = phase.end - phase.start
+    trainer.total_steps = math.ceil(config.epochs * steps_per_epoch)  # fractional --epochs: the last epoch is cut short
     trainer.schedule, trainer.plateau = build_schedule(
-        config.schedule, trainer.optimizer, epochs * steps_per_epoch, int(config.warmup_epochs * steps_per_epoch),
+        config.schedule, trainer.optimizer, math.ceil(epochs * steps_per_epoch), int(config.warmup_epochs * steps_per_epoch),
         config.step_epochs * steps_per_epoch)
 
 
@@ -250,15 +299,18 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
              dataset=ds, device=device, precision=trainer.precision.name)
     epoch = start_epoch
     try:
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(start_epoch, math.ceil(config.epochs)):
             if epoch == phases[phase_index].end:
                 phase_index += 1
                 _start_phase(trainer, model, config, phases[phase_index], steps)
                 progress("switch", epoch=epoch, optimizer=phases[phase_index].optimizer, lr=phases[phase_index].lr)
-            lr = trainer.optimizer.param_groups[-1]["lr"]
-            record = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(train_loader, epoch, lambda **b: progress("batch", **b))}
+            lr = trainer.optimizer.param_groups[-1]["lr"] * trainer.loss_scale
+            max_steps = trainer.total_steps - epoch * steps  # fewer than `steps` only in the last of fractional epochs
+            record = {"epoch": epoch + 1, "lr": lr,
+                      **trainer.train_epoch(train_loader, epoch, lambda **b: progress("batch", **b), max_steps=max_steps)}
             if val_loader is not None:
-                val = trainer.evaluate(val_loader)
+                # choosing the epoch needs no more than mirror TTA; the six-view level is for the test (3x the cost)
+                val = trainer.evaluate(val_loader, "mirror" if trainer.tta == "mirror+translate" else None)
                 record.update({f"val_{k}": v for k, v in val.items() if not isinstance(v, list)})
                 score = headline(ds.task, val)
                 if trainer.plateau is not None:
@@ -303,6 +355,17 @@ def _curves(run: RunDir, history: list[dict], metric: Optional[str], task: str) 
     plot_curves({run.path.name: history}, run.file("curves.png"), metric=key)
 
 
+def warmup_split(history: list[dict]) -> dict:
+    """Epoch 1's time split into warm-up (torch.compile, cuDNN autotuning, first allocations)
+    and steady state: steady_images_per_second is the median rate of the later epochs, and
+    warmup_seconds what epoch 1 took beyond its images at that rate (0 with one epoch)."""
+    if len(history) < 2:
+        return {"warmup_seconds": 0.0, "steady_images_per_second": history[0]["train_images_per_second"] if history else None}
+    rate = statistics.median(r["train_images"] / r["train_seconds"] for r in history[1:] if r["train_seconds"] > 0)
+    first = history[0]
+    return {"warmup_seconds": max(0.0, first["train_seconds"] - first["train_images"] / rate), "steady_images_per_second": rate}
+
+
 def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress) -> dict:
     """Evaluate the test split once, on the best checkpoint, and write summary.json."""
     d = trainer.dist
@@ -320,6 +383,8 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
         "train_images_per_second": sum(r["train_images"] for r in history) / max(sum(r["train_seconds"] for r in history), 1e-9),
         "device": str(trainer.device),
         "precision": trainer.precision.name,
+        "model_dtype": str(trainer.model_dtype or torch.float32).replace("torch.", ""),
+        **warmup_split(history),
         "processes": d.world,
         "run_dir": str(run.path),
         "environment": environment(trainer.device),  # what `cnnkit report` shows to reproduce the run

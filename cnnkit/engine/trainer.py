@@ -209,13 +209,15 @@ class Trainer:
             raise NonFiniteLoss(f"the loss became {value} in {where}; try a lower --lr, --grad-clip 1.0, or --precision fp32")
 
     @torch.no_grad()
-    def evaluate(self, loader) -> dict:
-        """Loss and metrics (cnnkit.engine.metrics) over a whole split, no augmentation."""
+    def evaluate(self, loader, tta=None) -> dict:
+        """Loss and metrics (cnnkit.engine.metrics) over a whole split, no augmentation
+        beyond the TTA level (`tta`, default the trainer's)."""
         self.model.eval()
+        tta = self.tta if tta is None else tta_level(tta)
         meter = make_meter(self.task, self.num_classes, self.ignore_index)
         for x, y in loader:
             with self.autocast():
-                logits = forward_tta(self.forward, x, self.task, self.tta).float()
+                logits = forward_tta(self.forward, x, self.task, tta).float()
                 loss = self.loss_fn(logits, y)
             meter.update(logits, y, loss.detach())  # counts stay on the device until compute()
         return self.dist.merge_meters(meter).compute()  # every rank's shard: each sample counted once

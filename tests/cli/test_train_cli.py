@@ -99,7 +99,12 @@ def test_train_errors(cli, tmp_path):
     assert_clean_error(cli("train", "convnett", "-d", DATA), "convnet")
     assert_clean_error(cli("train", "unet", "-d", "shapes"), "segmentation model")
     assert_clean_error(cli("train", "convnet", "-d", "shapes", "--optimizer", "lbfgs", "-o", tmp_path / "x"), "sgd")
-    assert_clean_error(cli("train", "convnet", "-d", "shapes", "--device", "cuda", "-o", tmp_path / "y"), "--device cpu")
+    import torch
+
+    if torch.cuda.is_available():  # a GPU machine: a device index that is not there
+        assert_clean_error(cli("train", "convnet", "-d", "shapes", "--device", "cuda:99", "-o", tmp_path / "y"), "CUDA device")
+    else:
+        assert_clean_error(cli("train", "convnet", "-d", "shapes", "--device", "cuda", "-o", tmp_path / "y"), "--device cpu")
     assert_clean_error(cli("train", "--resume", tmp_path / "nothing"), "no such run")
     assert_clean_error(cli("train", "convnet", "-d", "folder:/does/not/exist"), "does not exist")
 

@@ -11,8 +11,10 @@ from cnnkit.engine.rundir import read_metrics
 from cnnkit.engine.train import Interrupted, make_config, resume_config, run_trials, train
 from cnnkit.errors import CnnkitError, RunFailure
 
+# device cpu: the exact comparisons below (resume == uninterrupted) hold for CPU kernels; on a GPU machine
+# "auto" would pick CUDA, whose autotuned kernels are not bit-reproducible
 TINY = {"model_options": {"widths": (8, 16), "kernel_size": 3, "batchnorm": True, "hidden": 32}, "recipe": "default",
-        "batch_size": 32, "optimizer": "adam", "lr": 3e-3}
+        "batch_size": 32, "optimizer": "adam", "lr": 3e-3, "device": "cpu"}
 TINY_DATA = "shapes:n=240,size=16"
 
 

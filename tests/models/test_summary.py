@@ -9,8 +9,8 @@ import torch.nn as nn
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnkit.registry import create_model, get_spec, list_models
 from cnnkit.model_summary import collapse, summarize
+from cnnkit.registry import create_model, get_spec, list_models
 
 torchinfo = pytest.importorskip("torchinfo")
 
@@ -35,7 +35,8 @@ def test_torchvision_models_match_torchinfo_and_flop_counter(name):
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     shape = (3, 64, 64)
     s = summarize(model, shape)
-    info = torchinfo.summary(model, input_size=(1, *shape), verbose=0)
+    # device="cpu": on a GPU machine torchinfo would move the model to CUDA and the CPU oracle below would fail
+    info = torchinfo.summary(model, input_size=(1, *shape), verbose=0, device="cpu")
     assert s.total_params == info.total_params
     assert s.trainable_params == info.trainable_params
     assert 2 * s.total_macs == conv_linear_flops(model, shape)
