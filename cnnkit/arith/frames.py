@@ -172,11 +172,50 @@ class Drawing:
     scatter_texts: list[str] = field(default_factory=list)
     formula: list[str] = field(default_factory=list)
     pytorch: str = ""
+    channels: ChannelView | None = None  # with --in-channels / --out-channels / --groups
+
+
+@dataclass
+class ChannelView:
+    """Which input channels each output channel combines: groups split both into g blocks."""
+
+    in_channels: int
+    out_channels: int
+    groups: int
+    weight_shape: tuple[int, ...]
+    params: int
+    blocks: list[tuple[list[int], list[int]]]  # per group: (input channels, output channels)
+
+    def as_dict(self) -> dict:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels, "groups": self.groups,
+                "weight_shape": list(self.weight_shape), "params": self.params,
+                "blocks": [{"in_channels": i, "out_channels": o} for i, o in self.blocks]}
+
+
+def channel_view(op: str, in_channels: int, out_channels: int, groups: int, k: tuple[int, int]) -> ChannelView:
+    """Grouped convolution: output channel o reads input channels of group o // (C_out/g) only."""
+    from cnnkit.errors import GeometryError, SpecError
+
+    if op not in ("conv", "transpose"):
+        raise SpecError("channels and groups belong to convolutions; pooling works on each channel alone")
+    for name, v in (("--in-channels", in_channels), ("--out-channels", out_channels), ("--groups", groups)):
+        if v < 1:
+            raise SpecError(f"{name} must be >= 1, got {v}")
+    if in_channels % groups or out_channels % groups:
+        raise GeometryError(f"--groups {groups} must divide both --in-channels ({in_channels}) and "
+                            f"--out-channels ({out_channels})")
+    ci, co = in_channels // groups, out_channels // groups
+    blocks = [(list(range(g * ci, (g + 1) * ci)), list(range(g * co, (g + 1) * co))) for g in range(groups)]
+    # Conv2d weights are (C_out, C_in/g, kh, kw); ConvTranspose2d's are (C_in, C_out/g, kh, kw).
+    shape = (out_channels, ci, *k) if op == "conv" else (in_channels, co, *k)
+    params = shape[0] * shape[1] * k[0] * k[1] + out_channels
+    return ChannelView(in_channels, out_channels, groups, shape, params, blocks)
 
 
 def plan(op: str, size: str | None = None, kernel: str | None = None, stride: str | None = None,
          padding: str = "0", dilation: str = "1", ceil_mode: bool = False, output_padding: str = "0",
-         image: str | None = None, kernel_values: str | None = None) -> Drawing:
+         image: str | None = None, kernel_values: str | None = None, in_channels: int | None = None,
+         out_channels: int | None = None, groups: int | None = None) -> Drawing:
     """Resolve `cnnkit draw`'s options into a Drawing (raises CnnkitError on bad geometry).
 
     One size means a square (``--in 5`` is 5x5). With ``image`` (a matrix, as `cnnkit
@@ -209,7 +248,15 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
         raise SpecError("draw shows 2-D grids: give sizes as one number (square) or H x W, e.g. 5x7")
     axes = layer_output(op, size, kernel, stride, padding, dilation, ceil_mode, output_padding)
     rows, cols = (axes * 2) if len(axes) == 1 else axes
-    drawing = Drawing(op, rows, cols, [], pytorch=pytorch_line(op, rows, cols))
+    channels = None
+    if (in_channels, out_channels, groups) != (None, None, None):
+        if values is not None and (in_channels or 1) > 1:
+            raise SpecError("--image gives one input channel; leave out --in-channels, or draw the channels without values")
+        g = 1 if groups is None else groups
+        channels = channel_view(op, g if in_channels is None else in_channels, g if out_channels is None else out_channels,
+                                g, (rows.k, cols.k))
+    cin, cout, g = (channels.in_channels, channels.out_channels, channels.groups) if channels else (1, 1, 1)
+    drawing = Drawing(op, rows, cols, [], pytorch=pytorch_line(op, rows, cols, cin, cout, g), channels=channels)
     if padding.strip().lower() == "same":
         drawing.pytorch = drawing.pytorch.replace(f"padding={rows.p_before}", "padding='same'", 1) \
             if rows.p_before == rows.p_after and cols.p_before == cols.p_after else drawing.pytorch

@@ -23,6 +23,9 @@ ImageOpt = Annotated[Optional[str], typer.Option("--image", help="Input values, 
 KernelValuesOpt = Annotated[Optional[str], typer.Option(
     "--kernel", help="Kernel values: sobel-x, sobel-y, laplace, box, gaussian, identity, sharpen, or '1 0; 0 -1'.")]
 MaxFramesOpt = Annotated[Optional[int], typer.Option("--max-frames", help="Most steps to draw (default 200 for a GIF, 48 for a sheet).")]
+InChOpt = Annotated[Optional[int], typer.Option("--in-channels", help="Input channels, for the channel view (with --groups).")]
+OutChOpt = Annotated[Optional[int], typer.Option("--out-channels", help="Output channels, for the channel view.")]
+GroupsOpt = Annotated[Optional[int], typer.Option("--groups", help="Grouped convolution: which input channels each output channel sees.")]
 FpsOpt = Annotated[float, typer.Option("--fps", help="GIF steps per second.")]
 
 EXAMPLES = {
@@ -31,6 +34,10 @@ EXAMPLES = {
     "maxpool": "cnnkit draw maxpool --in 5 --k 2 --s 2 --p 1 --ceil --out pool.png",
     "avgpool": "cnnkit draw avgpool --image \"1 2 3 4; 5 6 7 8; 9 10 11 12; 13 14 15 16\" --k 2 --out avg.png",
     "transpose": "cnnkit draw transpose --in 3 --k 3 --s 2 --p 1 --output-padding 1 --out up.gif",
+}
+CHANNEL_EXAMPLE = {
+    "conv": "\n\nExample: cnnkit draw conv --in 5 --k 3 --in-channels 4 --out-channels 6 --groups 2 --out groups.png",
+    "transpose": "\n\nExample: cnnkit draw transpose --in 3 --k 2 --s 2 --in-channels 4 --out-channels 4 --groups 4 --out t.png",
 }
 TITLES = {
     "conv": "Convolution (cross-correlation, as nn.Conv2d), one output cell per step.",
@@ -55,17 +62,20 @@ def _layer_command(op: str):
         out: OutOpt = f"{op}.gif",
         max_frames: MaxFramesOpt = None,
         fps: FpsOpt = 2.0,
+        in_channels: InChOpt = None,
+        out_channels: OutChOpt = None,
+        groups: GroupsOpt = None,
         json_: JsonOpt = False,
     ) -> None:
         from cnnkit.viz.draw import draw_layer
 
         result = draw_layer(op, out, size, kernel, stride, padding, dilation, ceil, output_padding, image,
-                            kernel_values, max_frames, fps)
+                            kernel_values, max_frames, fps, in_channels, out_channels, groups)
         _done(result, json_)
 
     command.__doc__ = (f"{TITLES[op]}\n\nEach step shows the input grid (padding grey), the kernel's footprint, the "
                        f"output cell it produces, the size formula with the numbers, and with --image its sum.\n\n"
-                       f"Example: {EXAMPLES[op]}")
+                       f"Example: {EXAMPLES[op]}{CHANNEL_EXAMPLE.get(op, '')}")
     return command
 
 

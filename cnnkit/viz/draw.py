@@ -22,8 +22,11 @@ from cnnkit.viz.draw_canvas import (
     INK,
     ORANGE,
     PAD,
+    PURPLE,
     SKY,
+    VERMILION,
     WHITE,
+    YELLOW,
     ZERO,
     PilCanvas,
     SvgCanvas,
@@ -304,6 +307,9 @@ def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: flo
     if d.op == "transpose" and (d.rows.output_padding or d.cols.output_padding):
         foot.append("green: output padding (rows / columns kept at the end instead of cropped)")
     text_w = int(max(text_width(t, 13, mono=True) for t in head + foot)) + 1
+    if d.channels is not None and max(d.channels.in_channels, d.channels.out_channels) > MAX_GRID:
+        raise CnnkitError(f"at most {MAX_GRID} channels can be drawn; the grouping is the same with fewer, "
+                          "e.g. --in-channels 8 --out-channels 8 --groups 4")
     renderers = [Renderer(d, v, cell) for v in vs]
     for rd in renderers:
         rd._partials = scatter_partials(d) if rd.v.name == "scatter" and d.image is not None else None
@@ -314,6 +320,46 @@ def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: flo
     return {"path": str(path), "frames_drawn": sum(len(v.frames) for v in vs), "frames_total": total, "notes": notes}
 
 
+CH_BOX, CH_PITCH = 26, 22  # channel boxes: width, vertical pitch
+GROUP_COLOURS = [GREEN, VERMILION, PURPLE, YELLOW, SKY, ORANGE, BLUE]  # green first: orange and blue mean taps and outputs
+
+
+def channel_panel_height(d: Drawing) -> int:
+    if d.channels is None:
+        return 0
+    return 24 + max(d.channels.in_channels, d.channels.out_channels) * CH_PITCH + 12
+
+
+def draw_channels(cv, x: int, y: int, d: Drawing) -> None:
+    """Input channels left, output channels right, a line for every (input, output) pair a weight connects."""
+    ch = d.channels
+    ci = ch.in_channels // ch.groups
+    cv.text(x, y, f"channels: groups={ch.groups}, each output channel combines {ci} of the {ch.in_channels} input "
+                  f"channels (colours: groups)", size=13, anchor="la")
+    top, right = y + 24, x + CH_BOX + 220
+    for g, (ins, outs) in enumerate(ch.blocks):
+        colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
+        for o in outs:
+            for i in ins:
+                cv.line(x + CH_BOX, top + i * CH_PITCH + 9, right, top + o * CH_PITCH + 9, fill=colour, width=1)
+        for i in ins:
+            cv.rect(x, top + i * CH_PITCH, x + CH_BOX, top + i * CH_PITCH + 18, fill=colour, outline=INK)
+            cv.text(x + CH_BOX / 2, top + i * CH_PITCH + 9, str(i), size=11, anchor="mm")
+        for o in outs:
+            cv.rect(right, top + o * CH_PITCH, right + CH_BOX, top + o * CH_PITCH + 18, fill=colour, outline=INK)
+            cv.text(right + CH_BOX / 2, top + o * CH_PITCH + 9, str(o), size=11, anchor="mm")
+    tx = right + CH_BOX + 24
+    k = ch.weight_shape[2:]
+    name = "Conv2d" if d.op == "conv" else "ConvTranspose2d"
+    lines = [f"input channels 0..{ch.in_channels - 1} (left), output channels 0..{ch.out_channels - 1} (right)",
+             f"{name} weight shape ({', '.join(map(str, ch.weight_shape))}): "
+             f"{'·'.join(map(str, ch.weight_shape))} + {ch.out_channels} bias = {ch.params} parameters",
+             f"each of the {ch.out_channels} output channels: a {k[0]}x{k[1]} kernel on each of its {ci} input channels,"
+             " summed"]
+    for n, line in enumerate(lines):
+        cv.text(tx, top + 18 * n, line, size=12, anchor="la")
+
+
 def _text_block(cv, x, y, lines, mono=True) -> None:
     for n, line in enumerate(lines):
         cv.text(x, y + 18 * n, line, size=14 if n == 0 and not mono else 13, anchor="la", mono=mono)
@@ -322,15 +368,18 @@ def _text_block(cv, x, y, lines, mono=True) -> None:
 def _write_gif(renderers, head, foot, text_w, path: Path, fps: float) -> None:
     from PIL import Image
 
-    width = max(max(rd.width for rd in renderers), text_w) + 2 * M
+    width = max(max(rd.width for rd in renderers), text_w, _channels_width(renderers[0].d)) + 2 * M
     body_h = max(rd.height for rd in renderers)
-    top = M + 18 * len(head) + 10
+    ch_h = channel_panel_height(renderers[0].d)
+    top = M + 18 * len(head) + 10 + ch_h
     height = top + body_h + 10 + 18 * len(foot) + M
     frames = []
     palette = _palette()
     for rd in renderers:
         base = PilCanvas(width, height)
         _text_block(base, M, M, head)
+        if ch_h:
+            draw_channels(base, M, top - ch_h, rd.d)
         _text_block(base, M, top + body_h + 10, foot)
         rd.draw_static(base, M, top)
         for t in range(len(rd.v.frames)):
@@ -342,10 +391,14 @@ def _write_gif(renderers, head, foot, text_w, path: Path, fps: float) -> None:
                                              duration=int(1000 / fps), loop=0, optimize=False, comment=MARK))
 
 
+def _channels_width(d: Drawing) -> int:
+    return 0 if d.channels is None else 2 * CH_BOX + 220 + 24 + 620
+
+
 def _palette():
     from PIL import Image
 
-    colours = [WHITE, INK, GRID, PAD, ZERO, ORANGE, SKY, BLUE, GREEN]
+    colours = [WHITE, INK, GRID, PAD, ZERO, ORANGE, SKY, BLUE, GREEN, YELLOW, VERMILION, PURPLE]
     rgb = [tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in colours]
     # Greys and light tints so that anti-aliased text edges stay smooth.
     rgb += [(g, g, g) for g in range(0, 256, 16)]
@@ -362,12 +415,15 @@ def _write_sheet(renderers, head, foot, text_w, path: Path) -> None:
     th = max(rd.height for rd in renderers) + 16
     per_row = max(1, min(len(tiles), (1400 - 2 * M) // tw))
     n_rows = -(-len(tiles) // per_row)
-    width = max(per_row * tw, text_w) + 2 * M
-    top = M + 18 * len(head) + 10
+    width = max(per_row * tw, text_w, _channels_width(renderers[0].d)) + 2 * M
+    ch_h = channel_panel_height(renderers[0].d)
+    top = M + 18 * len(head) + 10 + ch_h
     height = top + n_rows * th + 18 * len(foot) + M
     svg = path.suffix.lower() == ".svg"
     cv = SvgCanvas(width, height) if svg else PilCanvas(width, height)
     _text_block(cv, M, M, head)
+    if ch_h:
+        draw_channels(cv, M, top - ch_h, renderers[0].d)
     _text_block(cv, M, top + n_rows * th, foot)
     counts = {id(rd): str(len(rd.v.frames)) for rd in renderers}
     for n, (rd, t) in enumerate(tiles):
@@ -404,7 +460,8 @@ def _atomic(path: Path, write) -> None:
 def draw_layer(op: str, out: str | Path, size: str | None = None, kernel: str | None = None,
                stride: str | None = None, padding: str = "0", dilation: str = "1", ceil_mode: bool = False,
                output_padding: str = "0", image: str | None = None, kernel_values: str | None = None,
-               max_frames: int | None = None, fps: float = 2.0) -> dict:
+               max_frames: int | None = None, fps: float = 2.0, in_channels: int | None = None,
+               out_channels: int | None = None, groups: int | None = None) -> dict:
     """`cnnkit draw conv|maxpool|avgpool|transpose`: plan, draw, and the numbers behind it.
 
     Returns {'path', 'pytorch', 'output_size', 'formula', 'frames' (per output cell:
@@ -418,7 +475,8 @@ def draw_layer(op: str, out: str | Path, size: str | None = None, kernel: str | 
         raise CnnkitError(f"--max-frames must be >= 1, got {max_frames}")
     if fps <= 0 or fps != fps:
         raise CnnkitError(f"--fps must be a positive number, got {fps}")
-    d = plan(op, size, kernel, stride, padding, dilation, ceil_mode, output_padding, image, kernel_values)
+    d = plan(op, size, kernel, stride, padding, dilation, ceil_mode, output_padding, image, kernel_values,
+             in_channels, out_channels, groups)
     check_out_path(out)
     written = render(d, out, max_frames, fps)
     result = {
@@ -432,6 +490,8 @@ def draw_layer(op: str, out: str | Path, size: str | None = None, kernel: str | 
         "frames_drawn": written["frames_drawn"],
         "frames_total": written["frames_total"],
     }
+    if d.channels is not None:
+        result["channels"] = d.channels.as_dict()
     if d.scatter is not None:
         result["scatter"] = [{"input": list(f.output), "outputs": [list(c) for c in f.inputs],
                               "cropped": [list(c) for c in f.padding]} for f in d.scatter]

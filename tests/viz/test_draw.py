@@ -289,3 +289,38 @@ def test_receptive_field_command(cli, tmp_path):
     assert data["grids"][0]["region"] == [[15, 32], [15, 32]]  # 18x18, not 3x3
     assert data["grids"][-1]["receptive_field"] == [18, 18]
     assert eval(data["pytorch"], {"nn": nn})(torch.zeros(1, 1, 48, 48)).shape[-1] == 3
+
+
+@pytest.mark.parametrize("op, cin, cout, groups", [("conv", 4, 6, 2), ("conv", 3, 3, 3), ("conv", 2, 4, 1),
+                                                   ("transpose", 4, 2, 2), ("transpose", 6, 6, 3)])
+def test_channel_view_matches_grouped_torch_layer(op, cin, cout, groups):
+    d = plan(op, "5", "3", in_channels=cin, out_channels=cout, groups=groups)
+    module = eval(d.pytorch, {"nn": nn}).double()
+    ch = d.channels
+    assert list(module.weight.shape) == list(ch.weight_shape)
+    assert ch.params == sum(p.numel() for p in module.parameters())
+    x = torch.rand(1, cin, 5, 5, dtype=torch.float64, requires_grad=True)
+    nn.init.constant_(module.weight, 1.0)
+    y = module(x)
+    seen = {}
+    for o in range(cout):
+        (g,) = torch.autograd.grad(y[0, o].sum(), x, retain_graph=True)
+        seen[o] = [c for c in range(cin) if g[0, c].abs().sum() > 0]
+    for ins, outs in ch.blocks:
+        for o in outs:
+            assert seen[o] == ins
+
+
+def test_channel_view_in_json_and_errors(cli, tmp_path):
+    r = cli("draw", "conv", "--in", "5", "--k", "3", "--in-channels", "4", "--out-channels", "6", "--groups", "2",
+            "--out", tmp_path / "g.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["channels"]["blocks"][1] == {"in_channels": [2, 3], "out_channels": [3, 4, 5]}
+    assert "groups=2" in r.json()["pytorch"]
+    for args, fragment in [(["conv", "--groups", "4", "--in-channels", "6", "--out-channels", "8"], "must divide"),
+                           (["maxpool", "--groups", "2"], "pooling"),
+                           (["conv", "--in-channels", "0"], ">= 1"),
+                           (["conv", "--in-channels", "100", "--out-channels", "100"], "at most 64")]:
+        r = cli("draw", *args, "--in", "5", "--k", "3", "--out", tmp_path / "e.png", "--json")
+        assert_clean_error(r, fragment)
+        assert r.stdout == ""
