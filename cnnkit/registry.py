@@ -140,6 +140,10 @@ def resolve_kwargs(name: str, num_classes: int | None = None, in_channels: int |
     resolved = {**valid, **given}
     resolved["num_classes"] = spec.num_classes if num_classes is None else num_classes
     resolved["in_channels"] = spec.input_shape[0] if in_channels is None else in_channels
+    for key, flag in (("num_classes", "--classes"), ("in_channels", "input channels")):
+        v = resolved[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise CnnkitError(f"{flag} must be a whole number, at least 1; got {v!r}")
     return resolved
 
 

@@ -104,6 +104,10 @@ class CnnkitGroup(TyperGroup):
             if _debug(args):
                 raise
             fail(describe_os_error(e), 2)
+        except UnicodeDecodeError as e:  # a binary file where a text file (spec, matrix, TOML) belongs
+            if _debug(args):
+                raise
+            fail(f"a file given is not text ({e.encoding} cannot decode byte {e.start}); give a plain text file", 2)
         except (Abort, KeyboardInterrupt):
             typer.echo("interrupted", err=True)
             sys.exit(130)

@@ -66,8 +66,18 @@ def parse_hw(text, what: str):
 
 def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=None, no_download=False, split_seed=0, test_split=0.2):
     """Build cnnkit.data.DataOptions from the shared CLI options."""
-    from cnnkit.data.catalog import DataOptions
+    import math
 
+    from cnnkit.data.catalog import DataOptions
+    from cnnkit.errors import CnnkitError
+
+    # the same ranges as training's (engine/config.py); NaN fails every comparison, so test what must hold
+    if not (isinstance(val_split, (int, float)) and 0 <= val_split < 1):
+        raise CnnkitError(f"--val-split must be in [0, 1), got {val_split}")
+    if not (isinstance(test_split, (int, float)) and 0 < test_split < 1) or not math.isfinite(test_split):
+        raise CnnkitError(f"--test-split must be in (0, 1), got {test_split}")
+    if ignore_index is not None and not 0 <= ignore_index <= 255:
+        raise CnnkitError(f"--ignore-index must be a mask value in 0..255, got {ignore_index}")
     size = parse_hw(image_size, "--image-size")
     return DataOptions(data_dir=data_dir, val_split=val_split, split_seed=split_seed, test_split=test_split,
                        image_size=tuple(size) if size else None, ignore_index=ignore_index, download=not no_download)

@@ -114,6 +114,8 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
             pixels = {int(k): n for k, n in train["pixels_per_class"].items() if int(k) != ds.ignore_index}
             _policy_checks(report, spec, ds.task, ds.input_shape[0], pixels, "pixels", ds.class_names)
         return report
+    if not rest:  # Path("") would be the current folder
+        raise DataError(f"{kind}: needs a path, e.g. {kind}:data/my-images")
     path = folders.require_folder(Path(rest).expanduser(), spec)
     if kind == "folder":
         scan = folders.scan_class_folders(path)

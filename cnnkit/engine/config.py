@@ -115,6 +115,14 @@ class TrainConfig:
             raise CnnkitError("--alternating-flip changes how flips are drawn; add flip to --augment (e.g. flip,translate=2)")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
+        if self.class_weights not in (None, "balanced"):
+            try:
+                weights = [float(v) for v in str(self.class_weights).split(",")]
+            except ValueError:
+                raise CnnkitError("--class-weights takes 'balanced' or numbers, e.g. 1,2.5,1") from None
+            if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+                raise CnnkitError(f"--class-weights {self.class_weights}: weights must be finite, zero or more, "
+                                  "and not all zero, e.g. 1,2.5,1")
 
 
 # (field, whole number?, test, the rule in words) for TrainConfig.validate

@@ -41,6 +41,8 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     """Metrics of a checkpoint on a split, plus files: confusion matrix (CSV, PNG) for
     classification, a per-image CSV for segmentation. The data is resized to the
     checkpoint's input size and normalised with the statistics stored in it."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise CnnkitError(f"--batch-size must be a whole number, at least 1; got {batch_size!r}")
     ckpt, model, dev = load_for_inference(path, device)
     config = ckpt.get("config", {})
     spec = dataset or ckpt.get("dataset")
