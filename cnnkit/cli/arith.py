@@ -164,7 +164,8 @@ def _render_layers(report: dict, batch, optimizer) -> None:
     console.print(f"total params: {report['total_params']:,}")
     console.print(f"total MACs:   {report['total_macs']:,} (multiply-accumulates per image, conv/linear layers)")
     console.print(f"total FLOPs:  {report['total_flops']:,} (= 2 x MACs)")
-    console.print("RF: receptive field in input pixels; jump: effective stride; 'all': every input pixel")
+    console.print("RF: receptive field, the largest input footprint of any position (pixels); jump: effective stride; "
+                  "'all': every input pixel")
     for r in report["layers"]:
         for n in r["notes"]:
             console.print(f"layer {r['index']}: {n}")

@@ -10,6 +10,8 @@ depends on.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 import torch
 import torch.nn as nn
@@ -149,3 +151,29 @@ def test_random_specs_against_gradient(n, layers):
         assume(False)
     assume(report.rows[-1].output_shape[1] <= 200)
     check_spec(spec)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    st.integers(8, 60),
+    st.lists(st.tuples(st.sampled_from(["conv 1 k{k} s{s} d{d}", "maxpool {k} s{s}", "avgpool {k}", "gap {m}"]),
+                       st.integers(1, 4), st.integers(1, 3), st.integers(1, 2), st.integers(2, 5)), min_size=1, max_size=4),
+)
+def test_start_and_jump_are_footprint_centres_without_padding(n, layers):
+    # Without padding nothing is clipped: position 0's footprint is centred on `start`,
+    # and for uniform layers neighbouring footprints are `jump` apart. Uneven adaptive
+    # windows make the jump an average (n/m) from there on, so checking stops after them.
+    spec = " | ".join([f"1x{n}"] + [t.format(k=k, s=s, d=d, m=m) for t, k, s, d, m in layers])
+    try:
+        report = analyse(spec)
+    except GeometryError:
+        assume(False)
+    per_layer, rows = cnnkit_footprints(spec)
+    for boxes, row in zip(per_layer, rows):
+        (a, b) = boxes[0]
+        assert row.start[0] == Fraction(a + b, 2), (spec, row.layer.text)
+        if row.layer.kind == "gap":
+            break
+        if len(boxes) > 1:
+            assert row.jump[0] == Fraction(boxes[1][0] + boxes[1][1] - a - b, 2), (spec, row.layer.text)
+    assert report.rows[-1].receptive_field[0] >= 1
