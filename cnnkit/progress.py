@@ -27,6 +27,11 @@ def _fmt_record(r: dict, metric: str) -> str:
     return "  ".join(parts)
 
 
+def _scalar(loss) -> float:
+    """A batch's loss (a 0-dim tensor that may still carry autograd history, or a float)."""
+    return float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+
+
 class PlainProgress:
     """One line per epoch, flushed, for logs."""
 
@@ -98,7 +103,7 @@ class RichProgress(PlainProgress):
                 self._last = now
                 rate = info["seen"] / max(info["seconds"], 1e-9)
                 self.bars.update(self.batch_task, completed=info["batch"], description=f"epoch {info['epoch'] + 1}",
-                                 info=f"loss {float(info['loss']):.4f}  {rate:.0f} img/s")
+                                 info=f"loss {_scalar(info['loss']):.4f}  {rate:.0f} img/s")
         elif event == "epoch":
             self.bars.update(self.epoch_task, advance=1)
             self.bars.reset(self.batch_task)
@@ -155,7 +160,7 @@ class NotebookProgress(PlainProgress):
                 bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
                 rate = info["seen"] / max(info["seconds"], 1e-9)
                 self._show(f"epoch {info['epoch'] + 1}/{self._epochs} [{bar}] {info['batch']}/{info['batches']} batches  "
-                           f"loss {float(info['loss']):.4f}  {rate:.0f} img/s")
+                           f"loss {_scalar(info['loss']):.4f}  {rate:.0f} img/s")
             return
         super().__call__(event, **info)
 
