@@ -201,12 +201,21 @@ class Trainer:
             "train_images_per_second": seen / seconds if seconds > 0 else math.nan,
         }
 
-    @staticmethod
-    def _check_finite(finite: torch.Tensor, loss: Optional[torch.Tensor], epoch: int, batch: Optional[int]) -> None:
+    def _check_finite(self, finite: torch.Tensor, loss: Optional[torch.Tensor], epoch: int, batch: Optional[int]) -> None:
         if not bool(finite):  # the one read-back: per step on CPU, per epoch on GPUs
             where = f"epoch {epoch + 1}, batch {batch + 1}" if batch is not None else f"epoch {epoch + 1}"
             value = f"{loss.item()}" if loss is not None else "non-finite"
-            raise NonFiniteLoss(f"the loss became {value} in {where}; try a lower --lr, --grad-clip 1.0, or --precision fp32")
+            raise NonFiniteLoss(f"the loss became {value} in {where}; try {self._divergence_hints()}")
+
+    def _divergence_hints(self) -> str:
+        """Only the remedies this run has not used already (no '--precision fp32' on an fp32 run)."""
+        hints = ["a lower --lr"]
+        hints.append(f"a smaller --grad-clip than {self.grad_clip:g}" if self.grad_clip else "--grad-clip 1.0")
+        if self.model_dtype is not None and self.model_dtype != torch.float32:
+            hints.append("--model-dtype fp32")
+        elif self.precision.name != "fp32":
+            hints.append("--precision fp32")
+        return ", ".join(hints[:-1]) + " or " + hints[-1]
 
     @torch.no_grad()
     def evaluate(self, loader, tta=None) -> dict:
