@@ -154,7 +154,7 @@ def test_divergence_hint_names_only_remedies_not_in_use(world, monkeypatch, cli)
     """A diverged fp32 run is a failure while running (exit 1) whose hint does not suggest
     --precision fp32 or --grad-clip to a run that already uses them."""
     monkeypatch.chdir(world)
-    base = ["train", "convnet", *table.TINY, "--epochs", "2", "--lr", "1e12", "--precision", "fp32"]
+    base = ["train", "convnet", *table.TINY, "--epochs", "2", "--lr", "1e12", "--precision", "fp32", "-q"]
     r = cli(*base, "--out", "out/div1")
     assert_clean_error(r, "the loss became", "--grad-clip 1.0", code=1)
     assert "--precision fp32" not in r.stderr
