@@ -106,11 +106,15 @@ def load_sweep_file(path: str | Path) -> dict:
         import tomli as tomllib
 
     path = Path(path)
+    if path.is_dir():
+        raise CnnkitError(f"sweep file {path} is a folder; give a TOML file")
     if not path.is_file():
-        raise CnnkitError(f"sweep file {path} does not exist")
+        raise CnnkitError(f"sweep file {path} does not exist; check the path")
     try:
         data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError:
+        raise CnnkitError(f"sweep file {path} is not a text file; give a TOML file (see docs/experiments.md)") from None
+    except tomllib.TOMLDecodeError as e:
         raise CnnkitError(f"sweep file {path} is not valid TOML: {e}") from None
     unknown = sorted(set(data) - set(FILE_KEYS))
     if unknown:
