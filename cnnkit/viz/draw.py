@@ -303,7 +303,8 @@ def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: flo
         vs = trimmed
     cell = _cell_size(d, vs, sheet)
     head = header_lines(d)
-    foot = [d.pytorch, "orange: kernel taps (orange frame: a tap on padding or an inserted zero); blue: this step's cell; black box: the kernel's footprint"]
+    foot = [d.pytorch, "orange: the kernel's taps; orange frame: a tap on padding or an inserted zero",
+            "dark blue: this step's cell; black box: the kernel's footprint"]
     if d.op == "transpose" and (d.rows.output_padding or d.cols.output_padding):
         foot.append("green: output padding (rows / columns kept at the end instead of cropped)")
     text_w = int(max(text_width(t, 13, mono=True) for t in head + foot)) + 1
