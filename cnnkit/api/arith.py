@@ -106,6 +106,8 @@ def worked(image=None, kernel="sobel-x", p=0, s=None, d=1, mode="correlate", op=
     if op == "conv":
         return manual.convolve(matrix, manual.kernel_from(kernel), 1 if s is None else s, p, d, mode)
     if op in ("maxpool", "avgpool"):
+        if d != 1:  # pooling by hand has no dilation: refuse rather than ignore it
+            raise SpecError("--d (dilation) applies to --op conv only; pool without it")
         return manual.pool(matrix, size, s, p, op, ceil)
     raise SpecError(f"--op must be conv, maxpool or avgpool, got {op!r}")
 

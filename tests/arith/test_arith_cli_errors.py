@@ -58,6 +58,7 @@ BAD = [
     (["conv", "--image", "1 2 3; 4 5 6", "--op", "maxpool", "--size", "0"], "kernel size"),
     (["conv", "--image", "1 2 3; 4 5 6", "--op", "maxpool", "--s", "0"], "stride"),
     (["conv", "--image", "1 2 3; 4 5 6", "--op", "blur"], "conv, maxpool or avgpool"),
+    (["conv", "--image", "1 2 3; 4 5 6", "--op", "maxpool", "--d", "2"], "dilation"),
 ]
 
 
