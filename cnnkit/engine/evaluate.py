@@ -59,14 +59,16 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     data = ds.split(split)
     loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
-    tta = config.get("tta", False) if tta is None else tta  # as the run validated, unless told otherwise
+    # as the run tested (its TTA level, e.g. mirror+translate), unless told otherwise (--tta / --no-tta)
+    tta = (config.get("tta_level") or config.get("tta", False)) if tta is None else tta
     with torch.no_grad():
         for x, y in loader:
             meter.update(forward_tta(model, x, ds.task, tta).float(), y)
     metrics = meter.compute()
     out = Path(out_dir) if out_dir else Path(path).parent
     stem = f"{Path(path).stem}-{split}"
-    result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data), "tta": bool(tta),
+    result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
+              "tta": tta not in (False, None, "none"),
               "class_names": ds.class_names, **metrics}
     out.mkdir(parents=True, exist_ok=True)
     if ds.task == "classification":

@@ -265,6 +265,10 @@ def test_fractional_epochs_and_the_whole_speedrun_recipe_run(tmp_path):
     assert int(rows[1]["train_images"]) == 32 * (math.ceil(1.5 * steps) - steps)  # ceil(1.5 x steps) steps in all
     assert summary["model_dtype"] == "float32" and 0 <= summary["test_accuracy"] <= 1
     assert summary["warmup_seconds"] >= 0 and summary["steady_images_per_second"] > 0
+    from cnnkit.engine.evaluate import evaluate_checkpoint
+
+    again = evaluate_checkpoint(tmp_path / "r" / "best.pt", data_dir=str(tmp_path / "d"), device="cpu")
+    assert again["accuracy"] == pytest.approx(summary["test_accuracy"])  # evaluate uses the run's six-view TTA too
 
 
 def test_triangle_schedule_is_airbench_shape():
