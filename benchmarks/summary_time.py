@@ -26,8 +26,8 @@ def main() -> None:
     tv = median_wall([sys.executable, "-c", "import torchvision.models"], args.repeats)
     whole = median_wall(cmd, args.repeats)
 
-    from cnnkit.registry import create_model
     from cnnkit.model_summary import summarize
+    from cnnkit.registry import create_model
 
     model = create_model("resnet18")
     inner = []

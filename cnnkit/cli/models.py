@@ -31,13 +31,14 @@ def models(
         print_json(result)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for col in ("name", "task", "input", "classes", "description"):
         table.add_column(col, no_wrap=col != "description")
-    for m in result["models"]:
-        table.add_row(m["name"], m["task"], format_sizes(m["input_shape"]), str(m["num_classes"]), m["description"])
+    for m in result["models"]:  # descriptions hold [brackets]: escaped, not read as Rich markup
+        table.add_row(m["name"], m["task"], format_sizes(m["input_shape"]), str(m["num_classes"]), escape(m["description"]))
     Console().print(table)
 
 

@@ -46,7 +46,7 @@ def build_optimizer(name: str, param_groups, lr: float, momentum: float = 0.9, n
 
 @dataclass(frozen=True)
 class Phase:
-    """Epochs [start, end) trained with one optimiser (seed 004: Adam, then SGD)."""
+    """Epochs [start, end) trained with one optimiser (e.g. Adam for the first epochs, then SGD)."""
 
     start: int
     end: int

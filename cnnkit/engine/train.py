@@ -447,7 +447,7 @@ def resume_config(run_dir: str | Path, epochs: Optional[int] = None, given: Opti
 
 def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet, overwrite: bool = False) -> dict:
     """K runs with seeds seed .. seed+K-1 (the data split stays fixed), one run dir
-    each under config.out, and their mean +/- std (seed 002 compared means of 3)."""
+    each under config.out, and their mean +/- std (coursework tables compare means of 3 trials)."""
     base = Path(config.out or default_out(config))
     d = distributed.from_env()
     base_run = RunDir(base)  # locked for the whole set; --overwrite clears old trial folders and trials.json

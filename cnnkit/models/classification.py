@@ -37,7 +37,7 @@ def _check_size(size: int, what: str) -> int:
     return size
 
 
-# ----------------------------------------------------------------------------- seed 001
+# ----------------------------------------------------------------------------- the CIFAR-10 coursework ConvNet
 
 
 def convnet(
@@ -53,7 +53,7 @@ def convnet(
     input_size: int = 32,
     init: str = "default",
 ) -> nn.Module:
-    """Seed 001's CIFAR family: per stage conv(k, same) -> [bn] -> act -> maxpool 2 -> [dropout],
+    """The CIFAR-10 coursework ConvNet family: per stage conv(k, same) -> [bn] -> act -> maxpool 2 -> [dropout],
     then linear(C*h*w -> hidden) -> [bn1d] -> act -> linear(hidden -> classes) -> [bn1d]."""
     feats: OrderedDict[str, nn.Module] = OrderedDict()
     c, size = in_channels, input_size
@@ -73,17 +73,17 @@ def convnet(
     head["act_fc1"] = make_activation(activation)
     head["fc2"] = nn.Linear(hidden, num_classes)
     if head_batchnorm:
-        head["bn_fc2"] = nn.BatchNorm1d(num_classes)  # as printed in seed 001's Net1
+        head["bn_fc2"] = nn.BatchNorm1d(num_classes)  # as printed in the assignment's Net1
     return init_weights(FeatureClassifier(nn.Sequential(feats), nn.Sequential(head)), init)
 
 
 _CIFAR = dict(task="classification", input_shape=(3, 32, 32), num_classes=10, first_conv="features.conv1",
               gradcam_layer="features")
-register_model("convnet", description="seed 001: 3 x [conv5-act-maxpool] 32/64/128 + linear 2048-64-classes",
+register_model("convnet", description="the CIFAR-10 coursework ConvNet: 3 x [conv5-act-maxpool] 32/64/128 + linear 2048-64-classes",
                builder=convnet, **_CIFAR)
-register_model("convnet-net1", description="seed 001 Net1: convnet with BatchNorm2d after every conv and BatchNorm1d in the head",
+register_model("convnet-net1", description="the CIFAR-10 coursework's Net1: convnet with BatchNorm2d after every conv and BatchNorm1d in the head",
                builder=convnet, batchnorm=True, head_batchnorm=True, **_CIFAR)
-register_model("convnet-net2", description="seed 001 Net2: convnet with Dropout(0.05) after every pooling",
+register_model("convnet-net2", description="the CIFAR-10 coursework's Net2: convnet with Dropout(0.05) after every pooling",
                builder=convnet, dropout=0.05, **_CIFAR)
 
 
@@ -113,12 +113,12 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, activation: str = "tanh"
     return init_weights(FeatureClassifier(feats, head), init)
 
 
-# ----------------------------------------------------------------------------- seed 002
+# ----------------------------------------------------------------------------- the traffic-sign coursework net
 
 
 def signnet(num_classes: int = 43, in_channels: int = 3, batchnorm: bool = False, activation: str = "relu",
             input_size: int = 28, init: str = "default") -> nn.Module:
-    """Seed 002's traffic-sign net: conv5 64, conv5 32, maxpool, conv3 32, maxpool, linear 512 -> 43."""
+    """The traffic-sign coursework net (GTSRB): conv5 64, conv5 32, maxpool, conv3 32, maxpool, linear 512 -> 43."""
     feats: OrderedDict[str, nn.Module] = OrderedDict()
     size = input_size
     plan = [("conv1", in_channels, 64, 5), ("conv2", 64, 32, 5), ("pool1",), ("conv3", 32, 32, 3), ("pool2",)]
@@ -142,21 +142,21 @@ def signnet(num_classes: int = 43, in_channels: int = 3, batchnorm: bool = False
 
 _SIGN = dict(task="classification", input_shape=(3, 28, 28), num_classes=43, first_conv="features.conv1",
              gradcam_layer="features.act3")
-register_model("signnet", description="seed 002: traffic-sign net (GTSRB 28x28), conv5 64, conv5 32, conv3 32, linear 512-43",
+register_model("signnet", description="the traffic-sign coursework net (GTSRB, 28x28, 43 signs): conv5 64, conv5 32, conv3 32, linear 512-43",
                builder=signnet, **_SIGN)
-register_model("signnet-bn", description="seed 002: the traffic-sign net with batch norm after every conv",
+register_model("signnet-bn", description="the traffic-sign coursework net with batch norm after every conv",
                builder=signnet, batchnorm=True, **_SIGN)
 
 
-# ----------------------------------------------------------------------------- seed 003
+# ----------------------------------------------------------------------------- the CIFAR-100 coursework VGG-style net
 
 
 @register_model("vgg-cifar100", task="classification", input_shape=(3, 32, 32), num_classes=100,
-                description="seed 003: VGG-style CIFAR-100 net, 4 conv-bn (64-512) + 3 fc-bn1d, 71.3M params",
+                description="the CIFAR-100 coursework's VGG-style net: 4 conv-bn (64-512) + 3 fc-bn1d, 71.3M params",
                 first_conv="features.conv1", gradcam_layer="features.act4")
 def vgg_cifar(num_classes: int = 100, in_channels: int = 3, dropout: float = 0.5, input_size: int = 32,
               init: str = "default") -> nn.Module:
-    """Seed 003's torchsummary table layer by layer (ReLUs after conv+bn are functional there)."""
+    """The assignment's torchsummary table layer by layer (ReLUs after conv+bn are functional there)."""
     feats: OrderedDict[str, nn.Module] = OrderedDict()
     c, size = in_channels, input_size
     for i, w in enumerate((64, 128, 256, 512), start=1):
@@ -182,7 +182,7 @@ def vgg_cifar(num_classes: int = 100, in_channels: int = 3, dropout: float = 0.5
 
 # ----------------------------------------------------------------------------- ResNet-18
 
-STEMS = ("imagenet", "cifar", "seed004")
+STEMS = ("imagenet", "cifar", "strided")
 
 
 def resnet18(num_classes: int = 1000, in_channels: int = 3, stem: str = "imagenet", pretrained: bool = False,
@@ -191,7 +191,8 @@ def resnet18(num_classes: int = 1000, in_channels: int = 3, stem: str = "imagene
 
     stem='imagenet': 7x7/2 conv + 3x3/2 max-pool (torchvision's own);
     stem='cifar': 3x3/1 conv, no max-pool (keeps 32x32 inputs at full resolution);
-    stem='seed004': 7x7/2 conv, no max-pool, and the first stage strided (seed 004).
+    stem='strided': 7x7/2 conv, no max-pool, and the first stage strided (the ResNet-18 of the
+    SGD-vs-Adam coursework on 32x32 images).
     pretrained: ImageNet weights through torchvision's weights API (stem layers that
     change shape stay random). freeze: only the final fc layer trains (feature extraction).
     """
@@ -207,7 +208,7 @@ def resnet18(num_classes: int = 1000, in_channels: int = 3, stem: str = "imagene
     if stem == "cifar":
         model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
         model.maxpool = nn.Identity()
-    elif stem == "seed004":
+    elif stem == "strided":
         model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
         model.maxpool = nn.Identity()
         first = model.layer1[0]
@@ -227,12 +228,13 @@ def resnet18(num_classes: int = 1000, in_channels: int = 3, stem: str = "imagene
 
 _RESNET = dict(task="classification", first_conv="conv1", gradcam_layer="layer4")
 register_model("resnet18", input_shape=(3, 224, 224), num_classes=1000, builder=resnet18,
-               description="ResNet-18 (torchvision), ImageNet stem; --pretrained / --freeze for seed 003's transfer learning",
+               description="ResNet-18 (torchvision), ImageNet stem; --pretrained / --freeze for the transfer-learning coursework (feature extractor vs fine-tuning)",
                **_RESNET)
 register_model("resnet18-cifar", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="cifar",
                description="ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 CIFAR images", **_RESNET)
-register_model("resnet18-seed004", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="seed004",
-               description="seed 004: ResNet-18 with a 7x7 stride-2 stem, no max-pool, first stage strided", **_RESNET)
+register_model("resnet18-strided", input_shape=(3, 32, 32), num_classes=10, builder=resnet18, stem="strided",
+               description="the SGD-vs-Adam coursework's ResNet-18: 7x7 stride-2 stem, no max-pool, first stage strided",
+               **_RESNET)
 
 
 # ----------------------------------------------------------------------------- CIFAR speed runs

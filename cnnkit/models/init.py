@@ -1,7 +1,7 @@
 """Weight initialisation by name, for conv and linear layers.
 
 'default' keeps PyTorch's own initialisation (kaiming-uniform with a = sqrt(5)),
-which seed 001 calls "kaiming uniform".
+which the CIFAR-10 coursework calls "kaiming uniform".
 """
 
 from __future__ import annotations

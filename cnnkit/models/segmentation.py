@@ -1,4 +1,4 @@
-"""Segmentation models: seed 000's encoder-decoder FCN and a configurable U-Net.
+"""Segmentation models: the segmentation coursework's encoder-decoder FCN and a configurable U-Net.
 
 Both take any input size: the input is padded up to a multiple of the total
 down-sampling factor and the logits are cropped back, so a 500x500 image gives
@@ -29,7 +29,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 
 
 class FCN(nn.Module):
-    """Seed 000: 4 encoder stages [conv3-bn-relu, maxpool 2] (64..512), 4 decoder stages
+    """The segmentation coursework's FCN: 4 encoder stages [conv3-bn-relu, maxpool 2] (64..512), 4 decoder stages
     [conv3-bn-relu, transposed conv 2x2/2] back to full resolution, 1x1 conv to class scores."""
 
     def __init__(self, num_classes: int = 2, in_channels: int = 3, widths: tuple[int, ...] = (64, 128, 256, 512)):
@@ -112,8 +112,8 @@ class UNet(nn.Module):
 
 
 register_model("fcn", task="segmentation", input_shape=(3, 64, 64), num_classes=2, builder=FCN,
-               description="seed 000: encoder-decoder FCN, 4 conv-bn-relu-pool stages 64-512, 4 transposed-conv stages back",
+               description="the segmentation coursework's encoder-decoder FCN: 4 conv-bn-relu-pool stages 64-512, 4 transposed-conv stages back",
                first_conv="encoder.stage1.0", gradcam_layer="encoder.stage4")
 register_model("unet", task="segmentation", input_shape=(1, 128, 128), num_classes=2, builder=UNet,
-               description="U-Net (seed 002): depth, base_width, upsampling bilinear|nearest|transpose, activation relu|elu",
+               description="U-Net, as in the U-Net coursework's ablations: depth, base_width, upsampling bilinear|nearest|transpose, activation relu|elu",
                first_conv="inc.0", gradcam_layer="bottleneck")

@@ -22,7 +22,7 @@ def test_unknown_name_lists_close_matches():
 
 
 def test_list_models_pattern_and_task():
-    assert list_models("resnet*") == ["resnet18", "resnet18-cifar", "resnet18-seed004"]
+    assert list_models("resnet*") == ["resnet18", "resnet18-cifar", "resnet18-strided"]
     assert set(list_models(task="segmentation")) == {"fcn", "unet"}
     with pytest.raises(CnnkitError):
         list_models(task="detection")
@@ -49,4 +49,4 @@ def test_preset_options_cannot_be_contradicted():
 
 def test_variants_are_keyword_arguments_of_one_builder():
     assert get_spec("convnet-net1").builder is get_spec("convnet").builder
-    assert get_spec("resnet18-cifar").builder is get_spec("resnet18-seed004").builder is get_spec("resnet18").builder
+    assert get_spec("resnet18-cifar").builder is get_spec("resnet18-strided").builder is get_spec("resnet18").builder

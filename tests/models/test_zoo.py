@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 from cnnkit.errors import CnnkitError
-from cnnkit.registry import create_model, get_spec, list_models
 from cnnkit.model_summary import summarize
+from cnnkit.registry import create_model, get_spec, list_models
 
 
 def module_at(model: nn.Module, path: str) -> nn.Module:
@@ -59,7 +59,7 @@ def test_seed_003_vgg_total_matches_torchsummary():
 
 
 def test_seed_004_resnet_stem_and_strided_first_stage():
-    m = create_model("resnet18-seed004")
+    m = create_model("resnet18-strided")
     assert m.conv1.kernel_size == (7, 7) and m.conv1.stride == (2, 2)
     assert isinstance(m.maxpool, nn.Identity)
     assert m.layer1[0].conv1.stride == (2, 2) and m.layer1[0].downsample is not None
