@@ -120,7 +120,8 @@ class Trainer:
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.schedule = None  # per-step LambdaLR
         self.plateau = None  # epoch-level ReduceLROnPlateau
-        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
+        # (half weights use the static loss_scale instead: a GradScaler cannot unscale fp16 gradients)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler and model_dtype is None)
         # On CPU every loss is checked at once (nothing to wait for); on GPUs once per epoch.
         self.check_every = 1 if device.type == "cpu" else 0
 
