@@ -51,4 +51,4 @@ def gradcheck(
     if not result["passed"]:
         bad = [c for c in result["checks"] if c["status"] in ("fail", "error")]
         first = f", first: {bad[0]['layer']} [{bad[0]['config']}] {bad[0]['quantity']}" if bad else ""
-        raise RunFailure(f"{len(bad)} check(s) failed{first}" if bad else "nothing was checked; see the lines above")
+        raise RunFailure(f"{len(bad)} check(s) failed{first}; see the lines above")

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from cnnkit.errors import CnnkitError
 from cnnkit.scratch.adapt import (
     ARG_ALIASES,
     BN_PARAM_NAMES,
@@ -123,7 +124,20 @@ class ClassLayer:
             self.extra, r = list(r[1:]), r[0]
         return to_torch(r)
 
+    def shape_note(self, pname: str, got) -> str:
+        """A gradient whose shape differs from the student's own parameter, said in their terms."""
+        raw = getattr(self, "_raw_shapes", {}).get(pname)
+        slot = self.slots[pname]
+        if raw is None or raw == slot.shape:
+            return ""
+        return f"your gradient is {_shape(raw)} but your {slot.label} is {_shape(slot.shape)}"
+
     def param_grad(self, pname: str, torch_shape) -> Optional[torch.Tensor]:
+        v = self._find_grad(pname)
+        self._raw_shapes = {**getattr(self, "_raw_shapes", {}), pname: None if v is None else tuple(to_torch(v).shape)}
+        return None if v is None else self.slots[pname].read(v, torch_shape)
+
+    def _find_grad(self, pname: str):
         slot = self.slots[pname]
         index = list(self.slots).index(pname)
         keys = [slot.key, pname] + list((BN_PARAM_NAMES if self.bn else PARAM_NAMES)[pname][:3])
@@ -132,18 +146,18 @@ class ClassLayer:
             if isinstance(d, dict):
                 for k in keys:
                     if d.get(k) is not None:
-                        return slot.read(d[k], torch_shape)
+                        return d[k]
         for n in grad_names(*dict.fromkeys(keys)):
             v = getattr(self.layer, n, None)
             if is_array(v):
-                return slot.read(v, torch_shape)
+                return v
         grads = listed(self.layer, "gradients")
         if index < len(grads) and grads[index] is not None:
-            return slot.read(grads[index], torch_shape)
+            return grads[index]
         if index < len(self.extra) and self.extra[index] is not None:
-            return slot.read(self.extra[index], torch_shape)
+            return self.extra[index]
         g = getattr(slot.get(), "grad", None)  # a torch tensor whose .grad they filled
-        return slot.read(g, torch_shape) if isinstance(g, torch.Tensor) else None
+        return g if isinstance(g, torch.Tensor) else None
 
     def where_grads(self, pname) -> str:
         slot = self.slots[pname]
@@ -210,7 +224,10 @@ class FunctionLayer:
                 continue
             if key == "bias":
                 raise NotExpressible(f"your {fwd.__name__} always takes a bias")
-            in_dict = self.dict_arg and any(f"'{k}'" in source or f'"{k}"' in source for k in DICT_KEYS.get(key, (key,)))
+            # every conv_param / pool_param has a stride (and a conv's a pad); rarer settings count as
+            # given only if the function's source names the key
+            basic = key == "stride" or (key == "padding" and name.startswith("Conv"))
+            in_dict = self.dict_arg and basic or self.dict_arg and any(f"'{k}'" in source or f'"{k}"' in source for k in DICT_KEYS.get(key, (key,)))
             if not in_dict:
                 raise NotExpressible(f"your {fwd.__name__} takes no {key}")
         if name.endswith("Pool2d") and not self.dict_arg and "kernel_size" not in expressed:
@@ -299,6 +316,9 @@ class FunctionLayer:
     def param_grad(self, pname: str, torch_shape) -> Optional[torch.Tensor]:
         return self.grads.get(pname)
 
+    def shape_note(self, pname: str, got) -> str:
+        return ""
+
     def where_grads(self, pname) -> str:
         return f"{self.bwd.__name__} should return (dx, {', '.join('d' + a for a, _ in self.param_args)})"
 
@@ -322,7 +342,7 @@ def find_layer(module, name: str, mapping: dict[str, str]):
         if callable(obj):
             return "class", obj
     if wanted:
-        raise CannotAdapt(f"--map {name}={wanted}: your file defines no {wanted}")
+        raise CnnkitError(f"--map {name}={wanted}: your file defines no {wanted}; check the spelling (names are case-sensitive)")
     return None
 
 

@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 import torch
 
+from cnnkit.errors import CnnkitError
 from cnnkit.scratch.adapt import CannotAdapt, NotExpressible, call, positional_names, to_backend, to_torch
 
 LOSS_NAMES = {
@@ -39,7 +40,7 @@ def find_loss(module, name: str, mapping: dict[str, str]):
                         break
             return StudentLoss(obj, bwd, name, getattr(module, "__cnnkit_folder__", None), cand)
     if wanted:
-        raise CannotAdapt(f"--map {name}={wanted}: your file defines no {wanted}")
+        raise CnnkitError(f"--map {name}={wanted}: your file defines no {wanted}; check the spelling (names are case-sensitive)")
     return None
 
 

@@ -38,11 +38,17 @@ class Check:
         return {"layer": self.layer, "config": self.config, "quantity": self.quantity, "status": self.status,
                 "shape_match": self.shape_match, "result_match": self.result_match,
                 "max_rel_error": _finite(self.max_rel_error), "tolerance": self.tolerance,
-                "reason": self.full_reason(), "worst": self.worst}
+                "reason": self.full_reason(),
+                "worst": self.worst and {**self.worst, "yours": _finite(self.worst["yours"]),
+                                         "expected": _finite(self.worst["expected"])}}
 
     def full_reason(self) -> str:
         parts = [p for p in (self.reason, f"likely cause: {self.cause}" if self.cause else "") if p]
         return "; ".join(parts)
+
+
+def _num(v) -> str:
+    return "non-finite" if v is None else f"{v:.6g}"
 
 
 def _finite(v):
@@ -111,8 +117,7 @@ def _close(a, b, tol=1e-6) -> bool:
 
 def _shape_cause(got, expected, ctx) -> str:
     if got.dim() == 2 and tuple(got.shape[::-1]) == tuple(expected.shape):
-        return f"transposed: yours is {_shape(got)}, PyTorch's {_shape(expected)}" + (
-            "" if _close(got.T, expected) else " (and the values differ too)")
+        return "transposed: rows and columns swapped" + ("" if _close(got.T, expected) else " (and the values differ too)")
     if got.numel() == expected.numel() and _close(got.reshape(expected.shape), expected):
         return f"right values in the wrong shape: reshape to {_shape(expected)}"
     for text, shape in ctx.get("shape_hints", []):
@@ -132,7 +137,7 @@ def diagnose(got, expected, dtype, err, ctx) -> str:
     for text, alt in ctx.get("alternatives", []):
         if alt is not None and _close(got, alt.to(torch.float64)):
             return text
-    scale = _scale_factor(got, expected)
+    scale = _scale_factor(got, expected) if got.numel() > 1 else None  # two scalars are always proportional
     if scale is not None:
         return _name_scale(scale, ctx)
     if dtype in (torch.float32, torch.float16, torch.bfloat16) and err < 1e-2:
@@ -234,7 +239,7 @@ def render_line(c: dict) -> str:
     line = f"{'PASS ' if c['status'] == 'pass' else 'FAIL '} {where}: {shape}, {value}{err}"
     w = c.get("worst")
     if c["status"] == "fail" and w and c["shape_match"]:
-        line += f"; worst at [{', '.join(map(str, w['index']))}]: yours {w['yours']:.6g}, expected {w['expected']:.6g}"
+        line += f"; worst at [{', '.join(map(str, w['index']))}]: yours {_num(w['yours'])}, expected {_num(w['expected'])}"
     if c["reason"]:
         line += f"; {c['reason']}"
     return line

@@ -1,62 +1,36 @@
-"""The reference layers pass; deliberately broken ones fail with the right check named."""
+"""The checker on code students really write (tests/scratch/student_impls/): the correct
+files pass in every configuration they can express, each typical bug fails on the right
+check with the right cause, and bad files are one clean error."""
 
+import json
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import torch
 
+from cnnkit.errors import CnnkitError
 from cnnkit.scratch.gradcheck import load_impl, run_checks
+from cnnkit.scratch.verdict import compare, diagnose
+from tests.conftest import assert_clean_error
 
-BROKEN = {
-    "wrong padding": ("Conv2d", """
-        class Conv2d(ref.Conv2d):
-            def __init__(self, *a, **kw):
-                super().__init__(*a, **kw)
-                self.padding = (0, 0)  # forgot the padding
-    """, "forward output"),
-    "missing bias gradient": ("Conv2d", """
-        class Conv2d(ref.Conv2d):
-            def backward(self, dy):
-                dx = super().backward(dy)
-                self.grads.pop("bias", None)
-                return dx
-    """, "bias gradient"),
-    "transposed weight gradient": ("Linear", """
-        class Linear(ref.Linear):
-            def backward(self, dy):
-                dx = super().backward(dy)
-                self.grads["weight"] = self.grads["weight"].T
-                return dx
-    """, "weight gradient"),
-    "biased running variance": ("BatchNorm2d", """
-        class BatchNorm2d(ref.BatchNorm2d):
-            def forward(self, x):
-                y = super().forward(x)
-                if self.training:  # redo the update with the biased variance
-                    var = x.var(dim=(0, 2, 3), unbiased=False)
-                    m = x.numel() // x.shape[1]
-                    self.running_var = (self.running_var - self.momentum * var * m / (m - 1)) + self.momentum * var
-                return y
-    """, "running variance"),
-    "softmax without max-subtraction": ("SoftmaxCrossEntropy", """
-        import torch
-        class SoftmaxCrossEntropy(ref.SoftmaxCrossEntropy):
-            def forward(self, logits, target):
-                z = logits.movedim(1, -1).reshape(-1, logits.shape[1])
-                e = torch.exp(z)  # overflows for logits of a few hundred
-                p = e / e.sum(1, keepdim=True)
-                t = target.reshape(-1)
-                valid = torch.ones_like(t, dtype=torch.bool) if self.ignore_index is None else t != self.ignore_index
-                self.count = max(int(valid.sum()), 1)
-                safe = torch.where(valid, t, 0)
-                self.probs, self.target, self.valid, self.shape = p, safe, valid, logits.shape
-                return -(torch.log(p.gather(1, safe[:, None])[:, 0]) * valid).sum() / self.count
-    """, "loss"),
-}
+IMPLS = Path(__file__).parent / "student_impls"
+
+
+def by_key(result):
+    return {(c["layer"], c["config"], c["quantity"]): c for c in result["checks"]}
+
+
+def strict_json(text):
+    """json.loads that refuses NaN / Infinity, which are not JSON."""
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
 
 
 def test_every_reference_layer_passes():
     result = run_checks()
     assert result["passed"] and not result["missing"]
+    assert result["summary"]["failed"] == result["summary"]["errors"] == result["summary"]["not_checked"] == 0
     quantities = {(c["layer"], c["quantity"]) for c in result["checks"]}
     for expected in [("Conv2d", "weight gradient"), ("Conv2d", "bias gradient"), ("BatchNorm2d", "running variance"),
                      ("ConvTranspose2d", "input gradient"), ("MaxPool2d", "finite differences"), ("Dropout", "mask"),
@@ -64,30 +38,185 @@ def test_every_reference_layer_passes():
         assert expected in quantities, expected
 
 
-@pytest.mark.parametrize("bug", list(BROKEN))
-def test_broken_implementation_fails_with_the_right_check(tmp_path, bug):
-    layer, body, quantity = BROKEN[bug]
-    f = tmp_path / "student.py"
-    f.write_text("import cnnkit.scratch as ref\n" + textwrap.dedent(body))
-    result = run_checks(load_impl(f), [layer])
+# file -> (checks that must have passed, configurations listed as not checked with their reason)
+CORRECT = {
+    "torch_classes.py": (
+        [("Conv2d", "k3 s2 p0", "input gradient"), ("Conv2d", "k3 s1 p1", "bias gradient"), ("Linear", "8 -> 5", "weight gradient"),
+         ("BatchNorm2d", "eval", "forward output"), ("BatchNorm1d", "train", "running variance"), ("Dropout", "p 0.3", "mask"),
+         ("SoftmaxCrossEntropy", "large logits", "loss"), ("MaxPool2d", "k2", "finite differences")],
+        {("Conv2d", "k2 s1 p2 d2 groups2"): "your Conv2d has no dilation parameter",
+         ("Conv2d", "k5 p2 no bias"): "your Conv2d has no bias parameter",
+         ("SoftmaxCrossEntropy", "ignore 255"): "no ignore_index parameter"}),
+    "numpy_classes.py": (
+        [("Conv2d", "k3 s2 p0", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("BatchNorm2d", "train", "weight gradient"),
+         ("BatchNorm2d", "train", "running mean"), ("BatchNorm1d", "eval", "input gradient"),
+         ("SoftmaxCrossEntropy", "classes", "input gradient")],
+        {("Linear", "3 -> 2 no bias"): "your Linear has no bias parameter",
+         ("MaxPool2d", "k3 s2 p1"): "your MaxPool2d has no padding parameter"}),
+    "numpy_functions.py": (
+        [("Conv2d", "k3 s1 p1", "weight gradient"), ("Conv2d", "k3 s2 p0", "input gradient"), ("Linear", "8 -> 5", "weight gradient"),
+         ("BatchNorm2d", "train", "running variance"), ("BatchNorm1d", "eval", "forward output"),
+         ("SoftmaxCrossEntropy", "large logits", "input gradient")],
+        {("Conv2d", "k2 s1 p2 d2 groups2"): "conv_forward_naive takes no dilation",
+         ("Conv2d", "k5 p2 no bias"): "always takes a bias"}),
+    "report_style.py": (
+        [("Linear", "8 -> 5", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("ReLU", "", "finite differences"),
+         ("SoftmaxCrossEntropy", "classes", "loss"), ("SoftmaxCrossEntropy", "classes", "input gradient")],
+        {("SoftmaxCrossEntropy", "pixels (N, K, H, W)"): "does not take (2, 4, 3, 3) logits"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_correct_student_file_passes(name):
+    before = list(sys.path)
+    result = run_checks(load_impl(IMPLS / name))
+    assert sys.path == before and "conv_helpers" not in sys.modules  # the file's folder was importable, then restored
+    bad = [c for c in result["checks"] if c["status"] in ("fail", "error")]
+    assert result["passed"] and not bad, bad
+    checks = by_key(result)
+    must_pass, skips = CORRECT[name]
+    for key in must_pass:
+        assert checks[key]["status"] == "pass", key
+    for (layer, config), reason in skips.items():
+        c = checks[(layer, config, "all checks")]
+        assert c["status"] == "skipped" and reason in c["reason"], c
+
+
+@pytest.mark.parametrize("name, layer, how", [
+    ("torch_classes.py", "BatchNorm2d", "train() / eval()"),
+    ("torch_classes.py", "BatchNorm1d", "mode = 'train' / 'test'"),
+    ("torch_classes.py", "Dropout", "`training` attribute"),
+    ("numpy_classes.py", "BatchNorm2d", "forward(x, eval=...)"),
+    ("numpy_classes.py", "BatchNorm1d", "`training` attribute"),
+    ("numpy_functions.py", "BatchNorm2d", "bn_param['mode']"),
+])
+def test_train_eval_switch_is_found_and_named(name, layer, how):
+    checks = by_key(run_checks(load_impl(IMPLS / name), [layer]))
+    config = "p 0.3" if layer == "Dropout" else "eval"
+    if layer != "Dropout":  # eval mode really reached: the running statistics were used
+        assert checks[(layer, "eval", "forward output")]["status"] == "pass"
+    assert how in checks[(layer, config, "forward output")]["reason"]
+
+
+# file, layer, (config, quantity) that must fail, status, text of the likely cause
+BUGS = [
+    ("bug_conv_stride.py", "Conv2d", ("k3 s2 p0", "input gradient"), "fail", "off by the stride"),
+    ("bug_conv_bias_grad.py", "Conv2d", ("k3 s1 p1", "bias gradient"), "fail", "missing"),
+    ("bug_linear_transposed.py", "Linear", ("8 -> 5", "weight gradient"), "fail", "transposed"),
+    ("bug_bn_biased_var.py", "BatchNorm1d", ("train", "running variance"), "fail", "biased batch variance"),
+    ("bug_bn_momentum.py", "BatchNorm2d", ("train", "running mean"), "fail", "momentum the other way round"),
+    ("bug_bn_eval_stats.py", "BatchNorm1d", ("eval", "forward output"), "fail", "wrong in eval mode"),
+    ("bug_softmax_overflow.py", "SoftmaxCrossEntropy", ("large logits", "loss"), "fail", "overflow"),
+    ("bug_log_underflow.py", "SoftmaxCrossEntropy", ("large logits", "loss"), "fail", "underflowed"),
+    ("bug_loss_not_mean.py", "SoftmaxCrossEntropy", ("classes", "input gradient"), "fail", "scaled by N = 8"),
+    ("bug_sigmoid_sign.py", "Sigmoid", ("", "input gradient"), "fail", "sign flipped"),
+    ("bug_grad_never_written.py", "Linear", ("8 -> 5", "weight gradient"), "fail", "all zeros"),
+    ("bug_dropout_unscaled.py", "Dropout", ("p 0.3", "mask"), "fail", "not scaled by 1/(1-p)"),
+    ("bug_conv_padding.py", "Conv2d", ("k3 s1 p1", "forward output"), "fail", "ignores the padding"),
+    ("bug_crash.py", "ReLU", ("", "input gradient"), "error", "bug_crash.py:9 in backward: AttributeError"),
+]
+
+
+@pytest.mark.parametrize("name, layer, where, status, cause", BUGS, ids=[b[0] for b in BUGS])
+def test_typical_bug_is_caught_on_the_right_check_with_its_cause(name, layer, where, status, cause):
+    result = run_checks(load_impl(IMPLS / name), [layer])
     assert not result["passed"]
-    failed = {c["quantity"] for c in result["checks"] if not (c["shape_match"] and c["result_match"])}
-    assert quantity in failed, (bug, failed)
+    c = by_key(result)[(layer, *where)]
+    assert c["status"] == status and cause in c["reason"], c
+    if status == "fail" and c["shape_match"]:
+        w = c["worst"]  # the worst element is named, and it is a real difference
+        assert isinstance(w["index"], list) and w["yours"] != pytest.approx(w["expected"], rel=1e-6)
 
 
-def test_cli_gradcheck(cli, tmp_path):
-    r = cli("gradcheck", "--layer", "Linear", "--json")
-    assert r.exit_code == 0 and r.json()["passed"]
-    assert {"layer", "quantity", "shape_match", "result_match", "max_rel_error"} <= set(r.json()["checks"][0])
+def test_a_stride_bug_leaves_stride_1_passing():
+    checks = by_key(run_checks(load_impl(IMPLS / "bug_conv_stride.py"), ["Conv2d"]))
+    assert checks[("Conv2d", "k3 s1 p1", "input gradient")]["status"] == "pass"
+    assert checks[("Conv2d", "k3 s2 p0", "weight gradient")]["status"] == "pass"
+
+
+@pytest.mark.parametrize("make, cause", [
+    (lambda e: e * 7 / 8, "uses N-1 where PyTorch uses N"),
+    (lambda e: e.T.contiguous(), "transposed"),
+    (lambda e: -e, "sign flipped"),
+    (lambda e: torch.zeros_like(e), "all zeros"),
+    (lambda e: e * 4, "scaled by N = 4"),
+])
+def test_causes_are_named_from_the_error_pattern(make, cause):
+    expected = torch.randn(4, 4, dtype=torch.float64)
+    c = compare("L", "", "q", make(expected), expected, ctx={"N": 4, "M": 8})
+    assert c.status == "fail" and cause in c.full_reason(), c.full_reason()
+
+
+def test_border_only_errors_point_at_the_padding():
+    expected = torch.randn(1, 1, 6, 6, dtype=torch.float64)
+    got = expected.clone()
+    got[0, 0, 0, 3] += 1
+    assert "padding" in diagnose(got, expected, torch.float64, 1.0, {"border": 1})
+    got = expected.clone()
+    got[0, 0, 3, 3] += 1
+    assert "padding" not in diagnose(got, expected, torch.float64, 1.0, {"border": 1})
+
+
+def test_other_names_through_map(tmp_path):
+    (tmp_path / "mine.py").write_text(textwrap.dedent("""
+        import torch
+        class FullyConnected:
+            def __init__(self, n_in, n_out, bias=True):
+                self.weight = torch.zeros(n_out, n_in)
+                self.bias = torch.zeros(n_out) if bias else None
+            def forward(self, x):
+                self.x = x
+                return x @ self.weight.T + (0 if self.bias is None else self.bias)
+            def backward(self, dy):
+                self.grads = {"weight": dy.T @ self.x, "bias": dy.sum(0)}
+                return dy @ self.weight
+    """))
+    result = run_checks(load_impl(tmp_path / "mine.py"), ["Linear"], mapping={"Linear": "FullyConnected"})
+    assert result["passed"] and result["found"]["Linear"] == "class FullyConnected"
+    with pytest.raises(CnnkitError, match="defines no Dense"):
+        run_checks(load_impl(tmp_path / "mine.py"), ["Linear"], mapping={"Linear": "Dense"})
+
+
+def test_cli_json_is_valid_json_with_statuses(cli):
+    r = cli("gradcheck", "--impl", IMPLS / "bug_softmax_overflow.py", "--layer", "SoftmaxCrossEntropy", "--json")
+    assert r.exit_code == 1 and r.stderr.startswith("error:")
+    out = strict_json(r.stdout)
+    assert out["passed"] is False
+    for c in out["checks"]:
+        assert {"layer", "quantity", "shape_match", "result_match", "max_rel_error", "status", "reason"} <= set(c)
+        assert c["status"] in ("pass", "fail", "error", "skipped")
+    overflow = [c for c in out["checks"] if c["config"] == "large logits" and c["quantity"] == "loss"][0]
+    assert overflow["max_rel_error"] is None and overflow["status"] == "fail"
+    r = cli("gradcheck", "--impl", IMPLS / "torch_classes.py", "--layer", "Conv2d", "--json")  # skips only: exit 0
+    assert r.exit_code == 0 and strict_json(r.stdout)["summary"]["not_checked"] == 2
+
+
+def test_cli_lines_summary_and_score(cli):
     r = cli("gradcheck", "--layer", "ReLU")
-    assert "Shape Match, Result Match" in r.stdout
-    f = tmp_path / "mine.py"
-    f.write_text("import cnnkit.scratch as ref\n" + textwrap.dedent(BROKEN["transposed weight gradient"][1]))
-    r = cli("gradcheck", "--impl", f, "--layer", "Linear")
-    assert r.exit_code == 1 and "Shape Mismatch" in r.stdout and r.stderr.startswith("error:")
-    r = cli("gradcheck", "--impl", f)  # the file defines only Linear: the rest is listed as missing
-    assert "not in" in r.stdout and "Conv2d" in r.stdout
-    r = cli("gradcheck", "--impl", tmp_path / "nope.py")
-    assert r.exit_code == 2 and "does not exist" in r.stderr
-    r = cli("gradcheck", "--layer", "Conv3d")
-    assert r.exit_code == 2 and "unknown layer" in r.stderr
+    assert r.exit_code == 0 and "Shape Match, Result Match" in r.stdout and "Score: 3/3" in r.stdout
+    r = cli("gradcheck", "--impl", IMPLS / "bug_conv_stride.py", "--layer", "Conv2d")
+    assert r.exit_code == 1
+    line = [ln for ln in r.stdout.splitlines() if "[k3 s2 p0] input gradient" in ln][0]
+    assert line.startswith("FAIL") and "worst at [" in line and "yours" in line and "likely cause: off by the stride" in line
+    assert "SKIP  Conv2d [k2 s1 p2 d2 groups2] all checks: not checked: your Conv2d has no dilation parameter" in r.stdout
+    assert "2 failed, 0 errors, 2 not checked" in r.stdout and "Score: " in r.stdout
+    r = cli("gradcheck", "--impl", IMPLS / "bug_crash.py", "--layer", "ReLU")
+    assert r.exit_code == 1 and "ERROR ReLU input gradient: your code crashed at bug_crash.py:9" in r.stdout
+    assert "Shape Mismatch" not in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_cli_bad_impl_files_are_one_clean_error(cli, tmp_path):
+    (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "notes.txt").write_text("My layers are in the notebook.\n")
+    (tmp_path / "broken.py").write_text("class Conv2d:\n    def forward(self, x)\n        return x\n")
+    (tmp_path / "imports.py").write_text("import numpy as np\nraise ValueError('set DATA first')\n")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "nope.py"), "does not exist")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "weights.bin"), "binary file")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "notes.txt"), "notes.txt:1: syntax error")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "broken.py"), "broken.py:2: syntax error")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "imports.py"), "imports.py:2", "ValueError: set DATA first")
+    assert_clean_error(cli("gradcheck", "--layer", "Conv3d"), "unknown layer")
+    assert_clean_error(cli("gradcheck", "--map", "Conv2d"), "Layer=YourName")
+    (tmp_path / "empty.py").write_text("import numpy as np\n\ndef helper(x):\n    return x\n")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path / "empty.py"), "found none of the layers", "--map")
+    assert_clean_error(cli("gradcheck", "--impl", IMPLS / "report_style.py", "--layer", "Conv2d"), "Conv2d not found", "--map")
