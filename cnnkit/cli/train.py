@@ -235,13 +235,16 @@ def predict(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     images: Annotated[list[str], typer.Argument(help="Image files.")],
     top_k: Annotated[int, Opt("--top-k", "-k", help="Classes to show per image.")] = 5,
-    out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for segmentation masks (default: next to each image).")] = None,
+    out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for segmentation masks (default: predictions/ in the checkpoint's run directory; existing files are never replaced).")] = None,
     device: Annotated[str, Opt("--device")] = "auto",
     json_: JsonOpt = False,
 ) -> None:
-    """Top-k classes with probabilities, or a class-index mask PNG per image for segmentation models.
+    """Top-k classes with probabilities, or a class-index mask PNG per image for segmentation models,
+    through the checkpoint's evaluation pipeline (its image size, normalisation and mirror TTA, as `evaluate`).
 
-    Example: cnnkit predict runs/convnet-cifar10/best.pt cat.jpg dog.png
+    Example: cnnkit predict runs/convnet-cifar10/best.pt cat.jpg dog.png --top-k 3
+
+    Example: cnnkit predict runs/unet-membrane/best.pt slice.png --out masks/
     """
     from cnnkit.engine.evaluate import predict_images
 

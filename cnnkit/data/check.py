@@ -127,7 +127,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
             if empty:
                 _problem(report, "warning", f"{split}/ has no images of {', '.join(empty[:5])}", f"add images to {path}/{split}/<class>/ or remove the class folder")
         if scan["layout"] == "flat":
-            _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split) and {opts.val_split:.0%} of the rest for validation")
+            _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split); training then holds out a validation split sized to the data (--val-split)")
         one_class = folders.one_class_problem(scan, path)
         if one_class:
             _problem(report, "error", one_class.split("; ")[0], one_class.split("; ", 1)[1])
@@ -138,7 +138,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     scan = folders.scan_seg_folders(path)
     report.update(task="segmentation", layout=scan["layout"], splits={s: {"count": len(p)} for s, p in scan["splits"].items()})
     if scan["layout"] == "flat":
-        _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split) and {opts.val_split:.0%} of the rest for validation")
+        _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split); training then holds out a validation split sized to the data (--val-split)")
     report["unpaired_images"] = [str(p) for p in scan["unpaired_images"]]
     report["unpaired_masks"] = [str(p) for p in scan["unpaired_masks"]]
     for p in scan["unpaired_masks"][:10]:

@@ -26,6 +26,9 @@ class NamedDataset:
     expected: tuple[str, ...]  # files under the data root that mean "already downloaded"
     urls: tuple[str, ...]
     size: tuple[int, int] | None = None  # images resized to this (datasets of mixed sizes)
+    # Which flips keep an image's label: () for digits and signs (a mirrored 3 or "no left turn"
+    # is another thing), ("flip",) for photos of objects and animals. The training policy reads it.
+    flips: tuple[str, ...] = ()
 
 
 NAMED = {
@@ -33,10 +36,10 @@ NAMED = {
     for d in (
         NamedDataset("cifar10", "classification", "CIFAR-10: 50k/10k 32x32 colour images, 10 classes",
                      ("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch", "cifar-10-batches-py/batches.meta"),
-                     ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)),
+                     ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",), flips=("flip",)),
         NamedDataset("cifar100", "classification", "CIFAR-100: 50k/10k 32x32 colour images, 100 classes",
                      ("cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta"),
-                     ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",)),
+                     ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",), flips=("flip",)),
         NamedDataset("mnist", "classification", "MNIST: 60k/10k 28x28 handwritten digits",
                      ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
                       "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte"),
@@ -46,7 +49,7 @@ NAMED = {
                      ("FashionMNIST/raw/train-images-idx3-ubyte", "FashionMNIST/raw/train-labels-idx1-ubyte",
                       "FashionMNIST/raw/t10k-images-idx3-ubyte", "FashionMNIST/raw/t10k-labels-idx1-ubyte"),
                      tuple(f"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/{f}-ubyte.gz" for f in
-                           ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"))),
+                           ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")), flips=("flip",)),
         NamedDataset("svhn", "classification", "SVHN: 73k/26k 32x32 house-number digits (needs scipy)",
                      ("train_32x32.mat", "test_32x32.mat"),
                      ("http://ufldl.stanford.edu/housenumbers/train_32x32.mat", "http://ufldl.stanford.edu/housenumbers/test_32x32.mat")),
@@ -56,7 +59,7 @@ NAMED = {
         NamedDataset("oxford-pets", "segmentation", "Oxford-IIIT Pet: 3.7k/3.7k photos with pet/background trimaps, resized to 128x128",
                      ("oxford-iiit-pet/images", "oxford-iiit-pet/annotations/trimaps", "oxford-iiit-pet/annotations/trainval.txt"),
                      ("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
-                      "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz"), (128, 128)),
+                      "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz"), (128, 128), flips=("flip",)),
     )
 }
 

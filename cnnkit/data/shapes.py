@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 CLASSES = ("circle", "square", "triangle", "cross")
+# Shapes are drawn at a random rotation, so a mirror image either way is another valid
+# scene of the same class: both flips keep the label (read by the training policy).
+FLIPS = ("flip", "vflip")
 
 
 def _outline(kind: int, xx: np.ndarray, yy: np.ndarray, r: float) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Everything a training run is made of, as one JSON-able dataclass (config.json).
 
-Precedence: these defaults < the recipe < options the user set explicitly.
+Precedence: these defaults < the recipe < the data-aware policy (engine/policy.py) <
+options the user set explicitly.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class TrainConfig:
     model_dtype: Optional[str] = None  # auto | fp32 | fp16 | bf16 weights (auto: fp16 on CUDA); None: fp32
     patience: Optional[int] = None  # early stopping: epochs without validation improvement
     out: Optional[str] = None
+    # what the data-aware policy chose and why ({'recipe', 'choices', 'notes'}; engine/policy.py)
+    policy: Optional[dict] = None
     log: Optional[str] = None  # "tensorboard": event files under RUN/tensorboard/ (engine/tblog.py)
 
     @classmethod

@@ -121,38 +121,80 @@ def preprocess(ckpt: dict, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
         raise CnnkitError(f"an image must be (C, H, W) uint8, got {tuple(img.shape)} {img.dtype}")
     if img.shape[0] != c:  # grey <-> colour to what the model takes
         img = img.expand(3, -1, -1).contiguous() if c == 3 else img.float().mean(0, keepdim=True).round().to(torch.uint8)
-    if ckpt["task"] != "segmentation":
-        img = resize_image(img, (h, w))
+    # The size `evaluate` loads the data at: always the input size for classification; for
+    # segmentation the run's --image-size when it had one (otherwise the image's own size).
+    size = checkpoint_data_options(ckpt).image_size
+    if size and tuple(img.shape[1:]) != tuple(size):
+        img = resize_image(img, tuple(size))
     norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
     return normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"])), img
 
 
 def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None) -> dict:
-    """Top-k classes with probabilities, or one class-index mask PNG per image."""
+    """Top-k classes with probabilities, or one class-index mask PNG per image, through the
+    checkpoint's evaluation pipeline (`evaluate`'s size, normalisation and mirror TTA), so
+    a prediction equals what `evaluate` scores for the same image.
+
+    Masks go to `out_dir` (default: RUN/predictions/ beside the checkpoint), never beside
+    the images, under names no earlier file has (`<stem>_mask.png`, `<stem>_mask-2.png`, ...);
+    they are palette PNGs: pixel value = class index, shown in the classes' colours."""
+    if top_k < 1:
+        raise CnnkitError(f"--top-k must be at least 1, got {top_k}")
+    for p in images:  # every input checked before anything is written
+        if not Path(p).is_file():
+            raise CnnkitError(f"image {p} does not exist" if not Path(p).is_dir() else f"{p} is a folder; give image files")
     ckpt, model, dev = load_for_inference(path, device)
     names = ckpt["class_names"] or [str(i) for i in range(1000)]
-    results = []
-    out = Path(out_dir) if out_dir else None
+    tta = bool(ckpt.get("config", {}).get("tta", False))  # as evaluate and the run's validation
     seg = ckpt["task"] == "segmentation"
+    out = Path(out_dir) if out_dir else Path(path).parent / "predictions"
+    results = []
     for p in images:
+        source = _source_shape(p)
         x, img = prepare_image(ckpt, p)
-        size = tuple(img.shape[1:])
-        x = x.to(dev)
         with torch.no_grad():
-            logits = model(x).float()
-        if seg:
-            from PIL import Image
-
-            mask = logits.argmax(1)[0].to(torch.uint8).cpu()
-            target = (out or Path(p).parent) / f"{Path(p).stem}_mask.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(mask.numpy()).save(target)
-            counts = torch.bincount(mask.reshape(-1), minlength=len(names))
-            results.append({"image": p, "mask": str(target), "size": list(size),
-                            "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
-        else:
+            logits = forward_tta(model, x.to(dev), ckpt["task"], tta).float()  # (1, K) or (1, K, h, w)
+        if not seg:
             results.append({"image": p, "top": top_classes(logits, names, top_k)})
-    return {"checkpoint": str(path), "task": ckpt["task"], "predictions": results}
+            continue
+        from cnnkit.data.decode import resize_mask
+
+        mask = logits.argmax(1)[0].cpu()  # (h, w) at the size the model saw
+        full = resize_mask(mask.to(torch.uint8 if len(names) <= 256 else torch.int64), tuple(source[1:]))  # (H, W) the image's own size
+        target = _write_mask(out, Path(p).stem, full, len(names), ckpt.get("ignore_index"))
+        counts = torch.bincount(mask.reshape(-1), minlength=len(names))
+        results.append({"image": p, "mask": str(target), "size": list(source[1:]), "model_size": list(mask.shape), "tta": tta,
+                        "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
+    return {"checkpoint": str(path), "task": ckpt["task"], "tta": tta, "predictions": results}
+
+
+def _write_mask(folder: Path, stem: str, mask: torch.Tensor, num_classes: int, ignore_index) -> Path:
+    """Write a (H, W) class-index mask as a new file in `folder` (exclusive create: an
+    existing file, of this or another run, is never replaced) and return its path."""
+    import io
+
+    from PIL import Image
+
+    from cnnkit.viz.palette import palette
+
+    arr = mask.numpy()
+    if num_classes <= 256:
+        im = Image.fromarray(arr.astype("uint8"))  # "L"; putpalette makes it "P" with the same values
+        im.putpalette(palette(num_classes, ignore_index).pil_palette())
+    else:
+        im = Image.fromarray(arr.astype("uint16"))  # 16-bit grey: no palette holds that many classes
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 100_000):
+        target = folder / (f"{stem}_mask.png" if n == 1 else f"{stem}_mask-{n}.png")
+        try:
+            with open(target, "xb") as f:
+                f.write(buf.getvalue())
+            return target
+        except FileExistsError:
+            continue
+    raise CnnkitError(f"{folder} already holds 100,000 masks of {stem}; choose another --out")
 
 
 def top_classes(logits: torch.Tensor, names: list[str], k: int) -> list[dict]:

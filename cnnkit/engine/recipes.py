@@ -63,6 +63,19 @@ RECIPES: dict[str, dict] = {
 }
 
 
+# The learning rate an optimiser starts from when it is named without --lr. A recipe's lr
+# belongs to the recipe's optimiser (SGD's 0.05 makes Adam diverge to chance); another
+# optimiser takes its own usual rate instead: PyTorch's defaults for the adaptive ones.
+OPTIMIZER_LR: dict[str, float] = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "rprop": 1e-2, "adagrad": 1e-2}
+
+
+def lr_for(recipe_values: dict, optimizer: str) -> float:
+    """The recipe's lr for its own optimiser, otherwise that optimiser's usual rate."""
+    if optimizer == recipe_values.get("optimizer", "sgd") and "lr" in recipe_values:
+        return recipe_values["lr"]
+    return OPTIMIZER_LR.get(optimizer, recipe_values.get("lr", 0.05))
+
+
 def recipe(name: str) -> dict:
     if name not in RECIPES:
         raise CnnkitError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
@@ -70,7 +83,9 @@ def recipe(name: str) -> dict:
 
 
 def default_recipe(task: str, input_shape, train_size: int) -> str:
-    """CIFAR-like = 3x32x32 classification with enough images for batches of 512."""
+    """CIFAR-like = 3x32x32 classification with enough images for batches of 512.
+
+    train_size counts every training image before the validation split is held out."""
     if task == "segmentation":
         return "segmentation"
     return "cifar-fast" if tuple(input_shape) == (3, 32, 32) and train_size >= 10_000 else "default"

@@ -23,7 +23,7 @@ import torch.nn as nn
 from cnnkit.data.augment import Augment
 from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
-from cnnkit.engine import distributed, tblog
+from cnnkit.engine import distributed, policy, tblog
 from cnnkit.engine.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from cnnkit.engine.config import NOT_DEFINING, TrainConfig
 from cnnkit.engine.device import environment, resolve_device, resolve_model_dtype, resolve_precision, set_deterministic
@@ -55,15 +55,32 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     if spec.task != task:
         raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
                           f"pick a {task} model (cnnkit models --task {task})")
-    probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset))  # defaults + flags: the data options
+    given = {k for k, v in overrides.items() if v is not None}
+    # defaults + flags: the data options; no validation split yet (the policy sizes it to the data)
+    probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset, **({} if "val_split" in given else {"val_split": 0.0})))
     probe.validate()
     d, _ = distributed.init(resolve_device(probe.device))
     with distributed.main_first(d):  # a download or cache write happens once
         ds = load_dataset(dataset, data_options(probe))
-    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train))
-    config = TrainConfig.build(model, recipe(name), dict(overrides, dataset=dataset, recipe=name))
+    # the CIFAR-like threshold counts every training image, before validation is held out
+    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []))
+    values = recipe(name)
+    config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
+    config.policy = policy.decide(config, values, ds, given, d.world)
+    if ds.val is None and config.val_split > 0 and "val_split" not in given:
+        ds = _hold_out_validation(ds, config.val_split)
     config.validate()
     return config, ds
+
+
+def _hold_out_validation(ds, fraction: float):
+    """The validation split load_dataset(val_split=fraction) would make (same split seed,
+    same stratification), and the normalisation from what is left for training."""
+    from cnnkit.data.splits import channel_stats, holdout
+
+    ds.train, ds.val = holdout(ds.train, fraction, DataOptions().split_seed, stratify=ds.task != "segmentation")
+    ds.normalization = channel_stats(ds.train.sample(2000) if getattr(ds.train, "streaming", False) else ds.train.images)
+    return ds
 
 
 def data_options(config: TrainConfig) -> DataOptions:
@@ -168,7 +185,7 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
     common = {"device": device, "normalization": ds.normalization, "dtype": model_dtype or torch.float32,
               "channels_last": channels_last, "rank": d.rank, "world": d.world}
     train_loader = BatchLoader(ds.train, config.batch_size, augment=augment, shuffle=True, seed=config.seed,
-                               drop_last=len(ds.train) > config.batch_size, alternating_flip=config.alternating_flip, **common)
+                               drop_last=_drop_last(len(ds.train), config), alternating_flip=config.alternating_flip, **common)
     val_loader = BatchLoader(ds.val, config.eval_batch_size, **common) if ds.val is not None else None
     test_loader = BatchLoader(ds.test, config.eval_batch_size, **common) if ds.test is not None else None
     return model, trainer, train_loader, val_loader, test_loader
@@ -199,6 +216,13 @@ def _loss_scale(config: TrainConfig, model_dtype) -> float:
         raise CnnkitError("--model-dtype fp16 trains with SGD only (as airbench does); use --model-dtype bf16 or fp32 "
                           "for other optimisers")
     return float(config.batch_size)
+
+
+def _drop_last(n: int, config: TrainConfig) -> bool:
+    """Keep the partial last batch, so every training image is seen every epoch, unless it
+    would hold one image (batch norm cannot train on a single sample) or the model is
+    compiled (a second batch shape means a second compilation)."""
+    return n > config.batch_size and (n % config.batch_size == 1 or config.compile)
 
 
 def _data_init(model: nn.Module, ds, count: int = 5000) -> None:

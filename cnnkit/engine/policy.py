@@ -1,0 +1,299 @@
+"""The data-aware default policy: what `cnnkit train MODEL --dataset D` picks when you
+give nothing else, and why. Written once here; `train` prints it at the start of a run
+and records it in config.json, `cnnkit data check` shows the same augmentation and
+mask warnings.
+
+Precedence: TrainConfig defaults < recipe < this policy < the flags you give. The
+recipe holds hyper-parameters that suit a kind of data; the policy fits what depends on
+the particular data set:
+
+* augmentation: only the flips that keep the label (named datasets declare theirs;
+  folders: no flips for single-channel images, mirror for colour photos, a vertical
+  flip only where there is no up and down, i.e. single-channel segmentation);
+* the learning rate follows the optimiser (`--optimizer adam` takes Adam's rate);
+* small data sets: a batch size that gives enough steps an epoch, a validation split of
+  at least a few images per class (or none, said so), enough epochs for enough steps,
+  random crops of large segmentation images;
+* segmentation masks: a value that looks like "unlabelled" and strong class imbalance
+  are reported with numbers and a fix.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+import torch
+
+from cnnkit.engine.recipes import lr_for
+
+MIN_STEPS_PER_EPOCH = 50  # fewer, and an epoch of a small set is a handful of updates
+MIN_BATCH = {"classification": 16, "segmentation": 2}  # segmentation: every image is thousands of targets
+MIN_TOTAL_STEPS = 400  # a run shorter than this rarely converges, whatever the data
+MAX_EPOCHS = 100
+MIN_VAL_PER_CLASS = 5  # classification: fewer and one image moves validation accuracy by 20 points a class
+MAX_VAL_FRACTION = 0.2
+MIN_VAL_IMAGES = 4  # segmentation: at the usual 10%; otherwise no validation split
+CROP = 256  # segmentation images of 4x this area or more train on random crops of this size
+IMBALANCE = 20.0  # largest / smallest class (pixels or images) worth a warning
+VOID_NAMES = re.compile(r"void|unlabel|ignore|unknown|don.?t.?care", re.IGNORECASE)
+
+
+@dataclass
+class Choice:
+    setting: str  # a TrainConfig field
+    value: Any  # what the run uses
+    source: str  # "policy" (chosen from the data), "recipe" (kept), "flag" (you gave it)
+    reason: str = ""
+    policy_value: Any = None  # under "flag": what the policy would have picked, when different
+
+
+# ------------------------------------------------------------------ augmentation
+
+
+def flips_for(spec: str, task: str, channels: int) -> tuple[tuple[str, ...], str]:
+    """The flips that keep labels on this data, and why."""
+    from cnnkit.data.named import NAMED
+    from cnnkit.data.shapes import FLIPS
+
+    kind = spec.partition(":")[0]
+    if kind in NAMED:
+        flips = NAMED[kind].flips
+        what = "mirror images keep the label" if flips else "a mirror image can change the label (digits, signs)"
+        return flips, f"{kind}: {what}"
+    if kind in ("shapes", "shapes-seg"):
+        return FLIPS, "shapes are drawn at random rotations, so flips either way keep the class"
+    if task == "classification":
+        if channels == 1:
+            return (), "grey single-channel images such as digits or letters: a mirror image can change the label"
+        return ("flip",), "colour photos: a mirror image shows the same thing (upside down it does not)"
+    if channels == 1:
+        return ("flip", "vflip"), "single-channel segmentation such as microscopy has no up or down"
+    return ("flip",), "colour scenes such as streets have a sky and a ground: mirror, but no vertical flip"
+
+
+def augmentation(recipe_augment: str, flips: tuple[str, ...]) -> str:
+    """The recipe's augmentation with its flips replaced by the ones the data allows."""
+    kept = [t.strip() for t in recipe_augment.split(",") if t.strip() and t.strip() not in ("flip", "vflip", "none")]
+    items = [*flips, *kept]
+    return ",".join(items) if items else "none"
+
+
+# ------------------------------------------------------------------ sizes
+
+
+def validation_split(task: str, class_counts: list[int]) -> tuple[float, str]:
+    """A validation fraction for data without a validation folder (counts: images per
+    class for classification, [number of images] for segmentation)."""
+    n = sum(class_counts)
+    if task == "segmentation":
+        if round(0.1 * n) >= MIN_VAL_IMAGES:
+            return 0.1, f"{n} training images: 10% ({round(0.1 * n)}) for validation"
+        return 0.0, (f"no validation split: 10% of {n} images is {round(0.1 * n)}, too few to choose an epoch by; "
+                     "all train, and best.pt is the last epoch")
+    smallest = min(c for c in class_counts if c) if any(class_counts) else 0
+    if round(0.1 * smallest) >= MIN_VAL_PER_CLASS:
+        return 0.1, f"10% for validation (at least {round(0.1 * smallest)} images of every class)"
+    fraction = math.ceil(100 * MIN_VAL_PER_CLASS / max(smallest, 1)) / 100
+    if fraction <= MAX_VAL_FRACTION:
+        return fraction, f"{fraction:.0%} for validation: the smallest class has {smallest} images, so {MIN_VAL_PER_CLASS} of each are held out"
+    return 0.0, (f"no validation split: the smallest class has {smallest} images, too few to hold out {MIN_VAL_PER_CLASS}; "
+                 "all train, and best.pt is the last epoch")
+
+
+def batch_size(task: str, n_train: int, recipe_batch: int, world: int = 1) -> tuple[int, str]:
+    """The recipe's batch, halved until an epoch has MIN_STEPS_PER_EPOCH steps (not below MIN_BATCH)."""
+    batch = recipe_batch
+    while batch > MIN_BATCH[task] and math.ceil(n_train / batch) < MIN_STEPS_PER_EPOCH:
+        batch = max(batch // 2, MIN_BATCH[task])
+    batch = max(world, math.ceil(batch / world) * world)  # data-parallel: an equal share per process
+    steps = math.ceil(n_train / batch)
+    if batch == recipe_batch:
+        return batch, f"{n_train} training images: {steps} steps an epoch"
+    return batch, f"{n_train} training images: {steps} steps an epoch (the recipe's {recipe_batch} would give {math.ceil(n_train / recipe_batch)})"
+
+
+def epochs(n_train: int, batch: int, base: int) -> tuple[int, str]:
+    """At least `base`, and enough epochs for MIN_TOTAL_STEPS steps (at most MAX_EPOCHS)."""
+    steps = math.ceil(n_train / batch)
+    wanted = max(base, min(MAX_EPOCHS, math.ceil(MIN_TOTAL_STEPS / steps)))
+    if wanted == base:
+        return base, f"{base} epochs = {base * steps} steps"
+    return wanted, f"{wanted} epochs = {wanted * steps} steps ({base} epochs would be only {base * steps})"
+
+
+def crop(task: str, input_shape) -> tuple[Optional[list], str]:
+    _, h, w = input_shape
+    if task != "segmentation" or h * w < 4 * CROP * CROP or min(h, w) < CROP:
+        return None, ""
+    return [CROP, CROP], f"{h}x{w} images: training on random {CROP}x{CROP} crops is 4x cheaper a step and varies the data; evaluation sees whole images"
+
+
+# ------------------------------------------------------------------ masks and classes
+
+
+def void_candidate(counts: dict[int, int], class_names: Optional[list[str]] = None) -> Optional[dict]:
+    """A mask value that looks like 'unlabelled': named so, 255 in a multi-class mask, or
+    the largest value far from the others. counts: {value: pixels}."""
+    values = sorted(v for v, n in counts.items() if n)
+    total = sum(counts.values()) or 1
+    found = None
+    for v in values:
+        if class_names and v < len(class_names) and VOID_NAMES.search(class_names[v]):
+            found = v, f"its class is named {class_names[v]!r}"
+    if found is None and len(values) >= 3 and values[-1] == 255:
+        found = 255, f"255 in masks of {len(values)} values usually marks unlabelled pixels"
+    if found is None and len(values) >= 3 and values[-1] >= 2 * (values[-2] + 1) and values[-1] - values[-2] >= 10:
+        found = values[-1], f"it is far from the other values (0..{values[-2]})"
+    if found is None:
+        return None
+    v, why = found
+    return {"value": v, "pixels": counts[v], "fraction": counts[v] / total, "reason": why}
+
+
+def void_note(void: dict, unit: str = "pixels") -> str:
+    return (f"mask value {void['value']} looks like 'unlabelled' ({void['pixels']:,} {unit}, {void['fraction']:.1%}): {void['reason']}; "
+            f"as a class it is learnt and scored like any other. If it means unlabelled, pass --ignore-index {void['value']}")
+
+
+def imbalance(counts: dict[str, int]) -> Optional[dict]:
+    """{'ratio', 'most', 'least', 'counts'} when the largest present class has IMBALANCE
+    times the smallest, else None."""
+    present = {k: n for k, n in counts.items() if n}
+    if len(present) < 2:
+        return None
+    most, least = max(present, key=present.get), min(present, key=present.get)
+    ratio = present[most] / present[least]
+    return {"ratio": ratio, "most": most, "least": least, "counts": present} if ratio >= IMBALANCE else None
+
+
+def imbalance_note(found: dict, unit: str, task: str) -> str:
+    fix = ("--class-weights balanced, or --loss ce+dice (Dice weighs classes equally)" if task == "segmentation"
+           else "--class-weights balanced, and read per-class accuracy rather than accuracy")
+    return (f"class imbalance: {found['most']!r} has {found['ratio']:.0f}x the {unit} of {found['least']!r} "
+            f"({found['counts'][found['most']]:,} vs {found['counts'][found['least']]:,}); consider {fix}")
+
+
+def _raw_mask_values(ds) -> dict[int, int]:
+    """class index -> the value stored in the mask files (loading maps sparse values such as
+    0, 1, 255 to 0, 1, 2 and says so in a note)."""
+    for note in ds.notes:
+        m = re.search(r"mapped sparse mask values ([\d, ]+) to classes", note)
+        if m:
+            return dict(enumerate(int(v) for v in m.group(1).split(",")))
+    return {}
+
+
+def data_notes(ds) -> list[str]:
+    """Warnings about the loaded training split: void-looking mask values, class imbalance."""
+    notes = []
+    targets = ds.train.targets
+    if ds.task == "segmentation":
+        counts = torch.bincount(targets.reshape(-1).long(), minlength=ds.num_classes).tolist()
+        by_class = {k: n for k, n in enumerate(counts) if n and k != ds.ignore_index}
+        if ds.ignore_index is None:
+            raw = _raw_mask_values(ds)  # {} when the stored values are the class indices
+            void = void_candidate({raw.get(k, k): n for k, n in by_class.items()}, None if raw else ds.class_names)
+            if void is not None:
+                notes.append(void_note(void))
+                by_class = {k: n for k, n in by_class.items() if raw.get(k, k) != void["value"]}
+        found = imbalance({ds.class_names[k] if k < ds.num_classes else str(k): n for k, n in by_class.items()})
+        if found:
+            notes.append(imbalance_note(found, "pixels", ds.task))
+    else:
+        counts = torch.bincount(targets.long(), minlength=ds.num_classes).tolist()
+        found = imbalance(dict(zip(ds.class_names, counts)))
+        if found:
+            notes.append(imbalance_note(found, "images", ds.task))
+    return notes
+
+
+# ------------------------------------------------------------------ the policy
+
+
+def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1) -> dict:
+    """Set the data-dependent fields of `config` that you did not give; return the record
+    ({'recipe', 'choices', 'notes'}) stored as config.policy.
+
+    `ds` is loaded without a validation split unless its data has a val/ folder (the
+    split is chosen here; the caller holds it out)."""
+    choices: list[Choice] = []
+
+    def choose(setting: str, value, reason: str) -> None:
+        if setting in given:
+            mine = getattr(config, setting)
+            choices.append(Choice(setting, mine, "flag", reason if mine != value else "", value if mine != value else None))
+        else:
+            setattr(config, setting, value)
+            choices.append(Choice(setting, value, "policy", reason))
+
+    task, shape = ds.task, ds.input_shape
+    # validation split first: the rest of the sizes depend on what is left for training
+    if ds.val is None:
+        counts = [len(ds.train)] if task == "segmentation" else torch.bincount(ds.train.targets.long(), minlength=ds.num_classes).tolist()
+        fraction, why = validation_split(task, counts)
+        choose("val_split", fraction, why)
+        n_train = len(ds.train) - _held_out(task, counts, config.val_split)
+    else:
+        n_train = len(ds.train)
+    size, why = crop(task, shape)
+    if size is not None or "crop" in given:
+        choose("crop", size, why or "images small enough to train whole")
+    base_batch = recipe_values.get("batch_size", config.batch_size) if "batch_size" not in given else config.batch_size
+    batch, why = batch_size(task, n_train, base_batch, world)
+    choose("batch_size", batch, why)
+    n_epochs, why = epochs(n_train, config.batch_size, recipe_values.get("epochs", 10))
+    choose("epochs", n_epochs, why)
+    if "optimizer" in given and config.optimizer != recipe_values.get("optimizer", "sgd"):
+        choose("lr", lr_for(recipe_values, config.optimizer),
+               f"{config.optimizer}'s usual rate (the recipe's {recipe_values.get('lr')} is for {recipe_values.get('optimizer', 'sgd')})")
+    if config.switch and config.switch.count(":") == 1:  # EPOCH:NAME without a rate: the new optimiser's own
+        at, name = config.switch.split(":")
+        config.switch = f"{at}:{name}:{lr_for(recipe_values, name) if name != config.optimizer else config.lr:g}"
+        choices.append(Choice("switch", config.switch, "policy", f"{name} from epoch {at} at its usual rate"))
+    flips, why = flips_for(config.dataset, task, shape[0])
+    choose("augment", augmentation(recipe_values.get("augment", "flip"), flips), why)
+    if "flip" not in flips and config.tta:
+        choose("tta", False, "mirror test-time augmentation needs mirror images that keep the label")
+    notes = data_notes(ds)
+    if "augment" in given:
+        asked = {t.strip() for t in config.augment.split(",")}
+        unsafe = sorted((asked & {"flip", "vflip"}) - set(flips))
+        if unsafe:
+            notes.append(f"--augment {config.augment}: {'/'.join(unsafe)} may change labels here ({why})")
+    return {"recipe": config.recipe, "choices": [asdict(c) for c in choices], "notes": notes}
+
+
+def _held_out(task: str, counts: list[int], fraction: float) -> int:
+    """How many images splits.holdout takes: rounded per class (stratified) or overall."""
+    if fraction <= 0:
+        return 0
+    return sum(int(round(fraction * n)) for n in counts)
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "x".join(map(str, v))
+    return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def describe(config) -> list[str]:
+    """The lines printed at the start of a run, e.g.
+    recipe default: SGD lr 0.05 Nesterov momentum 0.9, cosine, weight decay 0.0005
+    augment translate=2: grey single-channel images such as digits ... """
+    record = config.policy or {}
+    opt = config.optimizer.upper() if config.optimizer == "sgd" else config.optimizer.capitalize()
+    sgd = f" momentum {config.momentum:g}" + (" Nesterov" if config.nesterov else "") if config.optimizer == "sgd" else ""
+    lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule, weight decay {config.weight_decay:g}, "
+             f"loss {config.loss}"]
+    for c in record.get("choices", []):
+        name = c["setting"].replace("_", " ")
+        if c["source"] == "flag":
+            extra = f"; the data policy would pick {_value(c['policy_value'])}: {c['reason']}" if c["policy_value"] is not None else ""
+            lines.append(f"{name} {_value(c['value'])} (your flag{extra})")
+        else:
+            lines.append(f"{name} {_value(c['value'])}: {c['reason']}")
+    lines += [f"note: {n}" for n in record.get("notes", [])]
+    return lines

@@ -1,0 +1,223 @@
+"""The data-aware default policy on small synthetic stand-ins: grey digits, colour photos,
+a 30-image segmentation set, masks with a void value. No training: make_config only."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnkit.data.catalog import DataOptions, load_dataset
+from cnnkit.data.check import check_dataset
+from cnnkit.engine import policy
+from cnnkit.engine.train import _drop_last, make_config
+
+
+def _class_folder(root, classes=4, per_class=40, size=28, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        d = root / f"class{c}"
+        d.mkdir(parents=True)
+        for i in range(per_class):
+            shape = (size, size) if channels == 1 else (size, size, 3)
+            Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(d / f"{i:03d}.png")
+    return root
+
+
+def _seg_folder(root, n=30, size=64, channels=1, values=(0, 255), void=None, seed=0):
+    """n image/mask pairs; masks hold `values` in vertical bands and `void` in a corner."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        shape = (size, size) if channels == 1 else (size, size, 3)
+        Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(root / "images" / f"{i:02d}.png")
+        mask = np.zeros((size, size), np.uint8)
+        bands = np.array_split(np.arange(size), len(values))
+        for v, cols in zip(values, bands):
+            mask[:, cols] = v
+        if void is not None:
+            mask[:8, :8] = void
+        Image.fromarray(mask).save(root / "masks" / f"{i:02d}.png")
+    return root
+
+
+def _config(model, dataset, tmp_path, **flags):
+    return make_config(model, dataset, {"data_dir": str(tmp_path / "cache"), "device": "cpu", **flags})
+
+
+def _choice(config, setting):
+    return next(c for c in config.policy["choices"] if c["setting"] == setting)
+
+
+# ------------------------------------------------------------------ augmentation
+
+
+def test_flips_follow_what_keeps_the_label():
+    assert policy.flips_for("mnist", "classification", 1)[0] == ()
+    assert policy.flips_for("svhn", "classification", 3)[0] == ()  # colour digits: colour is no licence to mirror
+    assert policy.flips_for("gtsrb", "classification", 3)[0] == ()
+    assert policy.flips_for("cifar10", "classification", 3)[0] == ("flip",)
+    assert policy.flips_for("fashion-mnist", "classification", 1)[0] == ("flip",)  # grey, but clothes mirror fine
+    assert policy.flips_for("oxford-pets", "segmentation", 3)[0] == ("flip",)
+    assert policy.flips_for("folder:x", "classification", 1)[0] == ()
+    assert policy.flips_for("folder:x", "classification", 3)[0] == ("flip",)
+    assert policy.flips_for("segfolder:x", "segmentation", 1)[0] == ("flip", "vflip")  # microscopy-like
+    assert policy.flips_for("segfolder:x", "segmentation", 3)[0] == ("flip",)  # street scenes: never upside down
+    assert policy.augmentation("flip,translate=2", ()) == "translate=2"
+    assert policy.augmentation("flip,vflip", ("flip",)) == "flip"
+    assert policy.augmentation("flip", ()) == "none"
+
+
+def test_grey_digits_get_no_flips_and_the_reason_is_recorded(tmp_path):
+    config, _ = _config("lenet5", f"folder:{_class_folder(tmp_path / 'digits')}", tmp_path)
+    assert "flip" not in config.augment and "translate=2" in config.augment
+    aug = _choice(config, "augment")
+    assert aug["source"] == "policy" and "mirror image can change the label" in aug["reason"]
+    assert config.to_dict()["policy"]["choices"]  # config.json carries the decisions
+    lines = policy.describe(config)
+    assert lines[0].startswith("recipe default: SGD lr 0.05") and any(ln.startswith("augment translate=2:") for ln in lines)
+
+
+def test_your_augment_flag_wins_and_the_printout_says_so(tmp_path):
+    config, _ = _config("lenet5", f"folder:{_class_folder(tmp_path / 'digits')}", tmp_path, augment="flip")
+    assert config.augment == "flip"
+    aug = _choice(config, "augment")
+    assert aug["source"] == "flag" and aug["policy_value"] == "translate=2"
+    assert any("your flag" in ln and "translate=2" in ln for ln in policy.describe(config))
+    assert any("flip may change labels" in n for n in config.policy["notes"])
+
+
+def test_colour_photos_are_mirrored_not_turned_upside_down(tmp_path):
+    config, _ = _config("convnet", f"folder:{_class_folder(tmp_path / 'photos', size=32, channels=3)}", tmp_path)
+    items = config.augment.split(",")
+    assert "flip" in items and "vflip" not in items
+
+
+def test_mirror_tta_is_dropped_where_mirrors_change_the_label(tmp_path):
+    digits = f"folder:{_class_folder(tmp_path / 'digits')}"
+    config, _ = _config("lenet5", digits, tmp_path, recipe="cifar-fast")  # cifar-fast validates with mirror TTA
+    assert config.tta is False and _choice(config, "tta")["source"] == "policy"
+    config, _ = _config("lenet5", digits, tmp_path, recipe="cifar-fast", tta=True)
+    assert config.tta is True  # asked for: yours
+
+
+# ------------------------------------------------------------------ optimiser
+
+
+def test_adam_without_lr_takes_adams_rate_not_sgds(tmp_path):
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam")
+    assert config.optimizer == "adam" and config.lr == pytest.approx(1e-3)
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", lr=0.01)
+    assert config.lr == 0.01 and _choice(config, "lr")["source"] == "flag"
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path)
+    assert config.optimizer == "sgd" and config.lr == 0.05  # the recipe's own pair is kept
+    config, _ = _config("unet", "shapes-seg:n=40,size=16", tmp_path, optimizer="sgd")  # segmentation recipe is Adam 2e-3
+    assert config.lr == 0.05
+
+
+def test_switch_without_a_rate_takes_the_new_optimisers_rate(tmp_path):
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", switch="3:sgd", epochs=4)
+    assert config.switch == "3:sgd:0.05"
+
+
+# ------------------------------------------------------------------ small data
+
+
+def test_thirty_image_segmentation_set(tmp_path):
+    config, ds = _config("unet", f"segfolder:{_seg_folder(tmp_path / 'cells')}", tmp_path)
+    n = len(ds.train)
+    assert n == 24 and ds.val is None and config.val_split == 0  # 6 test; 2 validation images would decide nothing
+    assert config.batch_size == 2
+    steps = math.ceil(n / config.batch_size)
+    assert steps * config.epochs >= policy.MIN_TOTAL_STEPS and config.epochs <= policy.MAX_EPOCHS
+    assert "vflip" in config.augment and "flip" in config.augment.split(",")  # grey microscopy-like: orientation-free
+    assert not _drop_last(n, config)  # every training image every epoch
+    assert "last epoch" in _choice(config, "val_split")["reason"]
+
+
+def test_small_classification_set_batch_and_validation(tmp_path):
+    config, ds = _config("convnet", "shapes:n=400,size=16", tmp_path)
+    counts = torch.bincount(ds.val.targets).tolist()
+    assert min(counts) >= policy.MIN_VAL_PER_CLASS
+    assert math.ceil(len(ds.train) / config.batch_size) >= 15 and config.batch_size == policy.MIN_BATCH["classification"]
+    # the held-out split is the one `evaluate` rebuilds from config.json (catalog's own split)
+    again = load_dataset("shapes:n=400,size=16", DataOptions(val_split=config.val_split))
+    assert torch.equal(again.val.images, ds.val.images) and torch.equal(again.train.targets, ds.train.targets)
+    assert again.normalization == ds.normalization
+
+
+def test_too_few_images_per_class_means_no_validation_and_a_note(tmp_path):
+    config, ds = _config("lenet5", f"folder:{_class_folder(tmp_path / 'tiny', per_class=12)}", tmp_path)
+    assert config.val_split == 0 and ds.val is None
+    assert "too few" in _choice(config, "val_split")["reason"]
+
+
+def test_validation_fraction_grows_to_five_per_class(tmp_path):
+    config, ds = _config("lenet5", f"folder:{_class_folder(tmp_path / 'few', per_class=40)}", tmp_path)
+    # 40 per class -> 32 after the 20% test split: 10% would hold out 3, so 16% holds out 5
+    assert config.val_split == pytest.approx(0.16)
+    assert torch.bincount(ds.val.targets).min() >= 5
+
+
+def test_batch_size_flag_wins(tmp_path):
+    config, _ = _config("unet", f"segfolder:{_seg_folder(tmp_path / 'cells')}", tmp_path, batch_size=8)
+    assert config.batch_size == 8 and _choice(config, "batch_size")["policy_value"] == 2
+
+
+def test_large_images_train_on_crops(tmp_path):
+    config, _ = _config("unet", f"segfolder:{_seg_folder(tmp_path / 'big', n=10, size=512)}", tmp_path)
+    assert config.crop == [policy.CROP, policy.CROP]
+    config, _ = _config("unet", f"segfolder:{_seg_folder(tmp_path / 'small', n=10, size=64)}", tmp_path)
+    assert config.crop is None
+
+
+def test_drop_last_only_for_a_single_leftover_image():
+    class C:
+        batch_size, compile = 8, False
+
+    assert not _drop_last(20, C) and _drop_last(17, C) and not _drop_last(8, C)
+
+
+# ------------------------------------------------------------------ masks
+
+
+def test_void_value_255_is_named_by_the_run_and_by_data_check(tmp_path):
+    root = _seg_folder(tmp_path / "street", n=12, channels=3, values=(0, 1, 2), void=255)
+    config, _ = _config("unet", f"segfolder:{root}", tmp_path)
+    notes = " ".join(config.policy["notes"])
+    assert "mask value 255" in notes and "--ignore-index 255" in notes
+    report = check_dataset(f"segfolder:{root}")
+    assert report["void_candidate"] == 255
+    assert any("--ignore-index 255" in p["fix"] for p in report["problems"])
+    config, _ = _config("unet", f"segfolder:{root}", tmp_path, ignore_index=255)  # told: no warning
+    assert not any("looks like" in n for n in config.policy["notes"])
+
+
+def test_void_value_far_from_the_classes(tmp_path):
+    found = policy.void_candidate({0: 100, 1: 100, 2: 100, 99: 5})
+    assert found["value"] == 99 and found["pixels"] == 5
+    assert policy.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}) is None  # consecutive classes: nothing to say
+    assert policy.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}, ["road", "sky", "car", "void"])["value"] == 3
+    assert policy.void_candidate({0: 100, 255: 100}) is None  # a binary 0/255 mask is foreground, not void
+
+
+def test_class_imbalance_is_reported_with_numbers(tmp_path):
+    root = _seg_folder(tmp_path / "rare", n=12, values=(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                           0, 0, 0, 0, 0, 1))  # class 1 in one narrow band
+    report = check_dataset(f"segfolder:{root}")
+    assert report["imbalance_ratio"] >= policy.IMBALANCE
+    text = " ".join(p["problem"] for p in report["problems"])
+    assert f"{report['imbalance_ratio']:.0f}x" in text
+    config, _ = _config("unet", f"segfolder:{root}", tmp_path)
+    assert any("class imbalance" in n for n in config.policy["notes"])
+
+
+def test_data_check_tells_digits_apart_from_photos(tmp_path):
+    digits = check_dataset(f"folder:{_class_folder(tmp_path / 'digits')}")
+    assert digits["augmentation_flips"] == [] and any("no flips" in p["problem"] for p in digits["problems"])
+    photos = check_dataset(f"folder:{_class_folder(tmp_path / 'photos', size=32, channels=3)}")
+    assert photos["augmentation_flips"] == ["flip"]
