@@ -220,3 +220,17 @@ def test_cli_bad_impl_files_are_one_clean_error(cli, tmp_path):
     (tmp_path / "empty.py").write_text("import numpy as np\n\ndef helper(x):\n    return x\n")
     assert_clean_error(cli("gradcheck", "--impl", tmp_path / "empty.py"), "found none of the layers", "--map")
     assert_clean_error(cli("gradcheck", "--impl", IMPLS / "report_style.py", "--layer", "Conv2d"), "Conv2d not found", "--map")
+
+
+@pytest.mark.parametrize("name, layers", [("my_numpy_layers.py", {"Linear", "ReLU", "Conv2d", "SoftmaxCrossEntropy"}),
+                                          ("my_torch_layers.py", {"Linear", "BatchNorm1d"})])
+def test_the_docs_examples_pass_as_written(tmp_path, name, layers):
+    import re
+
+    text = (Path(__file__).parents[2] / "docs" / "gradcheck.md").read_text()
+    code = re.search(rf"```python\n(# {re.escape(name)}\n.*?)```", text, re.S).group(1)
+    (tmp_path / name).write_text(code)
+    result = run_checks(load_impl(tmp_path / name))
+    assert set(result["found"]) == layers
+    assert result["passed"] and result["summary"]["failed"] == result["summary"]["errors"] == 0
+    assert result["summary"]["passed"] >= 5 * len(layers)
