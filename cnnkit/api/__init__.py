@@ -11,10 +11,25 @@ message on bad input. The submodules import torch only inside their functions, s
 `import cnnkit` and the arithmetic stay free of it (docs/python.md).
 """
 
-from cnnkit.api.arith import conv, layers, shape, solve
-from cnnkit.api.inference import Predictor, evaluate, load, predict
-from cnnkit.api.training import Run, Trials, open_run, train
-from cnnkit.api.zoo import models, summary
+import importlib
 
-__all__ = ["shape", "solve", "layers", "conv", "models", "summary", "train", "open_run", "Run", "Trials",
-           "evaluate", "predict", "load", "Predictor"]
+# name -> submodule; loaded on first use, so `cnnkit shape` loads only api/arith.py
+_NAMES = {
+    "shape": "arith", "solve": "arith", "layers": "arith", "conv": "arith",
+    "models": "zoo", "summary": "zoo",
+    "train": "training", "open_run": "training", "Run": "training", "Trials": "training",
+    "evaluate": "inference", "predict": "inference", "load": "inference", "Predictor": "inference",
+}
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'cnnkit.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"cnnkit.api.{_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
