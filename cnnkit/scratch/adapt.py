@@ -12,7 +12,9 @@ raises NotExpressible; a crash in the student's code raises StudentCrash.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import warnings
 from typing import Optional
 
@@ -40,7 +42,7 @@ ARG_ALIASES = {
     "out_channels": ("out_channels", "out_channel", "out_ch", "output_channels", "num_filters", "c_out", "cout"),
     "kernel_size": ("kernel_size", "kernel", "k", "filter_size", "ksize", "pool_size"),
     "stride": ("stride", "s"),
-    "padding": ("padding", "pad"),
+    "padding": ("padding", "pad", "p"),
     "dilation": ("dilation",),
     "groups": ("groups",),
     "bias": ("bias", "use_bias", "has_bias"),
@@ -93,7 +95,9 @@ def call(fn, *args, folder=None, **kwargs):
     """fn(*args) with a crash turned into StudentCrash naming their file and line."""
     try:
         # overflow in their exp() is a verdict, shown on its check: no warning lines around the output
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # and their prints would break --json: both are swallowed
+        with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             return fn(*args, **kwargs)
     except Exception as e:  # their code broke: a verdict, not a checker failure
@@ -125,17 +129,35 @@ def droppable(case, key) -> bool:
     return key in defaults and value == defaults[key]
 
 
-def constructor_kwargs(cls, name: str, case) -> dict:
-    """The case's PyTorch arguments under the names the student's __init__ accepts."""
+def torch_order(case) -> list[str]:
+    """The case's arguments in the order PyTorch's constructor takes them."""
+    try:
+        names = list(inspect.signature(case.torch_cls).parameters) if case.torch_cls else []
+    except (TypeError, ValueError):
+        names = []
+    return [n for n in names if n in case.kwargs] + [k for k in case.kwargs if k not in names]
+
+
+def constructor_kwargs(cls, name: str, case) -> tuple[dict, str]:
+    """The case's PyTorch arguments under the names the student's __init__ accepts, and a note
+    naming any matched by position alone (`def __init__(self, n_in, n_out)`)."""
     params = positional_names(cls.__init__ if inspect.isclass(cls) else cls)
     try:
         var_kw = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values())
     except (TypeError, ValueError):
         var_kw = False
     names = [p.name for p in params]
+    known = {a for k in case.kwargs for a in ARG_ALIASES.get(k, (k,))}
+    by_name = {k for k in case.kwargs if any(a in names for a in ARG_ALIASES.get(k, (k,)))}
+    # a required parameter with an unknown name takes PyTorch's argument in the same position, if that one
+    # is unclaimed (optional ones are never guessed: `weight_init_fn=None` must not receive `dilation`)
+    order = torch_order(case)
+    by_position = {order[i]: p.name for i, p in enumerate(params)
+                   if i < len(order) and p.name not in known and order[i] not in by_name
+                   and p.kind != p.KEYWORD_ONLY and p.default is p.empty}
     out = {}
     for key, value in case.kwargs.items():
-        match = next((a for a in ARG_ALIASES.get(key, (key,)) if a in names and a not in out), None)
+        match = next((a for a in ARG_ALIASES.get(key, (key,)) if a in names and a not in out), None) or by_position.get(key)
         if match is None and key == "p" and "keep_prob" in names:
             out["keep_prob"] = 1 - value  # the other convention: probability of keeping
         elif match is not None:
@@ -147,8 +169,10 @@ def constructor_kwargs(cls, name: str, case) -> dict:
     needed = [p.name for p in params if p.default is p.empty and p.name not in out]
     if needed:
         raise CannotAdapt(f"cannot build your {name}: __init__ needs {', '.join(needed)}, which the checker cannot "
-                          f"match; use PyTorch's argument names ({', '.join(case.kwargs)})")
-    return out
+                          f"match; use PyTorch's argument names ({', '.join(order)})")
+    used = {k: v for k, v in by_position.items() if v in out}
+    note = ("arguments matched by position: " + ", ".join(f"{v} = {k}" for k, v in used.items())) if used else ""
+    return out, note
 
 
 # ----------------------------------------------------------------- where a parameter lives

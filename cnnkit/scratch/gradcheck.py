@@ -83,10 +83,10 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
         layer.set_params({k: p.detach().clone() for k, p in ref.named_parameters()})
     if is_bn:
         layer.set_running(ref.running_mean.clone(), ref.running_var.clone())
-    mode_note = ""
+    notes = [layer.note]
     if is_bn or name == "Dropout":
         layer.set_mode(train)
-        mode_note = layer.mode.describe()
+        notes.append(layer.mode.describe())
     x = torch.randn(case.input_shape, dtype=torch.float64)
     x0_mean, x0_var = (ref.running_mean.clone(), ref.running_var.clone()) if is_bn else (None, None)
     if name == "Dropout":
@@ -102,7 +102,7 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
         expected = ref(xt)
     ctx = _context(case, x, expected)
     fwd = compare(name, cfg, "forward output", y, expected.detach(), ctx=ctx)
-    fwd.reason = "; ".join(p for p in (fwd.reason, mode_note) if p)
+    fwd.reason = "; ".join(p for p in (fwd.reason, *notes) if p)
     out.append(fwd)
     dy = torch.randn(expected.shape, dtype=torch.float64)
     expected.backward(dy)
@@ -275,7 +275,7 @@ def _loss_checks(loss, name, cfg, pred, target, ignore, ref, grad, optional=Fals
         return [skipped(name, cfg, str(e))]
     except StudentCrash as e:
         if optional:
-            return [skipped(name, cfg, f"your loss does not take {tuple(pred.shape)} logits (crashed at {e.where})")]
+            return [skipped(name, cfg, f"your loss does not take {tuple(pred.shape)} logits ({e.where})")]
         return [errored(name, cfg, "loss", e.where)]
     except CannotAdapt as e:
         return [Check(name, cfg, e.quantity, e.status, reason=str(e))]

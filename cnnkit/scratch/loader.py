@@ -7,7 +7,9 @@ input: CnnkitError, one line. The file's own folder is importable while it loads
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +18,7 @@ from cnnkit.errors import CnnkitError
 
 
 class StudentCrash(Exception):
-    """The student's code raised: `where` is 'file.py:LINE in func: Type: message'."""
+    """The student's code raised: `where` says 'your code crashed at file.py:LINE in func: Type: message'."""
 
     def __init__(self, where: str):
         super().__init__(where)
@@ -24,14 +26,18 @@ class StudentCrash(Exception):
 
 
 def crash_site(exc: BaseException, folder: Path | None) -> str:
-    """The last traceback frame inside the student's folder (else the last frame at all)."""
+    """Where the student's code raised, from the last traceback frame in their folder. No such
+    frame means the call itself failed (e.g. backward(self, dy, x) called with dy only)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if folder is not None and Path(f.filename).resolve().is_relative_to(folder)]
-    frame = (mine or frames or [None])[-1]
+    if folder is not None:
+        frames = [f for f in frames if Path(f.filename).resolve().is_relative_to(folder)]
+    else:  # cnnkit's own reference layers: the last frame outside the checker
+        frames = [f for f in frames if "cnnkit/scratch/adapt" not in f.filename.replace("\\", "/")]
     message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
-    if frame is None:
-        return message
-    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}: {message}"
+    if not frames:
+        return f"calling your code failed: {message}"
+    f = frames[-1]
+    return f"your code crashed at {Path(f.filename).name}:{f.lineno} in {f.name}: {message}"
 
 
 def load_impl(path: str | Path):
@@ -62,10 +68,11 @@ def load_impl(path: str | Path):
     sys.path.insert(0, str(folder))
     sys.modules[name] = module
     try:
-        exec(code, module.__dict__)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exec(code, module.__dict__)  # prints at import time would break --json and the one error line
     except Exception as e:  # their import failed: say where, in their file
         sys.modules.pop(name, None)
-        raise CnnkitError(f"importing {path.name} failed at {crash_site(e, folder)}") from None
+        raise CnnkitError(f"importing {path.name} failed: {crash_site(e, folder)}") from None
     finally:
         sys.path[:] = before_path
         # helper modules imported from their folder leave too, so a file called

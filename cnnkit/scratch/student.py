@@ -52,7 +52,8 @@ class ClassLayer:
     def __init__(self, cls, name: str, case, folder, backend: str):
         self.name, self.folder, self.case = name, folder, case
         self.bn = name.startswith("BatchNorm")
-        self.layer = call(cls, **constructor_kwargs(cls, name, case), folder=folder)
+        kwargs, self.note = constructor_kwargs(cls, name, case)
+        self.layer = call(cls, **kwargs, folder=folder)
         self._forward = getattr(self.layer, "forward", None) or (self.layer if callable(self.layer) else None)
         self._backward = getattr(self.layer, "backward", None)
         if self._forward is None or not callable(self._backward):
@@ -236,6 +237,7 @@ class FunctionLayer:
         for key, value in case.kwargs.items():
             for k in DICT_KEYS.get(key, ()):
                 self.config[k] = value
+        self.note = ""
         self.ref: dict[str, torch.Tensor] = {}
         self.layout: dict[str, str] = {}
         self.grads: dict[str, torch.Tensor] = {}
@@ -330,7 +332,7 @@ def find_layer(module, name: str, mapping: dict[str, str]):
     candidates = [wanted] if wanted else [name] + list(FUNCTION_NAMES.get(name, ()))
     for cand in candidates:
         obj = getattr(module, cand, None)
-        if obj is None:
+        if obj is None or (module.__name__.startswith("cnnkit_student_") and _library(obj)):
             continue
         if inspect.isclass(obj):
             return "class", obj
@@ -344,6 +346,11 @@ def find_layer(module, name: str, mapping: dict[str, str]):
     if wanted:
         raise CnnkitError(f"--map {name}={wanted}: your file defines no {wanted}; check the spelling (names are case-sensitive)")
     return None
+
+
+def _library(obj) -> bool:
+    """torch.nn.ReLU imported into a student's file is not their layer."""
+    return getattr(obj, "__module__", "").split(".")[0] in ("torch", "numpy", "cnnkit", "scipy", "builtins")
 
 
 def backend_of(module) -> str:

@@ -31,7 +31,8 @@ def find_loss(module, name: str, mapping: dict[str, str]):
     wanted = mapping.get(name)
     for cand in [wanted] if wanted else LOSS_NAMES[name]:
         obj = getattr(module, cand, None)
-        if callable(obj):
+        if callable(obj) and not (module.__name__.startswith("cnnkit_student_") and
+                                  getattr(obj, "__module__", "").split(".")[0] in ("torch", "numpy", "cnnkit")):
             bwd = None
             if not inspect.isclass(obj):
                 for b in (f"{cand}_backward", cand.replace("forward", "backward")) + BACKWARD_NAMES[name]:

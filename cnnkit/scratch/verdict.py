@@ -60,7 +60,7 @@ def skipped(layer, config, reason, quantity="all checks") -> Check:
 
 
 def errored(layer, config, quantity, where) -> Check:
-    return Check(layer, config, quantity, "error", reason=f"your code crashed at {where}")
+    return Check(layer, config, quantity, "error", reason=where)
 
 
 def compare(layer, config, quantity, got, expected, tol=RTOL, ctx: dict | None = None, missing="") -> Check:

@@ -234,3 +234,37 @@ def test_the_docs_examples_pass_as_written(tmp_path, name, layers):
     assert set(result["found"]) == layers
     assert result["passed"] and result["summary"]["failed"] == result["summary"]["errors"] == 0
     assert result["summary"]["passed"] >= 5 * len(layers)
+
+
+def test_short_names_prints_and_imported_torch_layers(cli, tmp_path):
+    """Unknown required names are matched by position (and said so); prints cannot break --json;
+    torch.nn.ReLU imported into the file is not taken for the student's ReLU."""
+    (tmp_path / "short.py").write_text(textwrap.dedent("""
+        import torch
+        import torch.nn.functional as F
+        from torch.nn import ReLU
+        print("loading my layers")
+
+        class Conv2d:
+            def __init__(self, cin_, cout_, ks, stride=1, p=0, init_fn=None):
+                self.s, self.p = stride, p
+                self.weight, self.bias = torch.zeros(cout_, cin_, ks, ks), torch.zeros(cout_)
+            def forward(self, x):
+                print("forward", x.shape)
+                self.x = x
+                return F.conv2d(x, self.weight, self.bias, self.s, self.p)
+            def backward(self, dy):
+                self.dweight = torch.nn.grad.conv2d_weight(self.x, self.weight.shape, dy, self.s, self.p)
+                self.dbias = dy.sum((0, 2, 3))
+                return torch.nn.grad.conv2d_input(self.x.shape, self.weight, dy, self.s, self.p)
+    """))
+    r = cli("gradcheck", "--impl", tmp_path / "short.py", "--json")
+    out = strict_json(r.stdout)
+    assert r.exit_code == 0 and out["passed"] and "ReLU" in out["missing"] and set(out["found"]) == {"Conv2d"}
+    fwd = [c for c in out["checks"] if c["config"] == "k3 s2 p0" and c["quantity"] == "forward output"][0]
+    assert "matched by position: cin_ = in_channels, cout_ = out_channels, ks = kernel_size" in fwd["reason"]
+    assert sum(c["status"] == "pass" and c["quantity"] == "weight gradient" for c in out["checks"]) == 2
+    (tmp_path / "two_args.py").write_text("class ReLU:\n    def forward(self, x):\n        return x\n"
+                                          "    def backward(self, dy, x):\n        return dy\n")
+    r = cli("gradcheck", "--impl", tmp_path / "two_args.py")
+    assert "calling your code failed: TypeError" in r.stdout and "backward() missing 1 required positional" in r.stdout
