@@ -324,3 +324,20 @@ def test_channel_view_in_json_and_errors(cli, tmp_path):
         r = cli("draw", *args, "--in", "5", "--k", "3", "--out", tmp_path / "e.png", "--json")
         assert_clean_error(r, fragment)
         assert r.stdout == ""
+
+
+def test_drawing_needs_neither_torch_nor_matplotlib():
+    # Frames come from cnnkit.arith and are drawn with Pillow: `cnnkit draw` starts fast.
+    import subprocess
+    import sys
+
+    code = ("import sys; import cnnkit.arith.frames, cnnkit.arith.receptive, cnnkit.viz.draw, cnnkit.viz.draw_rf; "
+            "from cnnkit.cli.main import app; "
+            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_draw_command_has_help_with_an_example(cli):
+    for cmd in ("conv", "maxpool", "avgpool", "transpose", "receptive-field"):
+        r = cli("draw", cmd, "--help")
+        assert r.exit_code == 0 and "Example: cnnkit draw" in r.stdout, cmd
