@@ -195,9 +195,9 @@ def evaluate(
 
     Example: cnnkit evaluate runs/convnet-cifar10/best.pt --split test
     """
-    from cnnkit.engine.evaluate import evaluate_checkpoint
+    from cnnkit.api.inference import evaluate as evaluate_on
 
-    result = evaluate_checkpoint(checkpoint, dataset, split, data_dir, batch_size, device, out, tta)
+    result = evaluate_on(checkpoint, dataset, split, data_dir, batch_size, device, out, tta)
     if json_:
         print_json(result)
         return
@@ -246,9 +246,9 @@ def predict(
 
     Example: cnnkit predict runs/unet-membrane/best.pt slice.png --out masks/
     """
-    from cnnkit.engine.evaluate import predict_images
+    from cnnkit.api.inference import predict as predict_on
 
-    result = predict_images(checkpoint, images, top_k, device, out)
+    result = predict_on(checkpoint, images, top_k, device, out)
     if json_:
         print_json(result)
         return
