@@ -50,5 +50,6 @@ def gradcheck(
         typer.echo(f"Score: {s['score']}")
     if not result["passed"]:
         bad = [c for c in result["checks"] if c["status"] in ("fail", "error")]
-        first = f", first: {bad[0]['layer']} [{bad[0]['config']}] {bad[0]['quantity']}" if bad else ""
+        where = f"{bad[0]['layer']} [{bad[0]['config']}]" if bad and bad[0]["config"] else bad[0]["layer"] if bad else ""
+        first = f", first: {where} {bad[0]['quantity']}" if bad else ""
         raise RunFailure(f"{len(bad)} check(s) failed{first}; see the lines above")

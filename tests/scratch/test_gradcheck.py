@@ -268,3 +268,19 @@ def test_short_names_prints_and_imported_torch_layers(cli, tmp_path):
                                           "    def backward(self, dy, x):\n        return dy\n")
     r = cli("gradcheck", "--impl", tmp_path / "two_args.py")
     assert "calling your code failed: TypeError" in r.stdout and "backward() missing 1 required positional" in r.stdout
+
+
+def test_float32_inside_the_forward_is_named_not_blamed_on_backward(tmp_path):
+    (tmp_path / "f32.py").write_text(textwrap.dedent("""
+        import numpy as np
+        class Tanh:
+            def forward(self, x):
+                self.y = np.tanh(x.astype(np.float32)).astype(np.float64)
+                return self.y
+            def backward(self, dy):
+                return dy * (1 - self.y ** 2)
+    """))
+    checks = by_key(run_checks(load_impl(tmp_path / "f32.py"), ["Tanh"]))
+    fd = checks[("Tanh", "", "finite differences")]
+    assert fd["status"] == "fail" and "float32 somewhere inside" in fd["reason"] and "disagrees" not in fd["reason"]
+    assert checks[("Tanh", "", "input gradient")]["status"] == "pass"
