@@ -422,6 +422,10 @@ def _windowed_row(i: int, layer: Layer, shape: Shape) -> LayerRow:
     if kind in ("maxpool", "avgpool"):
         name = "MaxPool" if kind == "maxpool" else "AvgPool"
         extra = "" if strides == tuple(k) else f", stride={_py(strides)}"
+        if any(g.p_before for g in geoms):
+            extra += f", padding={_py([g.p_before for g in geoms])}"
+        if any(v != 1 for v in d):
+            extra += f", dilation={_py(d)}"
         extra += ", ceil_mode=True" if layer.ceil_mode else ""
         module = f"{name}{nd}d({ks}{extra})"
         return LayerRow(i, layer, module, shape, (c_in, *out_spatial), 0, "0", 0, new_rf, new_jump, notes,

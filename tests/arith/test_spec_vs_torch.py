@@ -220,3 +220,31 @@ def test_bad_specs_are_clear_errors(spec, fragment):
         analyse(spec)
     assert fragment.lower() in str(err.value).lower()
     assert isinstance(err.value, (SpecError, GeometryError))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    st.integers(1, 3), st.integers(6, 30), st.integers(6, 30),
+    st.lists(st.tuples(st.sampled_from([
+        "conv {c} k{k} s{s} p{p} d{d}", "conv {c} k{k}x{k2} s{s}x1 p{p}x0", "conv {c} k{k} psame", "convT {c} k{k} s{s} p{p} op{op}",
+        "maxpool {k} s{s} p{hp} d{d}", "maxpool {k} p{hp} ceil", "avgpool {k} s{s} p{hp} ceil", "gap {m}x{m2}",
+        "upsample 2 bilinear", "upsample 3", "bn", "relu", "dropout2d 0.2"]),
+        st.integers(1, 6), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2),
+        st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=5),
+)
+def test_module_column_is_pytorch_code_that_gives_the_shapes(c, h, w, layers):
+    """The `module` of every row, run as PyTorch code, produces the row's output shape."""
+    parts = [f"{c}x{h}x{w}"]
+    for text, ch, k, k2, s, p, d, m, m2 in layers:
+        parts.append(text.format(c=ch, k=k, k2=k2, s=s, p=p, hp=min(p, k // 2), d=d, op=min(p, max(s, d) - 1), m=m, m2=m2))
+    spec = " | ".join(parts)
+    try:
+        report = analyse(spec)
+    except GeometryError:
+        return
+    x = torch.zeros(1, *report.input_shape)
+    with torch.no_grad():
+        for row in report.rows:
+            module = eval(f"nn.{row.module}", {"nn": nn})
+            x = module.eval()(x)
+            assert tuple(x.shape[1:]) == row.output_shape, (spec, row.module)
