@@ -35,11 +35,11 @@ def draw_receptive_field(spec: str, out: str | Path, unit: str | None = None, la
     path = check_out_path(out)
     modules = [r.module for r in report.rows[: info["layer"]]]
     pytorch = "nn.Sequential(" + ", ".join(f"nn.{m}" for m in modules) + ")"
-    _draw(info, report, path, pytorch)
+    _draw(info, report, path, pytorch, modules)
     return {"path": str(path), "pytorch": pytorch, **info}
 
 
-def _draw(info: dict, report, path: Path, pytorch: str) -> None:
+def _draw(info: dict, report, path: Path, pytorch: str, modules: list[str]) -> None:
     grids = info["grids"]
     kinds = [None] + [r.layer.kind for r in report.rows[: info["layer"]]]
     shown = [g for g, kind in zip(grids, kinds) if kind is None or g is grids[-1] or _changes(kind)]
@@ -48,8 +48,12 @@ def _draw(info: dict, report, path: Path, pytorch: str) -> None:
     n_rows = -(-len(shown) // per_row)
     title = (f"receptive field of position {'x'.join(map(str, info['unit']))} of layer {info['layer']} "
              f"({grids[-1]['layer']}): {'x'.join(_num(v) for v in grids[-1]['receptive_field'])} input pixels")
-    foot = [pytorch, "orange: the region the position depends on (its largest footprint is the RF); blue: the position",
-            "jump: input pixels between neighbouring positions; start: centre of position 0 in input pixels"]
+    legend = ["orange: the region the position depends on (its largest footprint is the RF); blue: the position",
+              "jump: input pixels between neighbouring positions; start: centre of position 0 in input pixels"]
+    code = [pytorch]
+    if text_width(pytorch, 12, mono=True) > per_row * panel_w:  # one module per line rather than a very wide figure
+        code = ["nn.Sequential("] + [f"    nn.{m}," for m in modules] + [")"]
+    foot = code + legend
     width = max(per_row * panel_w, int(max(text_width(t, 13, mono=True) for t in foot + [title])) + 4) + 2 * M
     height = M + 30 + n_rows * panel_h + 18 * len(foot) + M
     cv = SvgCanvas(width, height) if path.suffix.lower() == ".svg" else PilCanvas(width, height)
@@ -57,7 +61,8 @@ def _draw(info: dict, report, path: Path, pytorch: str) -> None:
     for n, g in enumerate(shown):
         _panel(cv, M + (n % per_row) * panel_w, M + 30 + (n // per_row) * panel_h, g, g is grids[-1])
     for n, line in enumerate(foot):
-        cv.text(M, M + 30 + n_rows * panel_h + 18 * n, line, size=13 if n else 12, anchor="la", mono=n == 0)
+        is_code = n < len(code)
+        cv.text(M, M + 30 + n_rows * panel_h + 18 * n, line, size=12 if is_code else 13, anchor="la", mono=is_code)
     save_canvas(cv, path)
 
 
