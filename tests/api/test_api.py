@@ -177,3 +177,13 @@ def test_names_stay_functions_after_the_submodules_load():
 
     assert callable(cnnkit.summary) and callable(cnnkit.train) and callable(cnnkit.load)
     assert cnnkit.summary("convnet", input="3x16x16")["total_params"] > 0
+
+
+def test_trials_return_every_run_and_the_table(tmp_path):
+    result = cnnkit.train("convnet", dataset=DATA, epochs=1, out=str(tmp_path / "t"), trials=2, progress=False, **TINY)
+    assert isinstance(result, cnnkit.Trials) and result.dir == tmp_path / "t"
+    assert result.summary == json.loads((tmp_path / "t" / "trials.json").read_text())
+    assert [r.config["seed"] for r in result.runs] == result.summary["seeds"] == [0, 1]
+    values = [r.summary["test_accuracy"] for r in result.runs]
+    assert result.summary["metrics"]["test_accuracy"]["values"] == values
+    assert result.summary["metrics"]["test_accuracy"]["mean"] == pytest.approx(sum(values) / 2)

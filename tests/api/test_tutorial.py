@@ -32,6 +32,9 @@ def test_tutorial_notebook_executes_without_errors(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     texts = [o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "execute_result"]
     assert texts[0] == "[32]"  # cnnkit.shape(32, k=5, p=2)["output"]
+    # the live line, updated in place, ends on the last batch of the last epoch
+    displays = [o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "display_data"]
+    assert any(d.startswith("epoch 3/3 [####################]") for d in displays), displays
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # the learning curves and the feature maps, shown inline
     summary = json.loads((tmp_path / "runs" / "tutorial" / "summary.json").read_text())
