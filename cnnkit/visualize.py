@@ -199,10 +199,18 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
                          "value": float(s)})
         labels = [t["class_name"] or "" for t in tops]
         pool_text = f"top of {len(data['images'])} of {data['total']} training images"
-    what = f"class {class_index} ({names[class_index]})" if class_index is not None else f"{layer} channel {channel}"
-    fig = maximize_figure(result, top_images, top_scores, f"{ckpt['model']['name']}: {what}", labels, pool_text or "training images")
+    if class_index is not None:
+        what = f"class {class_index}" + ("" if names[class_index] == str(class_index) else f" ({names[class_index]})")
+    else:
+        what = f"{layer} channel {channel}"
+    title = f"{ckpt['model']['name']}: {what}"
+    if result["similarity"] is not None:
+        agree = "the starts end alike: one preferred pattern" if result["similarity"] > 0.9 else "the starts end differently"
+        title += f"\n{seeds} random starts, mean correlation of the results {result['similarity']:.2f} ({agree})"
+    fig = maximize_figure(result, top_images, top_scores, title, labels, pool_text or "training images")
     info = {"layer": layer, "channel": channel, "class": class_index, "class_name": names[class_index] if class_index is not None else None,
             "scores": [float(s) for s in result["scores"]], "random_scores": [float(s) for s in result["random_scores"]],
+            "similarity": result["similarity"],
             "top_images": tops}
     slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))

@@ -52,7 +52,10 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "accuracy"):
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_metric.set(xlabel="epoch", ylabel=metric, title=metric)
     for ax in (ax_loss, ax_metric):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if last <= 12:  # a tick per epoch (MaxNLocator falls back to 0.1 steps when it finds one integer)
+            ax.set_xticks(range(1, last + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlim(0.5, last + 0.5)
         ax.margins(y=0.15)
         ax.grid(alpha=0.3)

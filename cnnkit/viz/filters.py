@@ -30,8 +30,9 @@ def dead_filters(weights: torch.Tensor, rel: float = 1e-3) -> torch.Tensor:
 
 
 def filters_figure(weights: torch.Tensor, title: str = "", per_filter: bool = False, dead: Optional[torch.Tensor] = None):
-    """A grid of filters. RGB when C == 3 (each filter shown in colour), else one row
-    per filter and one panel per input channel (at most 8 channels). One symmetric
+    """A grid of filters. RGB when C == 3 (each filter shown in colour), a grid of
+    single panels when C == 1, else one row per filter and one panel per input
+    channel (at most 8 channels). One symmetric
     scale around zero for the whole layer (so signs and relative strength are
     visible, with a colorbar) unless per_filter; dead filters are crossed out, not
     stretched into noise."""
@@ -56,12 +57,34 @@ def filters_figure(weights: torch.Tensor, title: str = "", per_filter: bool = Fa
             if dead[i]:
                 ax.plot([0, 1], [0, 1], "r-", transform=ax.transAxes)
         fig.suptitle(title + f"  (RGB, 0.5 grey = 0, scale +/-{limit:.3g}" + (", per filter)" if per_filter else ")"), fontsize=9)
+    elif c == 1:
+        # one input channel (grey images): a grid of filters, 8 across, like the RGB case; one
+        # column of O rows was ~210 px wide (title and colorbar cut) and 3,600 px tall for 32
+        cols = min(o, 8)
+        rows = -(-o // cols)
+        fig = Figure(figsize=(max(1.2 * cols + 1.4, 4.5), 1.2 * rows + 0.9), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
+        image = None
+        for i, ax in enumerate(axes.flat):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i >= o:
+                ax.axis("off")
+                continue
+            scale = float(weights[i].abs().max().clamp_min(1e-12)) if per_filter else limit
+            image = ax.imshow(weights[i, 0].numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+            ax.set_title(f"{i}" + (" dead" if dead[i] else ""), fontsize=7)
+            if dead[i]:
+                ax.plot([0, 1], [0, 1], "k-", transform=ax.transAxes)
+        if not per_filter and image is not None:
+            fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+        fig.suptitle(title + f"\n({o} filters, 1 input channel" + (", each on its own scale)" if per_filter else ")"), fontsize=9)
     else:
         shown = min(c, 8)
         rows = min(o, 32)
-        # at least 6 inches wide: one input channel alone gave ~2 inches (210 px), too narrow
-        # for the title and the colorbar; the square panels keep their size, centred
-        fig = Figure(figsize=(max(1.1 * shown + 1.6, 6.0), 1.1 * rows + 0.9), layout="constrained")
+        # at least 3.8 inches wide: one input channel alone gave ~2 inches (210 px), too narrow
+        # for the title and the colorbar
+        fig = Figure(figsize=(max(1.1 * shown + 1.6, 3.8), 1.1 * rows + 0.9), layout="constrained")
         axes = fig.subplots(rows, shown, squeeze=False)
         image = None
         for i in range(rows):

@@ -67,7 +67,8 @@ def starts(seeds: int, shape, low: torch.Tensor, high: torch.Tensor, gen: torch.
 def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional[str] = None, channel: Optional[int] = None,
              class_index: Optional[int] = None, seeds: int = 3, steps: int = 128, lr: float = 0.1, jitter: int = 2,
              blur_every: int = 4, decay: float = 1e-3) -> dict:
-    """{'images': (S, C, H, W) in [0, 1], 'scores': (S,), 'random_scores': (S,)} for S seeds."""
+    """{'images': (S, C, H, W) in [0, 1], 'scores': (S,), 'random_scores': (S,), 'similarity'} for S
+    different random starts, each with its own jitter."""
     import copy
 
     if (class_index is None) == (channel is None):
@@ -87,9 +88,10 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     x.requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     for step in range(steps):
-        dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
+        shifts = torch.randint(-jitter, jitter + 1, (seeds, 2), generator=gen).tolist()  # each start its own jitter
         opt.zero_grad()
-        objective = score(torch.roll(x, shifts=(dy, dx), dims=(2, 3))) - decay * (x**2).flatten(1).mean(1)
+        rolled = torch.cat([torch.roll(x[i : i + 1], shifts=tuple(shifts[i]), dims=(2, 3)) for i in range(seeds)])
+        objective = score(rolled) - decay * (x**2).flatten(1).mean(1)
         (-objective.sum()).backward()
         opt.step()
         with torch.no_grad():
@@ -99,7 +101,19 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     with torch.no_grad():
         final = score(x)
     images = (x.detach() * std + mean).clamp(0, 1)
-    return {"images": images, "scores": final, "random_scores": random_scores}
+    return {"images": images, "scores": final, "random_scores": random_scores, "similarity": similarity(images)}
+
+
+def similarity(images: torch.Tensor) -> float | None:
+    """Mean pairwise correlation of the (S, C, H, W) results: near 1 when every start ends
+    at the same picture (the unit has one preferred input), lower when they differ."""
+    if len(images) < 2:
+        return None
+    z = images.flatten(1) - images.flatten(1).mean(1, keepdim=True)
+    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    c = z @ z.T  # (S, S) correlations
+    n = len(images)
+    return float((c.sum() - c.diagonal().sum()) / (n * (n - 1)))
 
 
 @torch.no_grad()
