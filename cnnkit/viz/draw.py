@@ -99,7 +99,8 @@ def views(d: Drawing) -> list[View]:
     scatter = View("scatter", d.scatter, d.scatter_texts, (range(rows.n), range(cols.n)), full,
                    f"input {rows.n}x{cols.n}", f"output {rows.out}x{cols.out}, grey: cropped")
     direct = View("direct", d.frames, d.texts, (range(lr + nr + tr), range(lc + nc + tc)), out_grid,
-                  f"{rows.s - 1} zero(s) between, border {lr}", f"output {rows.out}x{cols.out}")
+                  f"{rows.s - 1} zero(s) between, " + (f"border {lr}" if lr >= 0 else f"{-lr} cropped (p > d(k-1))"),
+                  f"output {rows.out}x{cols.out}")
     return [scatter, direct]
 
 
@@ -297,8 +298,11 @@ def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: flo
     if total > limit:
         notes.append(f"showing the first {limit} of {total} steps; raise --max-frames or draw a smaller input")
         keep, trimmed = limit, []
-        for v in vs:
-            n = min(len(v.frames), max(1, keep // len(vs)) if len(vs) > 1 else keep)
+        for n_view, v in enumerate(vs):
+            # Transposed: up to half for the scatter view, the rest for the direct view.
+            share = keep if n_view == len(vs) - 1 else max(1, limit // len(vs))
+            n = max(1, min(len(v.frames), share))
+            keep -= n
             trimmed.append(View(v.name, v.frames[:n], v.texts[:n], v.left, v.right, v.left_title, v.right_title))
         vs = trimmed
     cell = _cell_size(d, vs, sheet)
