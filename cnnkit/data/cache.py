@@ -3,16 +3,23 @@
 A folder dataset is decoded once and stored as uint8 tensors under
 `<data root>/cache/`. The key hashes every file's path and *content* plus the
 loading options, so replacing an image with same-size content and the old
-modification time (`cp -p`, `rsync -a`) still rebuilds it, while touching a file
-does not. Files over FULL_HASH_BYTES (dataset archives) are keyed by size, mtime
-and a sample of their bytes, to keep a warm start fast. Each cache file carries a
-checksum of what it holds and is verified on load: a file damaged in place is
-rebuilt, never used. Files are written atomically and read with weights_only=True.
+modification time (`cp -p`, `rsync -a`) rebuilds it, while touching a file does not.
+
+Hashing 60,000 files on every start would cost seconds, so each file's hash is
+remembered next to the cache with the file's stat signature (inode, size, mtime and
+ctime, as git's index does). A file whose signature is unchanged is not read again;
+ctime changes on every write or replacement and cannot be set back by copying
+tools, so a same-size, same-mtime replacement is still hashed anew.
+
+Each cache file carries a checksum of what it holds and is verified on load: a file
+damaged in place is rebuilt, never used. Files are written atomically and read with
+weights_only=True.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import warnings
@@ -22,8 +29,6 @@ from pathlib import Path
 import torch
 
 CACHE_VERSION = 2
-FULL_HASH_BYTES = 1 << 20  # image files are hashed whole; bigger files (archives) by samples
-SAMPLE_BLOCKS, SAMPLE_BYTES = 16, 1 << 16
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:
@@ -36,24 +41,66 @@ def data_root(data_dir: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "cnnkit" / "data"
 
 
-def fingerprint(files: list[Path], *options) -> str:
-    """Hash of every file's path and content (see the module docstring) and the loading options."""
-    h = hashlib.sha1(f"v{CACHE_VERSION}|{options!r}".encode(), usedforsecurity=False)
+def fingerprint(files: list[Path], *options, memo: Path | None = None) -> str:
+    """Hash of every file's path and content and the loading options.
+
+    With `memo` (a JSON file), file contents are read only when needed: if no file's stat
+    signature changed since the last call, the remembered key is returned (one stat per
+    file, as cheap as a key of sizes and mtimes); otherwise only changed files are hashed."""
+    signatures = []
+    stat_hash = hashlib.sha1(f"v{CACHE_VERSION}|{options!r}".encode(), usedforsecurity=False)
     for f in files:
-        h.update(f"{f}\n".encode())
-        if f.is_dir():  # a named dataset's extracted folder: its listing's identity only
-            h.update(f"dir|{f.stat().st_mtime_ns}".encode())
-            continue
-        with open(f, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size <= FULL_HASH_BYTES:
-                h.update(fh.read())
-            else:
-                h.update(f"{size}|{os.fstat(fh.fileno()).st_mtime_ns}".encode())
-                for i in range(SAMPLE_BLOCKS):
-                    fh.seek((size - SAMPLE_BYTES) * i // (SAMPLE_BLOCKS - 1))
-                    h.update(fh.read(SAMPLE_BYTES))
-    return h.hexdigest()[:16]
+        st = os.stat(f)
+        sig = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        signatures.append(sig)
+        stat_hash.update(f"{f}|{sig}\n".encode())
+    stat_key = stat_hash.hexdigest()
+    summary = _read_memo(memo.with_suffix(".key.json")) if memo else {}
+    if summary.get("stat_key") == stat_key and isinstance(summary.get("key"), str):
+        return summary["key"]
+    known = _read_memo(memo) if memo else {}
+    seen: dict[str, list] = {}
+    h = hashlib.sha1(f"v{CACHE_VERSION}|{options!r}".encode(), usedforsecurity=False)
+    for f, sig in zip(files, signatures):
+        entry = known.get(str(f))
+        digest = entry[4] if isinstance(entry, list) and len(entry) == 5 and entry[:4] == sig else _file_digest(f)
+        seen[str(f)] = [*sig, digest]
+        h.update(f"{f}|{digest}\n".encode())
+    key = h.hexdigest()[:16]
+    if memo:
+        _write_memo(memo, seen)
+        _write_memo(memo.with_suffix(".key.json"), {"stat_key": stat_key, "key": key})
+    return key
+
+
+def _file_digest(f: Path) -> str:
+    if f.is_dir():  # a named dataset's extracted folder: its listing's identity only
+        return f"dir{f.stat().st_mtime_ns}"
+    h = hashlib.sha1(usedforsecurity=False)
+    with open(f, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_memo(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}  # missing or damaged: every file is hashed again
+
+
+def _write_memo(path: Path, entries: dict) -> None:
+    """Atomically; the per-file memo is always written before the summary key that relies on it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(entries, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data root: hash again next time
 
 
 def checksum(value) -> str:

@@ -116,7 +116,7 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
         if NAMED[kind].size or opts.image_size:  # decoded from image files: worth caching
             files = [root / e for e in NAMED[kind].expected if (root / e).exists()]
             if len(files) == len(NAMED[kind].expected):
-                key = fingerprint(files, kind, opts.image_size)
+                key = fingerprint(files, kind, opts.image_size, memo=root / "cache" / f"{kind}.hashes.json")
                 value, _ = cached(root, kind, key, lambda: load_named(kind, root, opts.download, opts.image_size))
                 return value
         return load_named(kind, root, opts.download, opts.image_size)
@@ -134,14 +134,16 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
         streamed = _streamed_folder(scan, files, opts)
         if streamed is not None:
             return streamed
-        key = fingerprint(files, "folder", opts.image_size)
-        value, _ = cached(root, f"folder-{path.resolve().name}", key, lambda: folder.load_class_folders(path, opts.image_size))
+        label = f"folder-{path.resolve().name}"
+        key = fingerprint(files, "folder", opts.image_size, memo=root / "cache" / f"{label}.hashes.json")
+        value, _ = cached(root, label, key, lambda: folder.load_class_folders(path, opts.image_size))
         return dict(value, task="classification")
     scan = folder.scan_seg_folders(path)
     files = [p for pairs in scan["splits"].values() for pair in pairs for p in pair]
     files += scan["unpaired_images"] + scan["unpaired_masks"]
-    key = fingerprint(files, "segfolder", opts.image_size, opts.ignore_index)
-    value, _ = cached(root, f"segfolder-{path.resolve().name}", key, lambda: folder.load_seg_folders(path, opts.image_size, opts.ignore_index))
+    label = f"segfolder-{path.resolve().name}"
+    key = fingerprint(files, "segfolder", opts.image_size, opts.ignore_index, memo=root / "cache" / f"{label}.hashes.json")
+    value, _ = cached(root, label, key, lambda: folder.load_seg_folders(path, opts.image_size, opts.ignore_index))
     n = value["num_classes"]
     binary = value["mask_values"] and set(value["mask_values"]) - {opts.ignore_index} <= {0, 255, 1}
     value["classes"] = folder.class_names_file(path, n) or (["background", "foreground"] if binary and n == 2 else [f"class{i}" for i in range(n)])
