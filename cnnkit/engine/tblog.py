@@ -4,8 +4,8 @@ The logger is one more progress callback (the trainer's only hook), composed wit
 display by `logging()`:
 
 * per step: `step/train_loss` (global step = epoch * batches + batch, from 1);
-* per epoch: `epoch/<key>` for every number metrics.csv gets (train_loss, val_accuracy,
-  lr, ...), at step = epoch number, so the values equal metrics.csv's rows;
+* per epoch: `epoch/<key>` for every number metrics.csv gets but the epoch (train_loss,
+  val_accuracy, lr, ...), at step = epoch number, so the values equal metrics.csv's rows;
 * the config as text (`config`) and curves.png as an image (`curves`) each epoch;
 * at the end the summary's numbers as `test/<key>` and the summary as text.
 
@@ -77,7 +77,7 @@ class TensorBoardLog:
                 self.writer.add_scalar("step/train_loss", v, first + i + 1)
         self.losses = []
         for key, value in record.items():
-            if _is_number(value):
+            if _is_number(value) and key != "epoch":  # the epoch is the step
                 self.writer.add_scalar(f"epoch/{key}", value, epoch)
         curves = self.run_dir / "curves.png"
         if curves.exists():
