@@ -66,7 +66,7 @@ def train(
     deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
     patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Validate and test on image + mirror image (logits averaged).")] = None,
-    tta_level: Annotated[OptionalStr, Opt("--tta-level", help="Test-time views: none, mirror, mirror+translate (6 views; validation uses mirror).")] = None,
+    tta_level: Annotated[OptionalStr, Opt("--tta-level", help="Test-time views with --tta: mirror, or mirror+translate (6 views; validation uses mirror).")] = None,
     alternating_flip: Annotated[Optional[bool], Opt("--alternating-flip/--random-flip", help="Flip each image on every other epoch instead of by a coin toss.")] = None,
     whiten_bias_epochs: Annotated[OptionalInt, Opt("--whiten-bias-epochs", help="Train the whitening layer's bias this many epochs, then freeze it.")] = None,
     lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights as airbench does (every --lookahead-every steps from epoch --lookahead-start).")] = None,

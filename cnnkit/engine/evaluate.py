@@ -60,7 +60,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
     # as the run tested (its TTA level, e.g. mirror+translate), unless told otherwise (--tta / --no-tta)
-    tta = (config.get("tta_level") or config.get("tta", False)) if tta is None else tta
+    tta = tta_of(config) if tta is None else tta
     with torch.no_grad():
         for x, y in loader:
             meter.update(forward_tta(model, x, ds.task, tta).float(), y)

@@ -179,7 +179,7 @@ def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
         ddp = distributed.wrap_model(model, device, d)
         train_forward = torch.compile(ddp) if config.compile else ddp
     trainer = Trainer(model, loss_fn, ds.task, ds.num_classes, device, precision, ds.ignore_index, config.grad_clip, compiled,
-                      config.tta_level or config.tta, d, train_forward, hooks, model_dtype, _loss_scale(config, model_dtype))
+                      tta_of(config), d, train_forward, hooks, model_dtype, _loss_scale(config, model_dtype))
     crop = tuple(config.crop) if config.crop else None
     augment = Augment.parse(config.augment, crop)
     common = {"device": device, "normalization": ds.normalization, "dtype": model_dtype or torch.float32,

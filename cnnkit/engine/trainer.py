@@ -51,6 +51,14 @@ def tta_level(tta) -> str:
     return tta
 
 
+def tta_of(config) -> str:
+    """A run's TTA level from its config (TrainConfig or config.json dict): --tta switches
+    test-time augmentation on or off (the data policy turns it off where a mirror image
+    changes the label); --tta-level says which views."""
+    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+    return (get("tta_level") or "mirror") if get("tta", False) else "none"
+
+
 def tta_views(x: torch.Tensor, level) -> list[tuple[float, torch.Tensor, bool]]:
     """The views a TTA level evaluates, as (weight, view, mirrored); weights sum to 1.
 

@@ -289,3 +289,14 @@ def test_warmup_split():
     got = warmup_split(rows)
     assert got["steady_images_per_second"] == pytest.approx(100.0)  # median of 100, 50, 100
     assert got["warmup_seconds"] == pytest.approx(4.0)  # epoch 1 took 5 s for 1 s of images at that rate
+
+
+def test_tta_switch_wins_over_the_level():
+    """--no-tta (or the data policy on data where a mirror changes the label) switches every view off."""
+    from cnnkit.engine.config import TrainConfig
+    from cnnkit.engine.trainer import tta_of
+
+    assert tta_of({"tta": False, "tta_level": "mirror+translate"}) == "none"
+    assert tta_of({"tta": True}) == "mirror"
+    assert tta_of(TrainConfig(model="x", tta=True, tta_level="mirror+translate")) == "mirror+translate"
+    assert tta_of(TrainConfig(model="x")) == "none"
