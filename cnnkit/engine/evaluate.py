@@ -13,7 +13,7 @@ from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from cnnkit.engine.device import resolve_device
 from cnnkit.engine.metrics import make_meter
-from cnnkit.engine.trainer import forward_tta
+from cnnkit.engine.trainer import forward_tta, tta_of
 from cnnkit.errors import CnnkitError
 
 
