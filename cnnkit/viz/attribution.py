@@ -64,7 +64,7 @@ def unit(method: str, class_name: str) -> str:
     return {"saliency": f"d logit({class_name}) / d pixel",
             "guided-backprop": "guided gradient (ReLU-masked)",
             "deconvolution": "deconvolution signal",
-            "gradcam": "Grad-CAM (>= 0, channels weighted by mean gradient)",
+            "gradcam": "Grad-CAM (>= 0)",
             "integrated-gradients": f"contribution to logit({class_name}) vs mean-colour image",
             "occlusion": f"drop in p({class_name}) when covered"}[method]
 
