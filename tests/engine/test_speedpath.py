@@ -300,3 +300,18 @@ def test_tta_switch_wins_over_the_level():
     assert tta_of({"tta": True}) == "mirror"
     assert tta_of(TrainConfig(model="x", tta=True, tta_level="mirror+translate")) == "mirror+translate"
     assert tta_of(TrainConfig(model="x")) == "none"
+
+
+def test_an_epoch_copies_its_indices_and_draws_to_the_device_once(monkeypatch):
+    """Not one host-to-device copy per batch: order, windows and flips go over once per epoch."""
+    import cnnkit.data.loader as loader_module
+
+    calls = []
+    real = loader_module._to_device
+    monkeypatch.setattr(loader_module, "_to_device", lambda t, device: calls.append(t.shape) or real(t, device))
+    split = _numbered_split(n=64)
+    for batch in (4, 16):
+        calls.clear()
+        loader = BatchLoader(split, batch, augment=Augment(flip=True, translate=2, cutout=2), shuffle=True)
+        assert len(list(loader)) == 64 // batch
+        assert len(calls) == 4  # sample indices, row windows, column windows, cutout centres
