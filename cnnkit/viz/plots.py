@@ -11,10 +11,15 @@ from cnnkit.errors import CnnkitError
 
 
 def agg_pyplot():
-    """matplotlib.pyplot on the Agg backend: files only, never a window."""
+    """matplotlib.pyplot on the Agg backend: files only, never a window. Inside Jupyter the
+    notebook's own (inline) backend stays: switching it would stop the student's later
+    plt.show() from drawing anything, and cnnkit saves and closes its figures either way."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    from cnnkit.notebook import kernel_shell
+
+    if kernel_shell() is None:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -39,3 +39,17 @@ def test_tutorial_notebook_executes_without_errors(tmp_path):
     assert len(images) >= 2  # the learning curves and the feature maps, shown inline
     summary = json.loads((tmp_path / "runs" / "tutorial" / "summary.json").read_text())
     assert summary["epochs_run"] == 3 and 0 <= summary["test_accuracy"] <= 1
+
+
+def test_training_in_a_notebook_keeps_the_inline_backend(tmp_path):
+    """cnnkit saves its figures to files; the student's own plt.show() must still draw."""
+    cells = ["import matplotlib.pyplot as plt\nimport cnnkit",
+             "run = cnnkit.train('convnet', dataset='shapes:n=100,size=16', epochs=1, out='run', progress=False,"
+             " model_options={'widths': (8,), 'kernel_size': 3})",
+             "plt.plot([1, 2, 3]); plt.show()",
+             "run.curves()"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    pngs = [sum("image/png" in o.get("data", {}) for o in c.outputs) for c in nb.cells]
+    assert pngs == [0, 0, 1, 1]  # training shows no stray figure; plt.show() and the returned Figure draw once each
