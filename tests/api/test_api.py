@@ -176,6 +176,9 @@ def test_names_stay_functions_after_the_submodules_load():
     import cnnkit.models  # noqa: F401
 
     assert callable(cnnkit.summary) and callable(cnnkit.train) and callable(cnnkit.load)
+    assert callable(cnnkit.visualize.curves) and {"train", "visualize", "CnnkitError"} <= set(dir(cnnkit))
+    with pytest.raises(AttributeError):
+        cnnkit.no_such_function  # noqa: B018
     assert cnnkit.summary("convnet", input="3x16x16")["total_params"] > 0
 
 
