@@ -63,3 +63,30 @@ def test_curves_overlay_png(cli, runs, tmp_path):
     _not_blank(tmp_path / "c.png", (600, 300))
     r = cli("visualize", "curves", tmp_path)
     assert r.exit_code == 2 and "no metrics.csv" in r.stderr
+
+
+def test_run_labels_keep_the_variant_of_trial_folders(tmp_path):
+    from cnnkit.viz.curves import run_labels
+
+    a, b = tmp_path / "sweep" / "lr-0.1" / "trial-1", tmp_path / "sweep" / "lr-0.01" / "trial-1"
+    assert run_labels([a, b]) == ["lr-0.1/trial-1", "lr-0.01/trial-1"]
+    assert run_labels([a]) == ["lr-0.1/trial-1"]
+    assert run_labels([tmp_path / "x" / "run", tmp_path / "y" / "run"]) == ["x/run", "y/run"]
+    assert run_labels([tmp_path / "adam", tmp_path / "sgd"]) == ["adam", "sgd"]
+
+
+def test_one_channel_filters_are_wide_enough_for_title_and_colorbar():
+    from cnnkit.viz.filters import filters_figure
+
+    for o in (6, 32):
+        fig = filters_figure(torch.randn(o, 1, 5, 5), "lenet5 features.conv1")
+        w, h = fig.get_size_inches() * 100
+        assert w >= 450 and h < 8 * 100  # was 210 px wide, and 3,600 px tall for 32 filters
+
+
+def test_importing_cnnkit_visualize_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, cnnkit.visualize; assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
