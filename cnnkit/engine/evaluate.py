@@ -227,7 +227,7 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
         x = normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
     notes = image_notes(source, tuple(img.shape))
     with torch.no_grad():
-        logits = forward_tta(model, x, "segmentation", ckpt.get("config", {}).get("tta", False)).float()  # (1, K, h, w)
+        logits = forward_tta(model, x, "segmentation", tta_of(ckpt.get("config", {}))).float()  # (1, K, h, w), as evaluate
     pred = logits.argmax(1)[0]
     out = {"image": img, "pred": pred, "truth": None, "scores": None, "notes": notes}
     if mask is None:
@@ -317,7 +317,7 @@ def segmentation_examples(ckpt: dict, model, device, data_dir=None, batch_size: 
         raise CnnkitError("the checkpoint does not record its dataset")
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
     split = ds.test if ds.test is not None else ds.split("val")
-    tta = ckpt.get("config", {}).get("tta", False)
+    tta = tta_of(ckpt.get("config", {}))  # the run's TTA level, as evaluate
     loader = BatchLoader(split, batch_size, device=device, normalization=ckpt["normalization"] or ds.normalization)
     meter = SegmentationMeter(ds.num_classes, ds.ignore_index)
     preds = []
