@@ -315,3 +315,28 @@ def test_an_epoch_copies_its_indices_and_draws_to_the_device_once(monkeypatch):
         loader = BatchLoader(split, batch, augment=Augment(flip=True, translate=2, cutout=2), shuffle=True)
         assert len(list(loader)) == 64 // batch
         assert len(calls) == 4  # sample indices, row windows, column windows, cutout centres
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--tta", "--tta-level", "rotate"], "--tta-level"),
+    (["--alternating-flip", "--augment", "translate=2"], "add flip to --augment"),
+    (["--bias-lr-scale", "0"], "--bias-lr-scale"),
+    (["--bn-momentum", "1.5"], "--bn-momentum"),
+    (["--model-dtype", "fp8"], "--model-dtype"),
+    (["--epochs", "0.5"], "--epochs"),
+])
+def test_speed_options_bad_input_is_one_clean_error(cli, tmp_path, args, fragment):
+    from tests.conftest import assert_clean_error
+
+    assert_clean_error(cli("train", "speednet-cpu", "-d", "shapes:n=64,size=16", "-o", tmp_path / "r", *args), fragment)
+
+
+def test_fp16_weights_on_a_cpu_is_one_clean_error(cli, tmp_path):
+    import torch
+
+    from tests.conftest import assert_clean_error
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA, where fp16 weights are allowed")
+    assert_clean_error(cli("train", "speednet-cpu", "-d", "shapes:n=64,size=16", "--device", "cpu", "--model-dtype", "fp16",
+                           "-o", tmp_path / "r"), "CUDA")
