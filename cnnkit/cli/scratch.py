@@ -24,8 +24,9 @@ def gradcheck(
 ) -> None:
     """Check forward outputs and input/parameter gradients against PyTorch in float64, plus finite differences.
 
-    One line per check (PASS / FAIL / ERROR / SKIP) with Shape Match / Result Match, the worst element and the
-    likely cause; then a summary and a score. Exit code 1 when any check fails.
+    One line per check (PASS / FAIL / ERROR / SKIP): Shape Match / Result Match, the worst element, the likely cause.
+
+    Then a summary and a score. Exit code 1 when any check fails or your code crashes.
 
     Example: cnnkit gradcheck --impl my_layers.py --layer Conv2d --map Linear=FullyConnected
     """

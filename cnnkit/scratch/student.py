@@ -5,7 +5,6 @@ interface the checker drives:
     forward(x) -> y,  backward(dy) -> dx,  param_grad("weight"),  running()
 
 All tensors in and out are torch, in PyTorch's layout; conversion happens here.
-`how` says in words what was found (shown with the verdicts).
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ class ClassLayer:
         self.slots: dict[str, Slot] = {}
         self.extra: list = []
         self.fwd_kwargs: dict = {}
-        self.how = f"class {getattr(cls, '__name__', name)} ({self.backend})"
+        self._raw_shapes: dict[str, Optional[tuple]] = {}  # gradients as the student stored them
 
     # parameters ---------------------------------------------------------------
     def set_params(self, ref: dict[str, torch.Tensor]) -> None:
@@ -78,7 +77,7 @@ class ClassLayer:
             slot = find_slot(self.layer, names.get(pname, (pname,)), order[i] if i < len(order) else None)
             if slot is None:
                 raise CannotAdapt(f"cannot find your {self.name}'s {pname}: keep it in self.params[{pname!r}] or as "
-                                  f"self.{pname} / self.{names[pname][2 if self.bn else 1]} (docs/gradcheck.md)", f"{pname} gradient")
+                                  f"self.{pname} / self.{names[pname][1]} (docs/gradcheck.md)", f"{pname} gradient")
             shape = tuple(to_torch(slot.get()).shape)
             layout = layout_for(shape, tuple(value.shape))
             if layout is None:
@@ -127,7 +126,7 @@ class ClassLayer:
 
     def shape_note(self, pname: str, got) -> str:
         """A gradient whose shape differs from the student's own parameter, said in their terms."""
-        raw = getattr(self, "_raw_shapes", {}).get(pname)
+        raw = self._raw_shapes.get(pname)
         slot = self.slots[pname]
         if raw is None or raw == slot.shape:
             return ""
@@ -135,7 +134,7 @@ class ClassLayer:
 
     def param_grad(self, pname: str, torch_shape) -> Optional[torch.Tensor]:
         v = self._find_grad(pname)
-        self._raw_shapes = {**getattr(self, "_raw_shapes", {}), pname: None if v is None else tuple(to_torch(v).shape)}
+        self._raw_shapes[pname] = None if v is None else tuple(to_torch(v).shape)
         return None if v is None else self.slots[pname].read(v, torch_shape)
 
     def _find_grad(self, pname: str):
@@ -196,7 +195,6 @@ class FunctionLayer:
     def __init__(self, fwd, bwd, name: str, case, folder, backend: str):
         self.name, self.case, self.folder, self.backend = name, case, folder, backend
         self.fwd, self.bwd, self.bn = fwd, bwd, name.startswith("BatchNorm")
-        self.how = f"functions {fwd.__name__} / {bwd.__name__} ({backend})"
         source = source_of(fwd)
         params = positional_names(fwd)
         if not params:
