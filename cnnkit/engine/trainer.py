@@ -16,6 +16,7 @@ and everything is read back once at the epoch's end. A model held in half precis
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -156,9 +157,7 @@ class Trainer:
         seen = 0
         start = time.perf_counter()
         n_batches = len(loader) if max_steps is None else min(len(loader), max_steps)
-        for i, (x, y) in enumerate(loader):
-            if i == n_batches:
-                break
+        for i, (x, y) in enumerate(itertools.islice(loader, n_batches)):  # (B, C, H, W), (B,) | (B, H, W)
             with self.autocast():
                 logits = self.train_forward(x)
                 if self.model_dtype is not None:
