@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 MNIST_VARIANTS = [  # (label, extra flags); the defaults first
     ("defaults", []),
-    ("old default augmentation: flip,translate=2", ["--augment", "flip,translate=2"]),
+    ("before the policy: flip,translate=2, batch 128", ["--augment", "flip,translate=2", "--batch-size", "128"]),
     ("batch 128 (the recipe's)", ["--batch-size", "128"]),
     ("batch 32", ["--batch-size", "32"]),
     ("translate=3", ["--augment", "translate=3"]),
@@ -56,14 +56,17 @@ def score(s: dict) -> float:
     return s["test_accuracy"] if s["task"] == "classification" else s["test_dice"]
 
 
-def table(rows: list[tuple[str, list[dict]]]) -> None:
-    print("| setting | epochs | batch | augment | test score (median) | per seed | training s (median) |")
-    print("|---|---|---|---|---|---|---|")
-    for label, runs in rows:
-        c = runs[0]["config"]
-        scores = [score(r) for r in runs]
-        print(f"| {label} | {c['epochs']} | {c['batch_size']} | {c['augment']} | **{statistics.median(scores):.4f}** | "
-              f"{', '.join(f'{v:.4f}' for v in scores)} | {statistics.median(r['train_seconds'] for r in runs):.0f} |")
+HEADER = ("| setting | epochs | batch | augment | optimizer, lr | test score (median) | per seed | training s (median) |\n"
+          "|---|---|---|---|---|---|---|---|")
+
+
+def row(label: str, runs: list[dict]) -> str:
+    """One table row, printed as soon as its runs finish (a slow machine still shows progress)."""
+    c = runs[0]["config"]
+    scores = [score(r) for r in runs]
+    return (f"| {label} | {c['epochs']} | {c['batch_size']} | {c['augment']} | {c['optimizer']} {c['lr']:g} | "
+            f"**{statistics.median(scores):.4f}** | {', '.join(f'{v:.4f}' for v in scores)} | "
+            f"{statistics.median(r['train_seconds'] for r in runs):.0f} |")
 
 
 def main() -> None:
@@ -71,31 +74,35 @@ def main() -> None:
     ap.add_argument("--only", choices=["mnist", "membrane"], default=None)
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--models", default=None, help="comma-separated subset of the models")
+    ap.add_argument("--epochs", type=int, default=None, help="MNIST: every setting, the defaults too, at this many epochs")
+    ap.add_argument("--variants", default=None, help="MNIST: comma-separated indexes into MNIST_VARIANTS (0 = defaults)")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     wanted = set(args.models.split(",")) if args.models else None
+    variants = [MNIST_VARIANTS[int(i)] for i in args.variants.split(",")] if args.variants else MNIST_VARIANTS
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "mnist"):
             for model in ("lenet5", "convnet"):
                 if wanted and model not in wanted:
                     continue
                 dataset = f"folder:{DATA / 'mnist'}"
-                rows = [("defaults", [run(model, dataset, [], s, tmp) for s in seeds])]
-                epochs = str(rows[0][1][0]["config"]["epochs"])
-                for label, extra in MNIST_VARIANTS[1:]:
-                    rows.append((label, [run(model, dataset, [*extra, "--epochs", epochs], s, tmp) for s in seeds]))
-                print(f"\n{model} on {dataset} (test accuracy on 1,000 digits)\n")
-                table(rows)
-                best = max(statistics.median(score(r) for r in runs) for _, runs in rows)
-                print(f"\ndefaults {statistics.median(score(r) for r in rows[0][1]):.4f}, best {best:.4f}")
+                print(f"\n{model} on {dataset} (test accuracy on 1,000 digits)\n\n{HEADER}", flush=True)
+                epochs = args.epochs
+                best = {}
+                for label, extra in variants:
+                    flags = [*extra, *(["--epochs", str(epochs)] if epochs else [])]
+                    runs = [run(model, dataset, flags, s, tmp) for s in seeds]
+                    epochs = epochs or runs[0]["config"]["epochs"]  # the others run as long as the defaults did
+                    best[label] = statistics.median(score(r) for r in runs)
+                    print(row(label, runs), flush=True)
+                print(f"\nbest: {max(best, key=best.get)} {max(best.values()):.4f}", flush=True)
         if args.only in (None, "membrane"):
             for model in ("unet", "fcn"):
                 if wanted and model not in wanted:
                     continue
                 dataset = f"segfolder:{DATA / 'membrane'}"
                 runs = [run(model, dataset, [], s, tmp) for s in seeds]
-                print(f"\n{model} on {dataset} (pooled macro Dice on the 6 test slices)\n")
-                table([("defaults", runs)])
+                print(f"\n{model} on {dataset} (pooled macro Dice on the 6 test slices)\n\n{HEADER}\n{row('defaults', runs)}", flush=True)
 
 
 if __name__ == "__main__":
