@@ -68,6 +68,13 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # e.g. a full disk: name the checkpoint, not the temporary file
+        Path(tmp).unlink(missing_ok=True)
+        raise type(e)(e.errno, e.strerror, str(path)) from None
+    except RuntimeError as e:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write {path}: {str(e).splitlines()[0][:160]}; is the disk full? "
+                              "free some space or choose another --out") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

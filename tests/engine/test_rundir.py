@@ -151,3 +151,32 @@ def test_clear_owned_and_differences(tmp_path):
     assert sorted(p.name for p in d.iterdir()) == [".cnnkit.lock", "data.csv", "model.pt"]
     assert differences({"lr": 0.05, "widths": [8, 16], "epochs": 3}, {"lr": 0.05, "widths": (8, 16), "epochs": 3}) == []
     assert differences({"lr": 0.05, "momentum": 0.9}, {"lr": 0.1, "momentum": 0.9}) == ["lr 0.05 -> 0.1"]
+
+
+def test_a_full_disk_is_named_with_the_file(tmp_path, monkeypatch):
+    """ENOSPC happens in the write itself, where the error carries no file name."""
+    import errno
+
+    import torch
+
+    from cnnkit.cli.errors import describe_os_error
+    from cnnkit.engine import checkpoint
+    from cnnkit.engine.rundir import write_atomic
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError) as e:
+        write_atomic(tmp_path / "summary.json", "{}")
+    assert describe_os_error(e.value) == (f"cannot use {tmp_path / 'summary.json'}: No space left on device; "
+                                          "the disk is full; free some space or choose another path")
+    monkeypatch.undo()
+
+    def zip_failure(*a, **k):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", zip_failure)
+    with pytest.raises(checkpoint.CheckpointError, match="last.pt.*disk full"):
+        checkpoint.save_checkpoint(tmp_path / "last.pt", {"a": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left behind
