@@ -456,6 +456,10 @@ def resume_config(run_dir: str | Path, epochs: Optional[int] = None, given: Opti
         raise CnnkitError(f"--resume {run.path}: this run was trained with other settings ({'; '.join(changed)}); "
                           "a resumed run keeps its own. Drop those options to continue it, or start a fresh run "
                           "with another --out")
+    out = (given or {}).get("out")
+    if out is not None and Path(out).resolve() != run.path.resolve():
+        raise CnnkitError(f"--out {out} with --resume {run.path}: a resumed run continues in its own folder; "
+                          "drop --out (or start a fresh run there without --resume)")
     config.out = str(run.path)
     finished = run.file("summary.json").exists()
     have = f"{config.epochs:g}"  # epochs may be fractional (9.9)

@@ -136,6 +136,7 @@ def rows() -> list[tuple[str, list[str], str | None]]:
         ("train-resume-other-model", ["train", "resnet18", "--resume", RUN, "--epochs", "3"], "model"),
         ("train-resume-other-dataset", ["train", "--resume", RUN, "--epochs", "3", "-d", "mnist"], "dataset"),
         ("train-resume-fewer-epochs", ["train", "--resume", RUN, "--epochs", "0"], "epochs"),
+        ("train-resume-other-out", ["train", "--resume", RUN, "--epochs", "3", "--out", "out/elsewhere"], "own folder"),
         ("train-no-model", ["train", *TINY], "model"),
     ):
         add(id_, [*argv, "--json"], frag)
