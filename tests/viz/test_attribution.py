@@ -122,3 +122,27 @@ def test_auto_gradcam_layer_is_spatial_for_every_classification_model():
             if name == "resnet18" and shape == (3, 32, 32):
                 assert layer == "layer3" and hw == (2, 2)
     assert checked >= 10
+
+
+def test_occlusion_is_the_drop_in_probability_the_title_quotes():
+    model = _linear_model()
+    x = torch.full((1, 1, 4, 4), 0.5)
+    amap = attribute(model, x, "occlusion", target=1)["map"]
+    covered = x.clone()
+    covered[..., :2, :2] = 0  # the one 2x2 window that covers pixel (0, 0)
+    p = lambda t: float(model(t).softmax(1)[0, 1].detach())
+    assert abs(float(amap[0, 0]) - (p(x) - p(covered))) < 1e-6
+
+
+def test_gradcam_is_drawn_from_zero_and_the_overlay_shares_its_scale():
+    from cnnkit.viz.attribution import attribution_figure
+
+    image = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    cam = torch.rand(8, 8) * 3
+    fig = attribution_figure(image, cam, "t", "Grad-CAM (>= 0)", signed=False)
+    (map_im,), (over_im,) = fig.axes[1].images, fig.axes[2].images[1:]
+    assert map_im.get_clim() == over_im.get_clim() == (0, float(cam.max()))
+    signed = torch.randn(8, 8)
+    fig = attribution_figure(image, signed, "t", "gradient", signed=True)
+    low, high = fig.axes[1].images[0].get_clim()
+    assert low == -high == -float(signed.abs().max())
