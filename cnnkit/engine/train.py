@@ -446,7 +446,8 @@ def resume_config(run_dir: str | Path, epochs: Optional[int] = None, given: Opti
     run keeps the settings that define it, so any that differ are refused, naming them."""
     run = RunDir(run_dir)
     if not run.path.is_dir():
-        raise CnnkitError(f"--resume {run_dir}: no such run directory; give the folder `cnnkit train --out` wrote")
+        what = "is a file, not a run directory" if run.path.exists() else "no such run directory"
+        raise CnnkitError(f"--resume {run_dir}: {what}; give the folder `cnnkit train --out` wrote")
     config = TrainConfig.from_dict(run.read_json("config.json"))
     if not run.file("last.pt").exists():
         raise CnnkitError(f"{run.path} has no last.pt to resume from; start a new run")
