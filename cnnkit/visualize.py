@@ -121,6 +121,8 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
 
     if method not in METHODS:
         raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if layer and method != "gradcam":  # the pixel methods explain the input, not a layer: refuse rather than ignore it
+        raise CnnkitError(f"--layer is used by --method gradcam only; {method} attributes to the input pixels")
     ckpt, model = _load(checkpoint)
     r = explain_image(ckpt, model, image, method, target, layer)
     where = f" on {r['layer']} ({r['map_size'][0]}x{r['map_size'][1]} map, upsampled)" if r["layer"] else ""

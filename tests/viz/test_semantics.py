@@ -87,6 +87,7 @@ def test_attribution_names_its_layer_and_map_size_and_refuses_folders(colour_run
     assert r.exit_code == 0 and r.stderr == "" and r.json()["layer"] == "features.conv2" and r.json()["map_size"] == [8, 8]
     assert_clean_error(cli("visualize", "attribution", ckpt, colour_run / "data"), "is a folder")
     assert_clean_error(cli("visualize", "attribution", ckpt, image, "--method", "gradcam", "--layer", "nope"), "features.conv1")
+    assert_clean_error(cli("visualize", "attribution", ckpt, image, "--layer", "features"), "gradcam only")
     big = colour_run / "photo.png"
     Image.fromarray(np.zeros((30, 50), np.uint8)).save(big)
     r = cli("visualize", "attribution", ckpt, big, "--json", "-o", colour_run / "p.png")
