@@ -147,7 +147,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
         _problem(report, "error", f"image {p} has no mask", f"add masks/{p.stem}.png, or move the image out of the dataset")
     pairs = [pair for ps in scan["splits"].values() for pair in ps]
     sizes = _check_images(report, [img for img, _ in pairs])
-    values, colour, mismatched, colours = Counter(), 0, 0, set()
+    values, colour, mismatched, colours = Counter(), 0, 0, Counter()
     for (img, m), size in zip(pairs, sizes):
         try:
             arr = read_mask(m)
@@ -156,7 +156,8 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
             continue
         if arr.ndim == 3:
             colour += 1
-            colours.update(map(tuple, np.unique(arr.reshape(-1, 3), axis=0).tolist()))
+            found, counts = np.unique(arr.reshape(-1, 3), axis=0, return_counts=True)
+            colours.update(dict(zip(map(tuple, found.tolist()), counts.tolist())))  # colour -> pixels
             continue
         if size and arr.shape != size:
             mismatched += 1
@@ -166,7 +167,12 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
         values.update(dict(zip(v.tolist(), n.tolist())))
     report["mask_values"] = {str(k): v for k, v in sorted(values.items())}
     if colour:
-        _problem(report, "info", f"{colour} masks are RGB colour images", "each distinct colour becomes a class (sorted colour order); class-index PNGs are clearer")
+        # what each colour will become: classes in sorted colour order (folder.colour_masks_to_indices)
+        report["mask_colours"] = {"#{:02x}{:02x}{:02x}".format(*c): n for c, n in sorted(colours.items())}
+        if len(colours) <= folders.MAX_SPARSE_CLASSES:
+            mapping = ", ".join(f"#{r:02x}{g:02x}{b:02x} -> {i}" for i, (r, g, b) in enumerate(sorted(colours)))
+            _problem(report, "info", f"{colour} masks are RGB colour images without a palette: {len(colours)} colours become "
+                     f"classes {mapping}", "check that order is what you mean; class-index PNGs (or a palette PNG) are clearer")
     for problem, fix in folders.mask_value_problems(dict(values), opts.ignore_index, len(colours)):
         _problem(report, "error", problem, fix)  # the same rule that makes training refuse these masks
     lookup, note = folders.mask_value_mapping(set(values), opts.ignore_index)

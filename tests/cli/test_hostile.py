@@ -26,7 +26,7 @@ from tests.conftest import assert_clean_error
 
 # Rows of commands other engineers were still fixing at the time of writing (table.OTHERS);
 # strict=False, so each turns into a pass as soon as its command is fixed.
-XFAIL: set[str] = {"layers--optimizer=nosuch", "gradcheck--impl=empty"}
+XFAIL: set[str] = {"layers--optimizer=nosuch"}
 
 
 class _Exec:

@@ -169,3 +169,16 @@ def test_cache_hit_on_touch_and_rebuild_on_damage(tmp_path, opts, monkeypatch):
     again = load_dataset(spec, opts)
     assert builds == [1]  # rebuilt, not served
     assert torch.equal(again.train.images, truth.train.images)
+
+
+def test_data_check_names_colour_masks_with_counts_and_their_classes(tmp_path, opts):
+    colour = np.zeros((8, 8, 3), dtype=np.uint8)
+    colour[:4] = (200, 0, 0)  # 32 px per mask
+    colour[6:] = (0, 0, 200)  # 16 px per mask
+    spec = _seg(tmp_path, [colour] * 3)
+    report = check_dataset(spec, opts)
+    assert report["mask_colours"] == {"#000000": 48, "#0000c8": 48, "#c80000": 96}
+    info = [p["problem"] for p in report["problems"] if "without a palette" in p["problem"]]
+    assert info and "#000000 -> 0, #0000c8 -> 1, #c80000 -> 2" in info[0]
+    ds = load_dataset(spec, opts)  # the order data check announces is the order loading uses
+    assert torch.equal(ds.train.targets[0, :, 0], torch.tensor([2, 2, 2, 2, 0, 0, 1, 1], dtype=torch.uint8))
