@@ -228,7 +228,12 @@ def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> None:
 
     lock.acquire()
     try:
-        old = _old_sweep(lock.path)
+        try:
+            old = _old_sweep(lock.path)
+        except CnnkitError:
+            if not overwrite:
+                raise
+            old = None  # a damaged sweep.json: --overwrite clears what can still be recognised
         if overwrite:
             for v in (old or {}).get("variants", []):
                 for run in v.get("runs", []):
