@@ -1,6 +1,6 @@
 """CIFAR-10 training on the shared JPEG folder: cnnkit vs the coursework baseline loop.
 
-    python benchmarks/train_cifar.py net2 [--epochs 3]   # (a) seed-001 Net2 setup, both in one run
+    python benchmarks/train_cifar.py net2 [--epochs 3]   # (a) the CIFAR-10 coursework's Net2 setup, both in one run
     python benchmarks/train_cifar.py fast [--model speednet-cpu] [--recipe R] [--extra "..."]   # (b) the CPU goal
 
 (a) runs ../shared/bench/coursework_baseline.py (ImageFolder + per-sample transforms +
