@@ -12,6 +12,8 @@ cannot express is "not checked"; a crash in it is an error naming their file and
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -315,9 +317,27 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Every tensor here has at most a few hundred elements: intra-op threads only add
+    synchronisation, and on a busy machine their spinning turns a 0.6 s run into 20 s
+    (benchmarks/gradcheck_threads.py). The caller's setting is restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_checks(impl=None, layers: list[str] | None = None, seed: int = 0, mapping: dict[str, str] | None = None) -> dict:
     """{'checks': [...], 'passed': bool, 'missing': [...], 'found': {...}, 'summary': {...}}
     for the reference layers or the student's module `impl`."""
+    with one_thread():
+        return _run_checks(impl, layers, seed, mapping)
+
+
+def _run_checks(impl, layers, seed, mapping) -> dict:
     import cnnkit.scratch as reference
 
     source = impl or reference
