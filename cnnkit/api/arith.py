@@ -62,8 +62,11 @@ def layers(spec: str, batch: Optional[int] = None, optimizer: str = "sgd") -> di
     """A network from a one-line spec: per-layer output shape, params, MACs, receptive field (`cnnkit layers`).
 
     With `batch`, also 'training_memory_bytes' for that batch size and optimizer."""
-    from cnnkit.arith.spec import analyse, training_memory
+    from cnnkit.arith.spec import OPTIMIZER_STATE, analyse, training_memory
+    from cnnkit.errors import SpecError
 
+    if optimizer not in OPTIMIZER_STATE:  # checked even without --batch: a typo is never silently ignored
+        raise SpecError(f"unknown optimizer {optimizer!r} for the memory estimate; choose one of {', '.join(OPTIMIZER_STATE)}")
     report = analyse(spec)
     data = report.as_dict()
     if batch is not None:

@@ -11,8 +11,6 @@ damaged files. `out/<id>` is the only place a row may write.
 
 from __future__ import annotations
 
-import re
-
 # Files made by the fixture (names relative to its folder).
 CLS, SEG, RUN = "runs/cls/best.pt", "runs/seg/best.pt", "runs/cls"
 IMG, SEG_IMG = "img.png", "seg.png"
@@ -35,16 +33,6 @@ BAD_CKPTS = {
 }
 INTS = {"abc": "abc", "float": "1.5", "empty": ""}
 TINY = ["-d", "shapes:n=48,size=16", "--epochs", "1", "--batch-size", "16", "--opt", "widths=(4,8)"]
-
-# Rows of commands other engineers are fixing while this table was written: xfail(strict=False)
-# where they still fail (see test_hostile.py), so they turn green without an edit when fixed.
-OTHERS = {
-    "shape": "cnnkit shape validation", "solve": "cnnkit solve validation", "layers": "cnnkit layers validation",
-    "conv": "cnnkit conv validation", "draw": "cnnkit draw", "gradcheck": "gradcheck --impl handling",
-    "visualize": "visualize", "report": "report", "predict": "predict (reading images, mask output folder)",
-    "predict-top-k": "predict --top-k",
-}
-
 
 def rows() -> list[tuple[str, list[str], str | None]]:
     r: list[tuple[str, list[str], str | None]] = []
@@ -230,18 +218,3 @@ def rows() -> list[tuple[str, list[str], str | None]]:
 
 
 READ_ONLY = "/sys/cnnkit-hostile"
-
-
-def owner(id_: str) -> str | None:
-    """The engineer-facing area of a row, when another engineer is fixing that command."""
-    if id_.startswith("predict-top-k"):
-        return OTHERS["predict-top-k"]
-    head = re.split(r"[-\[]", id_, maxsplit=1)[0]
-    return OTHERS.get(head)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    table = rows()
-    print("| # | row | command line | error names |\n|---|---|---|---|")
-    for i, (id_, argv, frag) in enumerate(table, 1):
-        print(f"| {i} | {id_} | `cnnkit {' '.join(argv)}` | {frag or ''} |")

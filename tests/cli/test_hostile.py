@@ -24,10 +24,6 @@ from cnnkit.cli.main import app
 from tests.cli import hostile_table as table
 from tests.conftest import assert_clean_error
 
-# Rows of commands other engineers were still fixing at the time of writing (table.OTHERS);
-# strict=False, so each turns into a pass as soon as its command is fixed.
-XFAIL: set[str] = {"layers--optimizer=nosuch"}
-
 
 class _Exec:
     """Unpickling this runs exec(...): the file a crafted checkpoint would create if loaded unsafely."""
@@ -107,8 +103,6 @@ ROWS = table.rows()
 def _param(row):
     id_, argv, fragment = row
     marks = []
-    if id_ in XFAIL:
-        marks.append(pytest.mark.xfail(strict=False, reason=f"{table.owner(id_)}: being fixed by its owner"))
     if id_.endswith("read-only-out") and not (sys.platform.startswith("linux") and Path("/sys").is_dir()):
         marks.append(pytest.mark.skip(reason="needs Linux's read-only /sys"))
     return pytest.param(argv, fragment, id=id_, marks=marks)
