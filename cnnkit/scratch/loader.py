@@ -45,6 +45,8 @@ def load_impl(path: str | Path):
 
     The module gets `__cnnkit_folder__`, the folder used to spot the student's frames."""
     path = Path(path)
+    if path.is_dir():
+        raise CnnkitError(f"--impl {path} is a folder; give the .py file with your layers in it")
     if not path.is_file():
         raise CnnkitError(f"--impl {path} does not exist; give a .py file defining classes such as Conv2d and Linear")
     data = path.read_bytes()

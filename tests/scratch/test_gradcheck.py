@@ -211,6 +211,7 @@ def test_cli_bad_impl_files_are_one_clean_error(cli, tmp_path):
     (tmp_path / "broken.py").write_text("class Conv2d:\n    def forward(self, x)\n        return x\n")
     (tmp_path / "imports.py").write_text("import numpy as np\nraise ValueError('set DATA first')\n")
     assert_clean_error(cli("gradcheck", "--impl", tmp_path / "nope.py"), "does not exist")
+    assert_clean_error(cli("gradcheck", "--impl", tmp_path), "is a folder")
     assert_clean_error(cli("gradcheck", "--impl", tmp_path / "weights.bin"), "binary file")
     assert_clean_error(cli("gradcheck", "--impl", tmp_path / "notes.txt"), "notes.txt:1: syntax error")
     assert_clean_error(cli("gradcheck", "--impl", tmp_path / "broken.py"), "broken.py:2: syntax error")
@@ -284,3 +285,16 @@ def test_float32_inside_the_forward_is_named_not_blamed_on_backward(tmp_path):
     fd = checks[("Tanh", "", "finite differences")]
     assert fd["status"] == "fail" and "float32 somewhere inside" in fd["reason"] and "disagrees" not in fd["reason"]
     assert checks[("Tanh", "", "input gradient")]["status"] == "pass"
+
+
+def test_a_real_process_shows_no_warnings_around_an_overflowing_student_loss():
+    """numpy's overflow warnings in the student's exp() would surround the one error line."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, PYTHONWARNINGS="default")
+    r = subprocess.run([sys.executable, "-m", "cnnkit", "gradcheck", "--impl", str(IMPLS / "bug_softmax_overflow.py"),
+                        "--layer", "SoftmaxCrossEntropy", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert strict_json(r.stdout)["summary"]["failed"] == 2
