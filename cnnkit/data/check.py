@@ -73,8 +73,9 @@ def _policy_checks(report: dict, spec: str, task: str, channels: int, counts: di
 
     flips, why = policy.flips_for(spec, task, channels)
     report["augmentation_flips"] = list(flips)
-    _problem(report, "info", f"training augments with {', '.join(flips) if flips else 'no flips'}: {why}",
-             "nothing to do; --augment chooses otherwise")
+    if "flip" not in flips:  # worth a line: the usual mirror augmentation would change labels here
+        _problem(report, "info", f"training augments with {', '.join(flips) if flips else 'no flips'}: {why}",
+                 "nothing to do; --augment chooses otherwise")
     if task == "segmentation" and report.get("ignore_index") is None:
         void = policy.void_candidate({int(k): n for k, n in counts.items()}, class_names)
         if void is not None:
@@ -82,7 +83,7 @@ def _policy_checks(report: dict, spec: str, task: str, channels: int, counts: di
             _problem(report, "warning", policy.void_note(void).split(". If")[0],
                      f"if it means unlabelled, train with --ignore-index {void['value']} (left out of loss and metrics)")
             counts = {k: n for k, n in counts.items() if int(k) != void["value"]}
-    found = policy.imbalance({str(k): n for k, n in counts.items()})
+    found = policy.imbalance({str(k): n for k, n in counts.items()}, task)
     if found:
         report["imbalance_ratio"] = round(found["ratio"], 1)
         text = policy.imbalance_note(found, unit, task)

@@ -37,7 +37,9 @@ MIN_VAL_PER_CLASS = 5  # classification: fewer and one image moves validation ac
 MAX_VAL_FRACTION = 0.2
 MIN_VAL_IMAGES = 4  # segmentation: at the usual 10%; otherwise no validation split
 CROP = 256  # segmentation images of 4x this area or more train on random crops of this size
-IMBALANCE = 20.0  # largest / smallest class (pixels or images) worth a warning
+# largest / smallest class worth a warning: images (classification), pixels (segmentation,
+# where background outweighing each object class some 30x is the ordinary case: shapes-seg)
+IMBALANCE = {"classification": 20.0, "segmentation": 50.0}
 VOID_NAMES = re.compile(r"void|unlabel|ignore|unknown|don.?t.?care", re.IGNORECASE)
 
 
@@ -158,15 +160,15 @@ def void_note(void: dict, unit: str = "pixels") -> str:
             f"as a class it is learnt and scored like any other. If it means unlabelled, pass --ignore-index {void['value']}")
 
 
-def imbalance(counts: dict[str, int]) -> Optional[dict]:
-    """{'ratio', 'most', 'least', 'counts'} when the largest present class has IMBALANCE
+def imbalance(counts: dict[str, int], task: str) -> Optional[dict]:
+    """{'ratio', 'most', 'least', 'counts'} when the largest present class has IMBALANCE[task]
     times the smallest, else None."""
     present = {k: n for k, n in counts.items() if n}
     if len(present) < 2:
         return None
     most, least = max(present, key=present.get), min(present, key=present.get)
     ratio = present[most] / present[least]
-    return {"ratio": ratio, "most": most, "least": least, "counts": present} if ratio >= IMBALANCE else None
+    return {"ratio": ratio, "most": most, "least": least, "counts": present} if ratio >= IMBALANCE[task] else None
 
 
 def imbalance_note(found: dict, unit: str, task: str) -> str:
@@ -199,12 +201,12 @@ def data_notes(ds) -> list[str]:
             if void is not None:
                 notes.append(void_note(void))
                 by_class = {k: n for k, n in by_class.items() if raw.get(k, k) != void["value"]}
-        found = imbalance({ds.class_names[k] if k < ds.num_classes else str(k): n for k, n in by_class.items()})
+        found = imbalance({ds.class_names[k] if k < ds.num_classes else str(k): n for k, n in by_class.items()}, ds.task)
         if found:
             notes.append(imbalance_note(found, "pixels", ds.task))
     else:
         counts = torch.bincount(targets.long(), minlength=ds.num_classes).tolist()
-        found = imbalance(dict(zip(ds.class_names, counts)))
+        found = imbalance(dict(zip(ds.class_names, counts)), ds.task)
         if found:
             notes.append(imbalance_note(found, "images", ds.task))
     return notes
