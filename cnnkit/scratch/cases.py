@@ -65,7 +65,9 @@ def cases() -> list[Case]:
         ("k3 s1 p1", dict(in_channels=3, out_channels=4, kernel_size=3, padding=1), (2, 3, 7, 7)),
         ("k3 s2 p0", dict(in_channels=2, out_channels=3, kernel_size=3, stride=2), (2, 2, 9, 8)),
         ("k5 p2 no bias", dict(in_channels=1, out_channels=2, kernel_size=5, padding=2, bias=False), (2, 1, 6, 6)),
-        ("k2 s1 p2 d2 groups2", dict(in_channels=4, out_channels=6, kernel_size=2, padding=2, dilation=2, groups=2), (1, 4, 6, 5)),
+        # dilation and groups apart, so a layer with one of them is still checked on it
+        ("k3 p1 groups2", dict(in_channels=4, out_channels=6, kernel_size=3, padding=1, groups=2), (2, 4, 5, 5)),
+        ("k2 p2 d2", dict(in_channels=2, out_channels=3, kernel_size=2, padding=2, dilation=2), (1, 2, 6, 5)),
     ):
         c.append(Case("Conv2d", cfg, {**conv, **kw}, shape, nn.Conv2d))
     convt = dict(stride=1, padding=0, output_padding=0, bias=True)

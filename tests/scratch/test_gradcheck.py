@@ -44,7 +44,7 @@ CORRECT = {
         [("Conv2d", "k3 s2 p0", "input gradient"), ("Conv2d", "k3 s1 p1", "bias gradient"), ("Linear", "8 -> 5", "weight gradient"),
          ("BatchNorm2d", "eval", "forward output"), ("BatchNorm1d", "train", "running variance"), ("Dropout", "p 0.3", "mask"),
          ("SoftmaxCrossEntropy", "large logits", "loss"), ("MaxPool2d", "k2", "finite differences")],
-        {("Conv2d", "k2 s1 p2 d2 groups2"): "your Conv2d has no dilation parameter",
+        {("Conv2d", "k2 p2 d2"): "your Conv2d has no dilation parameter", ("Conv2d", "k3 p1 groups2"): "no groups parameter",
          ("Conv2d", "k5 p2 no bias"): "your Conv2d has no bias parameter",
          ("SoftmaxCrossEntropy", "ignore 255"): "no ignore_index parameter"}),
     "numpy_classes.py": (
@@ -57,7 +57,7 @@ CORRECT = {
         [("Conv2d", "k3 s1 p1", "weight gradient"), ("Conv2d", "k3 s2 p0", "input gradient"), ("Linear", "8 -> 5", "weight gradient"),
          ("BatchNorm2d", "train", "running variance"), ("BatchNorm1d", "eval", "forward output"),
          ("SoftmaxCrossEntropy", "large logits", "input gradient")],
-        {("Conv2d", "k2 s1 p2 d2 groups2"): "conv_forward_naive takes no dilation",
+        {("Conv2d", "k2 p2 d2"): "conv_forward_naive takes no dilation", ("Conv2d", "k3 p1 groups2"): "takes no groups",
          ("Conv2d", "k5 p2 no bias"): "always takes a bias"}),
     "report_style.py": (
         [("Linear", "8 -> 5", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("ReLU", "", "finite differences"),
@@ -188,7 +188,7 @@ def test_cli_json_is_valid_json_with_statuses(cli):
     overflow = [c for c in out["checks"] if c["config"] == "large logits" and c["quantity"] == "loss"][0]
     assert overflow["max_rel_error"] is None and overflow["status"] == "fail"
     r = cli("gradcheck", "--impl", IMPLS / "torch_classes.py", "--layer", "Conv2d", "--json")  # skips only: exit 0
-    assert r.exit_code == 0 and strict_json(r.stdout)["summary"]["not_checked"] == 2
+    assert r.exit_code == 0 and strict_json(r.stdout)["summary"]["not_checked"] == 3
 
 
 def test_cli_lines_summary_and_score(cli):
@@ -198,8 +198,8 @@ def test_cli_lines_summary_and_score(cli):
     assert r.exit_code == 1
     line = [ln for ln in r.stdout.splitlines() if "[k3 s2 p0] input gradient" in ln][0]
     assert line.startswith("FAIL") and "worst at [" in line and "yours" in line and "likely cause: off by the stride" in line
-    assert "SKIP  Conv2d [k2 s1 p2 d2 groups2] all checks: not checked: your Conv2d has no dilation parameter" in r.stdout
-    assert "2 failed, 0 errors, 2 not checked" in r.stdout and "Score: " in r.stdout
+    assert "SKIP  Conv2d [k2 p2 d2] all checks: not checked: your Conv2d has no dilation parameter" in r.stdout
+    assert "2 failed, 0 errors, 3 not checked" in r.stdout and "Score: " in r.stdout
     r = cli("gradcheck", "--impl", IMPLS / "bug_crash.py", "--layer", "ReLU")
     assert r.exit_code == 1 and "ERROR ReLU input gradient: your code crashed at bug_crash.py:9" in r.stdout
     assert "Shape Mismatch" not in r.stdout and "Traceback" not in r.stdout + r.stderr
@@ -298,3 +298,15 @@ def test_a_real_process_shows_no_warnings_around_an_overflowing_student_loss():
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert strict_json(r.stdout)["summary"]["failed"] == 2
+
+
+def test_groups_are_checked_without_dilation(tmp_path):
+    (tmp_path / "grouped.py").write_text(textwrap.dedent("""
+        import cnnkit.scratch as ref
+        class Conv2d(ref.Conv2d):
+            def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1):
+                super().__init__(in_channels, out_channels, kernel_size, stride, padding, groups=groups)
+    """))
+    checks = by_key(run_checks(load_impl(tmp_path / "grouped.py"), ["Conv2d"]))
+    assert checks[("Conv2d", "k3 p1 groups2", "weight gradient")]["status"] == "pass"
+    assert checks[("Conv2d", "k2 p2 d2", "all checks")]["status"] == "skipped"
