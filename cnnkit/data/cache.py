@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from cnnkit.atomic import write_atomic_with
 
 CACHE_VERSION = 2
 
@@ -95,10 +96,7 @@ def _write_memo(path: Path, entries: dict) -> None:
     """Atomically; the per-file memo is always written before the summary key that relies on it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(entries, fh, separators=(",", ":"))
-        os.replace(tmp, path)
+        write_atomic_with(path, lambda fh: json.dump(entries, fh, separators=(",", ":")))
     except OSError:
         pass  # a read-only data root: hash again next time
 
@@ -150,14 +148,7 @@ def cached(root: Path, label: str, key: str, build: Callable[[], dict]) -> tuple
     value = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save({"value": value, "checksum": checksum(value)}, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic_with(path, lambda f: torch.save({"value": value, "checksum": checksum(value)}, f), binary=True)
     except OSError:
         pass
     return value, False

@@ -14,9 +14,7 @@ are unpickled, so a crafted pickle is refused instead of run.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from cnnkit.atomic import write_atomic_with
 from cnnkit.errors import CnnkitError
 from cnnkit.registry import create_model, get_spec
 
@@ -59,25 +58,10 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:  # name the checkpoint, not the temporary file
-        raise type(e)(e.errno, e.strerror, str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # e.g. a full disk: name the checkpoint, not the temporary file
-        Path(tmp).unlink(missing_ok=True)
-        raise type(e)(e.errno, e.strerror, str(path)) from None
+        write_atomic_with(path, lambda f: torch.save(checkpoint, f), binary=True, fsync=True)
     except RuntimeError as e:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
-        Path(tmp).unlink(missing_ok=True)
         raise CheckpointError(f"cannot write {path}: {str(e).splitlines()[0][:160]}; is the disk full? "
                               "free some space or choose another --out") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -13,11 +13,10 @@ import fnmatch
 import io
 import json
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from cnnkit.atomic import write_atomic_with
 from cnnkit.engine.runlock import LOCK_NAME, RunLock
 from cnnkit.errors import CnnkitError
 
@@ -29,21 +28,8 @@ OWNED_PATTERNS = ("best-*.png", "last-*.png", "best-*.csv", "last-*.csv", ".*.tm
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """A temporary file in the same folder, then os.replace: readers see the old or the new file, never half."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:  # name the file the user cares about, not the temporary one
-        raise type(e)(e.errno, e.strerror, str(path)) from None
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk fails the write itself, with no file name in the error
-        Path(tmp).unlink(missing_ok=True)
-        raise type(e)(e.errno, e.strerror, str(path)) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Readers see the old or the new file, never half (cnnkit.atomic)."""
+    write_atomic_with(path, lambda f: f.write(text))
 
 
 class RunDir:
