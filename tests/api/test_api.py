@@ -18,10 +18,11 @@ from cnnkit.engine.rundir import read_metrics
 from tests.conftest import REPO
 
 DATA = "shapes:n=200,size=16"
+# CPU on every machine: two runs are compared number for number, which GPU kernels do not promise
 TINY = dict(model_options={"widths": (8, 16), "kernel_size": 3, "batchnorm": True}, optimizer="adam", lr=3e-3,
-            batch_size=32, recipe="default")
+            batch_size=32, recipe="default", device="cpu")
 TINY_CLI = ["--opt", "widths=(8,16)", "--opt", "kernel_size=3", "--opt", "batchnorm=True", "--optimizer", "adam",
-            "--lr", "3e-3", "-b", "32", "--recipe", "default"]
+            "--lr", "3e-3", "-b", "32", "--recipe", "default", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -122,17 +123,17 @@ def test_curves_figure_draws_metrics_csv(run):
 
 
 def test_evaluate_and_predict_equal_the_commands(cli, run, tmp_path):
-    r = cli("evaluate", run.best, "--json", "--out", tmp_path / "cli")
+    r = cli("evaluate", run.best, "--json", "--out", tmp_path / "cli", "--device", "cpu")
     assert r.exit_code == 0, r.stderr
-    api = cnnkit.evaluate(run.best, out=str(tmp_path / "cli"))
+    api = cnnkit.evaluate(run.best, out=str(tmp_path / "cli"), device="cpu")
     assert api == r.json()
     assert api["accuracy"] == pytest.approx(run.summary["test_accuracy"])  # best.pt on the same test split
 
     image = tmp_path / "img.png"
     Image.fromarray((np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)).save(image)
-    r = cli("predict", run.best, image, "--json", "-k", "3")
+    r = cli("predict", run.best, image, "--json", "-k", "3", "--device", "cpu")
     assert r.exit_code == 0, r.stderr
-    assert cnnkit.predict(run.best, [image], top_k=3) == r.json()
+    assert cnnkit.predict(run.best, [image], top_k=3, device="cpu") == r.json()
 
 
 def test_load_predicts_as_the_command_and_from_arrays(run, tmp_path):
