@@ -103,7 +103,8 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
     else:
         expected = ref(xt)
     ctx = _context(case, x, expected)
-    fwd = compare(name, cfg, "forward output", y, expected.detach(), ctx=ctx)
+    fwd = compare(name, cfg, "forward output", y, expected.detach(), ctx=ctx,
+                  missing="your forward returned None (a missing `return`?)")
     fwd.reason = "; ".join(p for p in (fwd.reason, *notes) if p)
     out.append(fwd)
     dy = torch.randn(expected.shape, dtype=torch.float64)
@@ -113,7 +114,8 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
         return
     stage["now"] = "input gradient"
     dx = layer.backward(dy.clone())
-    out.append(compare(name, cfg, "input gradient", dx, xt.grad, ctx=ctx))
+    out.append(compare(name, cfg, "input gradient", dx, xt.grad, ctx=ctx,
+                       missing="your backward returned None (a missing `return dx`?)"))
     if ref is not None:
         for pname, p in ref.named_parameters():
             got = layer.param_grad(pname, tuple(p.shape))
@@ -288,9 +290,11 @@ def _loss_checks(loss, name, cfg, pred, target, ignore, ref, grad, optional=Fals
     except CannotAdapt as e:
         return [Check(name, cfg, e.quantity, e.status, reason=str(e))]
     rows = pred.numel() // pred.shape[1] if pred.dim() > 1 else pred.shape[0]
-    ctx = {"N": rows}
+    ctx = {"N": rows, "shape_hints": [("one loss per sample: return their mean", (pred.shape[0],))]}
     note = "targets passed one-hot" if loss.one_hot else ""
-    lc = compare(name, cfg, "loss", None if value is None else value.reshape(()), ref.detach(), ctx=ctx)
+    if value is not None and value.numel() == 1:
+        value = value.reshape(())
+    lc = compare(name, cfg, "loss", value, ref.detach(), ctx=ctx, missing="your loss returned None (a missing `return`?)")
     if large and lc.status == "fail" and not lc.cause and value is not None and float(value) < float(ref.detach()):
         lc.cause = ("log of a probability that underflowed to 0 (or was clamped): compute log-softmax directly, "
                     "z - max(z) - log(sum(exp(z - max(z))))")

@@ -108,7 +108,7 @@ def _worst_at(index, got, expected) -> dict:
 
 
 def _shape(t) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+    return str(tuple(t.shape))  # (4,) and () as Python writes them
 
 
 def _close(a, b, tol=1e-6) -> bool:

@@ -310,3 +310,23 @@ def test_groups_are_checked_without_dilation(tmp_path):
     checks = by_key(run_checks(load_impl(tmp_path / "grouped.py"), ["Conv2d"]))
     assert checks[("Conv2d", "k3 p1 groups2", "weight gradient")]["status"] == "pass"
     assert checks[("Conv2d", "k2 p2 d2", "all checks")]["status"] == "skipped"
+
+
+def test_a_forgotten_return_and_per_sample_losses_are_named(tmp_path):
+    (tmp_path / "slips.py").write_text(textwrap.dedent("""
+        import numpy as np
+        class ReLU:
+            def forward(self, x):
+                self.x = x
+                np.maximum(x, 0)  # no return
+            def backward(self, dy):
+                return dy * (self.x > 0)
+        def mse_loss(pred, target):
+            d = pred - target
+            return (d ** 2).mean(axis=1), 2 * d / d.size
+    """))
+    checks = by_key(run_checks(load_impl(tmp_path / "slips.py")))
+    assert "your forward returned None" in checks[("ReLU", "", "forward output")]["reason"]
+    loss = checks[("MSELoss", "", "loss")]
+    assert loss["status"] == "fail" and "shape (4,), expected ()" in loss["reason"] and "return their mean" in loss["reason"]
+    assert checks[("MSELoss", "", "input gradient")]["status"] == "pass"
