@@ -69,6 +69,9 @@ def check_layer(kind, obj, case: Case, folder=None, backend="torch", seed: int =
     except CannotAdapt as e:
         out.append(Check(name, cfg, e.quantity, e.status, False if e.status == "fail" else None,
                          False if e.status == "fail" else None, reason=str(e)))
+    except Exception as e:  # the checker met a shape of code it does not know: this configuration only, loudly
+        out.append(Check(name, cfg, stage["now"], "error", reason=f"the checker could not run this configuration "
+                         f"({type(e).__name__}: {e}); please report it with your file"))
     for c in out:
         c.features = case.features
     return out
