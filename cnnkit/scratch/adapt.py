@@ -273,18 +273,20 @@ class Mode:
         for p in positional_names(forward)[1:]:
             if p.name in FORWARD_MODE_ARGS:
                 return cls("forward", p.name, eval_word)
-        train, ev = getattr(layer, "train", None), getattr(layer, "eval", None)
+        train = getattr(layer, "train", None)
+        ev_name = next((n for n in ("eval", "evaluate") if callable(getattr(layer, n, None))), None)
+        ev = ev_name and getattr(layer, ev_name)
         if callable(train) and positional_names(train):
             return cls("train(mode)")
         if callable(train) and callable(ev):
-            return cls("train()/eval()")
+            return cls("train()/eval()", ev_name)
         for attr in MODE_ATTRS:
             if isinstance(getattr(layer, attr, None), bool):
                 return cls("attribute", attr)
         if isinstance(getattr(layer, "mode", None), str):
             return cls("mode", "mode", eval_word)
         if callable(ev):
-            return cls("eval()")
+            return cls("eval()", ev_name)
         return cls("none")
 
     def can(self, train: bool) -> bool:
@@ -297,7 +299,7 @@ class Mode:
         if self.kind == "train(mode)":
             call(layer.train, train, folder=folder)
         elif self.kind == "train()/eval()" or (self.kind == "eval()" and not train):
-            call(layer.train if train else layer.eval, folder=folder)
+            call(layer.train if train else getattr(layer, self.name), folder=folder)
         elif self.kind == "attribute":
             setattr(layer, self.name, train)
         elif self.kind == "mode":
@@ -313,7 +315,8 @@ class Mode:
 
     def describe(self) -> str:
         return {"forward": f"mode passed as forward(x, {self.name}=...)", "train(mode)": "mode set with train(True/False)",
-                "train()/eval()": "mode set with train() / eval()", "attribute": f"mode set with the `{self.name}` attribute",
-                "mode": f"mode set with mode = 'train' / '{self.eval_word}'", "eval()": "mode set with eval()",
+                "train()/eval()": f"mode set with train() / {self.name}()",
+                "attribute": f"mode set with the `{self.name}` attribute",
+                "mode": f"mode set with mode = 'train' / '{self.eval_word}'", "eval()": f"mode set with {self.name}()",
                 "dict": f"mode set with {self.name}['mode'] = 'train' / 'test'",
                 "none": "no train/eval switch found: assumed training"}[self.kind]

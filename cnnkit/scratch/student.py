@@ -72,7 +72,7 @@ class ClassLayer:
     # parameters ---------------------------------------------------------------
     def set_params(self, ref: dict[str, torch.Tensor]) -> None:
         names = BN_PARAM_NAMES if self.bn else PARAM_NAMES
-        order = listed(self.layer, "parameters")
+        order = listed(self.layer, "parameters") or listed(self.layer, "getParameters")
         for i, (pname, value) in enumerate(ref.items()):
             slot = find_slot(self.layer, names.get(pname, (pname,)), order[i] if i < len(order) else None)
             if slot is None:
@@ -115,11 +115,15 @@ class ClassLayer:
 
     # passes --------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = call(self._forward, to_backend(x, self.backend), **self.fwd_kwargs, folder=self.folder)
+        self.x = to_backend(x, self.backend)
+        y = call(self._forward, self.x, **self.fwd_kwargs, folder=self.folder)
         return to_torch(y[0] if isinstance(y, tuple) else y)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        r = call(self._backward, to_backend(dy, self.backend), folder=self.folder)
+        # backward(dy), or backward(input, grad_output) as some course frameworks write it
+        two = len([p for p in positional_names(self._backward) if p.default is p.empty]) >= 2
+        args = (self.x, to_backend(dy, self.backend)) if two else (to_backend(dy, self.backend),)
+        r = call(self._backward, *args, folder=self.folder)
         if isinstance(r, (tuple, list)):  # (dx, dw, db): the extra ones are parameter gradients in order
             self.extra, r = list(r[1:]), r[0]
         return to_torch(r)
@@ -151,7 +155,7 @@ class ClassLayer:
             v = getattr(self.layer, n, None)
             if is_array(v):
                 return v
-        grads = listed(self.layer, "gradients")
+        grads = listed(self.layer, "gradients") or listed(self.layer, "getGradParameters")
         if index < len(grads) and grads[index] is not None:
             return grads[index]
         if index < len(self.extra) and self.extra[index] is not None:

@@ -63,6 +63,11 @@ CORRECT = {
         [("Linear", "8 -> 5", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("ReLU", "", "finite differences"),
          ("SoftmaxCrossEntropy", "classes", "loss"), ("SoftmaxCrossEntropy", "classes", "input gradient")],
         {("SoftmaxCrossEntropy", "pixels (N, K, H, W)"): "does not take (2, 4, 3, 3) logits"}),
+    "module_framework.py": (
+        [("Linear", "8 -> 5", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("ReLU", "", "input gradient"),
+         ("BatchNorm1d", "eval", "forward output"), ("BatchNorm1d", "train", "running variance"),
+         ("BatchNorm1d", "train", "weight gradient")],
+        {("Linear", "3 -> 2 no bias"): "your Linear has no bias parameter"}),
 }
 
 
@@ -89,6 +94,7 @@ def test_correct_student_file_passes(name):
     ("numpy_classes.py", "BatchNorm2d", "forward(x, eval=...)"),
     ("numpy_classes.py", "BatchNorm1d", "`training` attribute"),
     ("numpy_functions.py", "BatchNorm2d", "bn_param['mode']"),
+    ("module_framework.py", "BatchNorm1d", "train() / evaluate()"),
 ])
 def test_train_eval_switch_is_found_and_named(name, layer, how):
     checks = by_key(run_checks(load_impl(IMPLS / name), [layer]))
@@ -266,7 +272,7 @@ def test_short_names_prints_and_imported_torch_layers(cli, tmp_path):
     assert "matched by position: cin_ = in_channels, cout_ = out_channels, ks = kernel_size" in fwd["reason"]
     assert sum(c["status"] == "pass" and c["quantity"] == "weight gradient" for c in out["checks"]) == 2
     (tmp_path / "two_args.py").write_text("class ReLU:\n    def forward(self, x):\n        return x\n"
-                                          "    def backward(self, dy, x):\n        return dy\n")
+                                          "    def backward(self, dy, x, cache):\n        return dy\n")
     r = cli("gradcheck", "--impl", tmp_path / "two_args.py")
     assert "calling your code failed: TypeError" in r.stdout and "backward() missing 1 required positional" in r.stdout
 
