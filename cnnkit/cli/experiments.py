@@ -43,7 +43,7 @@ def parse_train_args(args: list[str]) -> dict:
 def sweep(
     ctx: typer.Context,
     model: Annotated[Optional[str], typer.Argument(help="A registered model (or `model` in --file).")] = None,
-    file: Annotated[Optional[str], typer.Option("--file", "-f", help="TOML sweep file: model, dataset, trials, out, [train], [vary], [[variant]].")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="TOML sweep file: model, dataset, trials, out, [train], [vary], [[variant]] tables.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Dataset spec (cnnkit data list); default shapes.")] = None,
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="key=v1,v2 (repeatable): a training option or a model option.")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Seeds per variant (seed, seed+1, ...); default 1.")] = None,

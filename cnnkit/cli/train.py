@@ -78,7 +78,7 @@ def train(
     trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
     resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
-    log: Annotated[OptionalStr, Opt("--log", help="tensorboard: also write TensorBoard event files to RUN/tensorboard/ (needs pip install 'cnnkit\\[tensorboard]').")] = None,
+    log: Annotated[OptionalStr, Opt("--log", help="tensorboard: also write TensorBoard event files to RUN/tensorboard/ (needs pip install 'cnnkit[tensorboard]').")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
     json_: JsonOpt = False,
 ) -> None:
