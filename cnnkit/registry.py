@@ -98,10 +98,14 @@ def register_model(
     return add(builder) if builder is not None else add
 
 
+# Names a model was known by before: checkpoints that record them still load.
+RENAMED = {"resnet18-seed004": "resnet18-strided"}
+
+
 def get_spec(name: str) -> ModelSpec:
     _ensure_models_imported()
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[RENAMED.get(name, name)]
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""

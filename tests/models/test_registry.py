@@ -50,3 +50,11 @@ def test_preset_options_cannot_be_contradicted():
 def test_variants_are_keyword_arguments_of_one_builder():
     assert get_spec("convnet-net1").builder is get_spec("convnet").builder
     assert get_spec("resnet18-cifar").builder is get_spec("resnet18-strided").builder is get_spec("resnet18").builder
+
+
+def test_a_renamed_model_still_builds_from_its_old_name():
+    from cnnkit.registry import RENAMED, create_model
+
+    for old, new in RENAMED.items():
+        a, b = create_model(old, num_classes=10), create_model(new, num_classes=10)
+        assert [tuple(p.shape) for p in a.parameters()] == [tuple(p.shape) for p in b.parameters()]
