@@ -11,6 +11,7 @@ from cnnkit.registry import create_model, get_spec, list_models, register_model
 
 
 def test_duplicate_names_are_refused():
+    list_models()  # the built-in models are registered (as for any user) before a name is reused
     with pytest.raises(ValueError, match="already registered"):
         register_model("convnet", task="classification", input_shape=(3, 32, 32), num_classes=10,
                        description="x", first_conv="a", gradcam_layer="b", builder=lambda **k: nn.Identity())
