@@ -1,9 +1,15 @@
 """Per-layer summary of a torch model from one forward pass (`cnnkit summary`).
 
 Forward hooks on every module record, per call: input and output shape, MACs of
-conv / transposed conv / linear layers, and the receptive field while the network
-is a chain from the input (after a residual add or a concatenation the input of
-a layer is no longer a single layer's output, so the field is left undefined).
+conv / transposed conv / linear layers, and the receptive field.
+
+Receptive field: the same definition as `cnnkit layers` (cnnkit/arith/receptive.py):
+the largest exact footprint on the input image of any position of a layer's output,
+per spatial axis, so capped at the image. Each leaf call's windows come from the
+module and the hooked shapes; residual adds and skip concatenations are followed by
+a torch function mode (_FieldMode), the union over the paths -- the set of pixels
+the gradient of one output unit reaches. After flatten/linear, group norm or anything
+unknown the field is left undefined (None) rather than guessed.
 
 Counting rules (docs/models.md):
 * parameters are counted once per Parameter object, so a module used twice (a
@@ -20,16 +26,22 @@ from fractions import Fraction
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from cnnkit.arith.geometry import receptive_field_step
+from cnnkit.arith import receptive
 from cnnkit.arith.spec import training_memory_bytes
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONVT = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _POOL = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+_ADAPTIVE = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+             nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
 # Layers that keep every spatial position's receptive field unchanged.
-_POINTWISE = (nn.ReLU, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Identity,
-              nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.Dropout, nn.Dropout2d, nn.GroupNorm)
+# (Batch norm in eval mode, as summarize runs; group/instance norm mix every position and stay unknown.)
+_POINTWISE = (nn.ReLU, nn.ReLU6, nn.ELU, nn.LeakyReLU, nn.PReLU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
+              nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Identity, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+              nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 
 
 @dataclass
@@ -57,7 +69,7 @@ class SummaryRow:
             "params": self.params, "trainable_params": self.trainable, "frozen_params": self.params - self.trainable,
             "macs": self.macs, "flops": self.flops,
             "receptive_field": None if self.receptive_field is None else [
-                int(v) if Fraction(v).denominator == 1 else float(v) for v in self.receptive_field],
+                int(v) for v in self.receptive_field],
             "shared": self.shared,
         }
 
@@ -119,26 +131,101 @@ def leaf_macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     return 0
 
 
-def _rf_after(module: nn.Module, rf):
-    """(rf, jump) per axis after `module`, or None where undefined."""
-    if rf is None:
-        return None
+def _module_windows(module: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """Per spatial axis (windows, jump scale, centre of position 0) of one leaf call, as
+    arith/spec.py's layer_windows gives them for `cnnkit layers`; None where unknown.
+
+    x: (N, C, *in_sizes), y: (N, C', *out_sizes); the sizes come from the hooked call, so
+    ceil mode, output padding and padding='same' need no special case.
+    """
     if isinstance(module, _POINTWISE):
-        return rf
+        return [(receptive.identity_windows(n), Fraction(1), Fraction(0)) for n in x.shape[2:]]
+    if x.dim() < 3 or y.dim() != x.dim():
+        return None  # no spatial axes (linear, flatten)
+    n_in, n_out = x.shape[2:], y.shape[2:]
+    nd = len(n_in)
+
+    def axes(v):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd
+
     if isinstance(module, (*_CONV, *_CONVT, *_POOL)):
-        nd = len(rf)
-
-        def axes(v):
-            return tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd
-
+        if getattr(module, "padding_mode", "zeros") != "zeros":
+            return None  # reflect/circular padding reads pixels from elsewhere in the image
         k, s = axes(module.kernel_size), axes(module.stride or module.kernel_size)
         d = axes(getattr(module, "dilation", 1))
-        transposed = isinstance(module, _CONVT)
-        return tuple(
-            receptive_field_step(r, j, dd * (kk - 1) + 1, ss, transposed)
-            for (r, j), kk, ss, dd in zip(rf, k, s, d)
-        )
-    return None  # flatten, linear, adaptive pooling, upsampling, anything unknown
+        if module.padding == "same":  # torch puts the odd pixel of d*(k-1) after
+            p = tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d))
+        else:
+            p = axes(module.padding if module.padding != "valid" else 0)
+        out = []
+        for n, m, kk, ss, pp, dd in zip(n_in, n_out, k, s, p, d):
+            if isinstance(module, _CONVT):
+                out.append((receptive.transpose_windows(n, m, kk, ss, pp, dd), Fraction(1, ss),
+                            receptive.transpose_centre(kk, ss, pp, dd)))
+            else:
+                out.append((receptive.conv_windows(n, m, kk, ss, pp, dd), Fraction(ss), receptive.conv_centre(kk, dd, pp)))
+        return out
+    if isinstance(module, _ADAPTIVE):
+        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m))
+                for n, m in zip(n_in, n_out)]
+    if isinstance(module, nn.Upsample) and module.mode in ("nearest", "bilinear", "linear") \
+            and not module.align_corners and all(m % n == 0 for n, m in zip(n_in, n_out)):
+        mode = "nearest" if module.mode == "nearest" else "bilinear"
+        return [(receptive.upsample_windows(n, m // n, mode), Fraction(n, m), receptive.upsample_centre(m // n))
+                for n, m in zip(n_in, n_out)]
+    return None  # anything unknown: left undefined rather than guessed
+
+
+def _union(fields: list[list[receptive.AxisField]], sizes) -> list[receptive.AxisField] | None:
+    """Footprints of an elementwise op (residual add, channel concat) of tensors with these fields.
+
+    A position depends on the union of what each operand's position depends on; an operand
+    broadcast along an axis (size 1, e.g. a squeeze-excitation scale) gives its one box everywhere.
+    """
+    out = []
+    for a, n in enumerate(sizes):
+        boxes = []
+        for o in range(n):
+            seen = [f[a].boxes[0 if len(f[a].boxes) == 1 else o] for f in fields]
+            seen = [b for b in seen if b is not None]
+            boxes.append((min(b[0] for b in seen), max(b[1] for b in seen)) if seen else None)
+        ref = next((f[a] for f in fields if len(f[a].boxes) == n), fields[0][a])
+        out.append(receptive.AxisField(boxes, ref.jump, ref.start))
+    return out
+
+
+# Functions that combine tensors position by position (residual adds, gating, skip concatenation).
+_ELEMENTWISE = {
+    torch.add, torch.sub, torch.mul, torch.cat, torch.relu, torch.sigmoid, torch.tanh,
+    torch.Tensor.add, torch.Tensor.add_, torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__,
+    torch.Tensor.sub, torch.Tensor.__sub__, torch.Tensor.mul, torch.Tensor.mul_, torch.Tensor.__mul__,
+    torch.Tensor.__rmul__, torch.Tensor.__imul__, torch.Tensor.relu, torch.Tensor.relu_, torch.Tensor.sigmoid,
+    F.relu, F.gelu, F.silu,
+}
+
+
+class _FieldMode(TorchFunctionMode):
+    """Carries footprints through the torch functions a forward calls outside of modules."""
+
+    def __init__(self, field_of: dict, keep: list):
+        super().__init__()
+        self.field_of, self.keep = field_of, keep
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        y = func(*args, **kwargs)
+        if func in _ELEMENTWISE and isinstance(y, torch.Tensor) and y.dim() >= 3:
+            if func is torch.cat and (kwargs.get("dim", args[1] if len(args) > 1 else 0) not in (1, 1 - y.dim())):
+                return y  # concatenating along a spatial axis: not a position-by-position op
+            flat = list(args[0]) if func is torch.cat else [*args, *kwargs.values()]
+            tensors = [t for t in flat if isinstance(t, torch.Tensor) and t.dim() == y.dim()]
+            fields = [self.field_of.get(id(t)) for t in tensors]
+            if tensors and all(f is not None for f in fields):
+                self.field_of[id(y)] = _union(fields, y.shape[2:])
+            else:
+                self.field_of.pop(id(y), None)  # an in-place op on a tensor mixed with something unknown
+            self.keep.append(y)
+        return y
 
 
 def summarize(model: nn.Module, input_shape: tuple[int, ...], device: str | torch.device = "cpu") -> ModelSummary:
@@ -151,7 +238,9 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], device: str | torc
     stack: list[SummaryRow] = []
     seen_params: set[int] = set()
     seen_modules: set[nn.Module] = set()
-    rf_of: dict[int, tuple] = {}  # id(tensor) -> per-axis (rf, jump); tensors kept alive below
+    # id(tensor) -> one AxisField per spatial axis: every position's footprint on the input
+    # (tensors are kept alive below so that an id is never reused for another tensor)
+    field_of: dict[int, list[receptive.AxisField]] = {}
     keep: list[torch.Tensor] = []
 
     def pre_hook(module, inputs):
@@ -175,27 +264,27 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], device: str | torc
         row = stack.pop()
         row.output_shape = _shape(output)
         x, y = _first_tensor(inputs), _first_tensor(output)
-        if not row.leaf and y is not None and id(y) in rf_of:
-            row.receptive_field = tuple(r for r, _ in rf_of[id(y)])
         if row.leaf and x is not None and y is not None:
             macs = leaf_macs(module, x, y)
             row.macs = macs
             for parent in stack:
                 parent.macs += macs
-            rf = _rf_after(module, rf_of.get(id(x)))
-            if rf is not None:
-                rf_of[id(y)] = rf
-                keep.append(y)
-                row.receptive_field = tuple(r for r, _ in rf)
+            fields, windows = field_of.get(id(x)), _module_windows(module, x, y)
+            if fields is not None and windows is not None:
+                field_of[id(y)] = [f.through(*w) for f, w in zip(fields, windows)]
+            keep.append(y)
+        if y is not None and y.dim() >= 3 and id(y) in field_of:
+            row.receptive_field = tuple(f.size for f in field_of[id(y)])
 
     handles = []
     for module in names:
         handles.append(module.register_forward_pre_hook(pre_hook))
         handles.append(module.register_forward_hook(post_hook))
     x = torch.zeros(1, *input_shape, device=device)
-    rf_of[id(x)] = tuple((Fraction(1), Fraction(1)) for _ in input_shape[1:])
+    if len(input_shape) > 1:
+        field_of[id(x)] = [receptive.AxisField.identity(n) for n in input_shape[1:]]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _FieldMode(field_of, keep):
             y = model(x)
     finally:
         for h in handles:
