@@ -112,7 +112,9 @@ def solve(
 LAYERS_HELP = """A whole network from a one-line spec: shapes, parameters, MACs, receptive field.
 
 Per layer: output shape, parameter count with its formula, MACs and FLOPs, receptive
-field and effective stride (jump); totals at the bottom.
+field and effective stride (jump); totals at the bottom. The receptive field (RF) is
+the largest box of input pixels any one output position depends on, per axis (never
+more than the image); `cnnkit summary` reports the same number for a model.
 
 Segments are separated by '|'. The first is the input shape (CxHxW, or N flat features).
 Layers: conv C [kK sS pP dD gG nobias], convT C [kK sS pP opN dD gG], maxpool K [sS pP dD ceil],

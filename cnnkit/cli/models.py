@@ -55,6 +55,11 @@ def summary(
 ) -> None:
     """Per-layer table of a model: shapes, parameters (trainable/frozen), MACs, FLOPs, receptive field.
 
+    RF: the largest box of input pixels any one output position of the layer depends on,
+    per axis (never more than the image; through residual adds and skip concatenations,
+    the union of the paths), as `cnnkit layers` reports it. Blank after flatten/linear
+    and layers it cannot follow.
+
     Example: cnnkit summary resnet18 --input 3x224x224
 
     Example: cnnkit summary unet --opt depth=3 --opt upsampling=transpose --depth 1
