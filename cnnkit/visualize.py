@@ -168,7 +168,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     from cnnkit.engine.evaluate import training_images
     from cnnkit.viz.layers import check_layer
     from cnnkit.viz.maximize import maximize as ascend
-    from cnnkit.viz.maximize import maximize_figure, top_activating
+    from cnnkit.viz.maximize import maximize_figure, similarity_words, top_activating
 
     if (class_index is None) == (layer is None or channel is None):
         raise CnnkitError("give --layer NAME --channel C, or --class K (not both)")
@@ -200,14 +200,14 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
             tops.append({"path": data["files"][i], "label": label, "class_name": None if label is None else class_names[label],
                          "value": float(s)})
         labels = [t["class_name"] or "" for t in tops]
-        pool_text = f"top of {len(data['images'])} of {data['total']} training images"
+        pool_text = f"top {len(tops)} of {len(data['images'])} searched ({data['total']} training images)"
     if class_index is not None:
         what = f"class {class_index}" + ("" if names[class_index] == str(class_index) else f" ({names[class_index]})")
     else:
         what = f"{layer} channel {channel}"
     title = f"{ckpt['model']['name']}: {what}"
     if result["similarity"] is not None:
-        agree = "the starts end alike: one preferred pattern" if result["similarity"] > 0.9 else "the starts end differently"
+        agree = similarity_words(result["similarity"])
         title += f"\n{seeds} random starts, mean correlation of the results {result['similarity']:.2f} ({agree})"
     fig = maximize_figure(result, top_images, top_scores, title, labels, pool_text or "training images")
     info = {"layer": layer, "channel": channel, "class": class_index, "class_name": names[class_index] if class_index is not None else None,

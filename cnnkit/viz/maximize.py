@@ -104,6 +104,15 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     return {"images": images, "scores": final, "random_scores": random_scores, "similarity": similarity(images)}
 
 
+def similarity_words(r: float) -> str:
+    """The mean correlation of the starts' results in words (0.86 is not "different")."""
+    if r > 0.9:
+        return "the starts end alike: one preferred pattern"
+    if r >= 0.5:
+        return "the starts end similar, not identical"
+    return "the starts end differently"
+
+
 def similarity(images: torch.Tensor) -> float | None:
     """Mean pairwise correlation of the (S, C, H, W) results: near 1 when every start ends
     at the same picture (the unit has one preferred input), lower when they differ."""

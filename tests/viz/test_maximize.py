@@ -47,3 +47,12 @@ def test_maximize_command(cli, tmp_path):
     assert r.exit_code == 2 and "out of range" in r.stderr
     r = cli("visualize", "maximize", tmp_path / "c" / "best.pt")
     assert r.exit_code == 2 and "--channel" in r.stderr
+
+
+def test_similarity_words_follow_the_correlation():
+    from cnnkit.viz.maximize import similarity_words
+
+    # 0.86 is a strong correlation: it must not be called "different"
+    assert "alike" in similarity_words(0.95)
+    assert "similar" in similarity_words(0.86) and "differently" not in similarity_words(0.86)
+    assert "differently" in similarity_words(0.2)
