@@ -152,8 +152,20 @@ def _configuration(kind, first, variants) -> H.Section:
                 config.setdefault("model_options", {})[k] = "varied"
     if kind != "run":
         config["seed"] = f"{config.get('seed')} + trial - 1"
+    policy = config.get("policy")
+    if isinstance(policy, dict) and "choices" in policy:  # one readable line per choice, not a Python dict
+        config["policy"] = "; ".join(_policy_choice(c) for c in policy["choices"]) or "-"
     s.blocks.append(H.key_values(config))
     return s
+
+
+def _policy_choice(c: dict) -> str:
+    """One setting the data policy chose, or the flag that overrode it, in words."""
+    value = c.get("value")
+    value = H.fmt(int(value) if isinstance(value, float) and value.is_integer() else value)  # epochs 2, not 2.0000
+    if c.get("source") == "flag" and c.get("policy_value") is not None:
+        return f"{c.get('setting')} = {value} (your flag; the policy would pick {H.fmt(c['policy_value'])}: {c.get('reason')})"
+    return f"{c.get('setting')} = {value} ({c.get('source')}: {c.get('reason')})"
 
 
 def _results(kind, best, table, figures: Path) -> H.Section:
@@ -212,7 +224,9 @@ def _curves(runs: dict[str, list[Run]], task: str, figures: Path) -> H.Section:
     metric = "accuracy" if task == "classification" else ("dice" if any("val_dice" in r for r in rows) else "pixel_accuracy")
     trials = max(len(rs) for rs in runs.values())
     png = plot_curves(histories, figures / "curves.png", metric=metric).read_bytes()
-    caption = "loss and " + metric + " per epoch; solid: validation, dashed: training"
+    has_val = any(k.startswith("val_") and isinstance(v, (int, float)) and v == v for r in rows for k, v in r.items())
+    caption = "loss and " + metric + " per epoch; " + (
+        "solid: validation, dashed: training" if has_val else "training only (the run had no validation split)")
     s.blocks.append(H.figure(png, caption + (f"; each line the mean over a variant's trials (up to {trials})" if trials > 1 else "")))
     return s
 

@@ -40,10 +40,13 @@ def esc(value) -> str:
 
 
 def fmt(value) -> str:
-    """Numbers as a reader wants them: 4 decimals for fractions and small values, 1 for large ones."""
+    """Numbers as a reader wants them: 4 decimals (a column of metrics lines up), 3 significant
+    digits below 0.001, 1 decimal for large values."""
     if isinstance(value, bool) or value is None:
         return "-" if value is None else str(value).lower()
     if isinstance(value, float):
+        if value and abs(value) < 1e-3:
+            return f"{value:.3g}"  # a weight decay of 5e-05 is not 0.0000
         return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
     if isinstance(value, (list, tuple)):
         return ", ".join(map(fmt, value))
@@ -63,7 +66,9 @@ def table(headers: list[str], rows: list[list], highlight: int | None = None) ->
 
 
 def key_values(items: dict) -> str:
-    return table(["setting", "value"], [[k, v] for k, v in items.items()])
+    """Settings: a whole float (epochs 2.0, fractional epochs allowed) shows as 2, not 2.0000."""
+    return table(["setting", "value"], [[k, int(v) if isinstance(v, float) and v.is_integer() else v]
+                                        for k, v in items.items()])
 
 
 def figure(png: bytes, caption: str) -> str:

@@ -45,6 +45,8 @@ def segmentation_figure(image: torch.Tensor, pred: torch.Tensor, class_names: li
         h.set_edgecolor("#555555")
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8)
     head = "  ".join(f"{k} {v:.3f}" for k, v in (scores or {}).items() if isinstance(v, float))
+    if "Dice" in (scores or {}):  # evaluate's per-image numbers: macro averages, not the foreground class alone
+        head += "  (Dice, IoU: mean over the classes present)"
     fig.suptitle("\n".join(t for t in (title, head) if t), fontsize=10)
     rows = -(-len(handles) // 8)
     fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 0.93 if title and head else 0.95))  # room for the legend below
