@@ -175,6 +175,13 @@ def test_large_images_train_on_crops(tmp_path):
     assert config.crop is None
 
 
+def test_large_data_keeps_the_recipes_batch():
+    assert policy.batch_size("classification", 45_000, 1024)[0] == 1024  # a speed-run recipe's batch is part of its tuning
+    assert policy.batch_size("classification", 45_000, 512)[0] == 512
+    assert policy.batch_size("classification", 3_600, 128)[0] == 32  # small: 113 steps an epoch
+    assert policy.batch_size("classification", 4_000, 128, world=3)[0] % 3 == 0
+
+
 def test_drop_last_only_for_a_single_leftover_image():
     class C:
         batch_size, compile = 8, False
