@@ -88,7 +88,7 @@ def receptive_field(
     spec: Annotated[str, typer.Argument(help="A network spec as for cnnkit layers, quoted.")],
     unit: Annotated[Optional[str], typer.Option("--unit", help="Output position ROWxCOL (default: the centre).")] = None,
     layer: Annotated[Optional[int], typer.Option("--layer", help="Layer number to start from (default: the last spatial layer).")] = None,
-    out: OutOpt = "receptive-field.png",
+    out: Annotated[str, typer.Option("--out", "-o", help="PNG or SVG file (one picture, every layer's grid).")] = "receptive-field.png",
     json_: JsonOpt = False,
 ) -> None:
     """The input region one output position sees, through every layer, with each layer's jump and start.

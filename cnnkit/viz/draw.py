@@ -99,9 +99,16 @@ def views(d: Drawing) -> list[View]:
     scatter = View("scatter", d.scatter, d.scatter_texts, (range(rows.n), range(cols.n)), full,
                    f"input {rows.n}x{cols.n}", f"output {rows.out}x{cols.out}, grey: cropped")
     direct = View("direct", d.frames, d.texts, (range(lr + nr + tr), range(lc + nc + tc)), out_grid,
-                  f"{rows.s - 1} zero(s) between, " + (f"border {lr}" if lr >= 0 else f"{-lr} cropped (p > d(k-1))"),
+                  f"{rows.s - 1} zero(s) between, " + _border_text(lr, tr),
                   f"output {rows.out}x{cols.out}")
     return [scatter, direct]
+
+
+def _border_text(before: int, after: int) -> str:
+    """The zero border of the gather view: d(k-1)-p each side, plus output_padding after."""
+    if before < 0:
+        return f"{-before} cropped (p > d(k-1))"
+    return f"border {before}" if after == before else f"border {before}, {after} after"  # short: the label is one line over the grid
 
 
 def _pair(a, b, a2, b2) -> str:

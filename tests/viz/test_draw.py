@@ -341,3 +341,17 @@ def test_every_draw_command_has_help_with_an_example(cli):
     for cmd in ("conv", "maxpool", "avgpool", "transpose", "receptive-field"):
         r = cli("draw", cmd, "--help")
         assert r.exit_code == 0 and "Example: cnnkit draw" in r.stdout, cmd
+
+
+def test_gather_view_names_the_output_padding_border():
+    """ConvTranspose2d(k=3, s=2, p=1, output_padding=1) on 3x3 equals a stride-1 conv over the
+    zero-inserted 5x5 input with 1 zero row/column before and 2 after: 8x8 -> 6x6, as torch gives."""
+    import torch
+
+    from cnnkit.viz.draw import _border_text
+
+    x = torch.zeros(1, 1, 3, 3)
+    assert torch.nn.ConvTranspose2d(1, 1, 3, 2, 1, output_padding=1)(x).shape[-1] == (1 + 5 + 2) - 3 + 1
+    assert _border_text(1, 2) == "border 1, 2 after"
+    assert _border_text(1, 1) == "border 1"
+    assert _border_text(-1, -1) == "1 cropped (p > d(k-1))"
