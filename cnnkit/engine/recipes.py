@@ -11,7 +11,8 @@ decay converted to a mean loss, its triangular schedule, 9.9 epochs, alternating
 whitening bias frozen after 3 epochs, lookahead averaging, 64x lr for batch-norm biases,
 BN momentum 0.4, six-view TTA, fp16 weights on CUDA) for the `airbench` model on a GPU;
 it runs eager: torch.compile costs more than it saves in one 10-epoch run. It runs on a
-CPU too, slowly. `cifar-cpu` is the same method for `speednet-cpu` on a 2-core CPU.
+CPU too, slowly. `cifar-cpu` is `cifar-fast` plus the elements that suit any CPU net
+(alternating flips, six-view TTA).
 """
 
 from __future__ import annotations
@@ -49,14 +50,12 @@ RECIPES: dict[str, dict] = {
         "bn_momentum": 0.4,  # PyTorch convention for airbench's 0.6
         "model_dtype": "auto",  # fp16 weights on CUDA (no autocast casts), fp32 on CPU
     },
-    "cifar-cpu": {  # the speed-run method at CPU scale, for `speednet-cpu` on 2 cores (~15 min on CIFAR-10)
-        # batch 512 (twice the steps of 1024 for a narrow net); lr 0.75 = airbench's step per example (1.46e-3 x 512)
-        "optimizer": "sgd", "lr": 0.75, "momentum": 0.85, "nesterov": True, "batch_size": 512, "schedule": "triangle",
-        "warmup_epochs": 0.0, "augment": "flip,translate=2", "label_smoothing": 0.2, "weight_decay": 1.33e-3,
-        "epochs": 12, "channels_last": True, "tta": True, "tta_level": "mirror+translate", "eval_batch_size": 1000,
-        # no whitening-bias freeze: a GPU speed trick (it saves a little backward work) that needs a whitening stem
-        "alternating_flip": True, "lookahead": True, "lookahead_every": 5, "lookahead_start": 3,
-        "bias_lr_scale": 64.0, "bn_momentum": 0.4,
+    "cifar-cpu": {  # cifar-fast plus the speed-run elements that suit any CPU net (measured on a proxy, docs/benchmarks.md)
+        # airbench's own hyper-parameters (batch 1024 / lr 1.5 / bias lr x64 / BN momentum 0.4, cifar-speedrun) assume
+        # its fixed-scale BN and whitening stem; on speednet-cpu they scored 2.5 points below cifar-fast in the proxy
+        "optimizer": "sgd", "lr": 0.4, "momentum": 0.9, "nesterov": True, "batch_size": 512, "schedule": "onecycle",
+        "augment": "flip,translate=2", "label_smoothing": 0.2, "weight_decay": 5e-4, "epochs": 10, "channels_last": True,
+        "tta": True, "tta_level": "mirror+translate", "alternating_flip": True,
     },
     "segmentation": {  # U-Net / FCN: Adam, CE + Dice, cosine decay, flips both ways
         "optimizer": "adam", "lr": 2e-3, "batch_size": 8, "schedule": "cosine", "warmup_epochs": 1,
