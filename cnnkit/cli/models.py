@@ -97,5 +97,7 @@ def _render(r: dict) -> None:
     console.print(f"MACs: {r['total_macs']:,} per image (conv/linear); FLOPs = 2 x MACs = {r['total_flops']:,}")
     console.print(f"model size: {r['size_mb']:.2f} MB (parameters and buffers)")
     console.print(f"training memory (batch {memory['batch']}, {memory['optimizer']}, fp32, estimate): {memory['total'] / 2**20:.1f} MiB")
+    console.print("RF: receptive field, the largest input footprint of any position (pixels), as `cnnkit layers`; "
+                  "blank after flatten/linear (every input pixel) or where it cannot be followed")
     for n in r["notes"]:
         console.print(n)
