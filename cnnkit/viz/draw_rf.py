@@ -71,7 +71,8 @@ def _changes(kind: str) -> bool:
 
 
 def _num(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """2 decimals at most, as `cnnkit layers` prints them (jump 22/3 -> 7.33, start 1.5 -> 1.5)."""
+    return f"{v:.2f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v)
 
 
 def _panel(cv, x: int, y: int, g: dict, last: bool) -> None:

@@ -355,3 +355,10 @@ def test_gather_view_names_the_output_padding_border():
     assert _border_text(1, 2) == "border 1, 2 after"
     assert _border_text(1, 1) == "border 1"
     assert _border_text(-1, -1) == "1 cropped (p > d(k-1))"
+
+
+def test_receptive_field_labels_round_like_layers():
+    from cnnkit.viz.draw_rf import _num
+
+    # jump 22/3 after gap 3 on 22 positions: 7.33, as the layers table prints it
+    assert _num(22 / 3) == "7.33" and _num(1.5) == "1.5" and _num(-0.25) == "-0.25" and _num(2.0) == "2"
