@@ -194,6 +194,27 @@ def _union(fields: list[list[receptive.AxisField]], sizes) -> list[receptive.Axi
     return out
 
 
+def _pad_fields(fields, sizes, pad, mode: str = "constant", value=None):
+    """Footprints after F.pad (U-Net/FCN pad odd sizes up): pad = (left, right, top, bottom, ...),
+    last axis first. A replicated/reflected border pixel depends on the edge pixel it copies."""
+    if mode not in ("constant", "replicate", "reflect") or len(pad) > 2 * len(sizes):
+        return None
+    out = list(fields)
+    for i in range(len(pad) // 2):
+        a = len(sizes) - 1 - i  # pad pairs go from the last axis backwards
+        n, before, after = sizes[a], pad[2 * i], pad[2 * i + 1]
+        windows = []
+        for o in range(n + before + after):
+            src = o - before
+            if mode == "replicate":
+                src = min(max(src, 0), n - 1)
+            elif mode == "reflect":
+                src = -src if src < 0 else (2 * (n - 1) - src if src >= n else src)
+            windows.append((src, src, 1) if 0 <= src < n else None)
+        out[a] = fields[a].through(windows, Fraction(1), Fraction(-before))
+    return out
+
+
 # Functions that combine tensors position by position (residual adds, gating, skip concatenation).
 _ELEMENTWISE = {
     torch.add, torch.sub, torch.mul, torch.cat, torch.relu, torch.sigmoid, torch.tanh,
@@ -214,6 +235,12 @@ class _FieldMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         y = func(*args, **kwargs)
+        if func is F.pad and isinstance(y, torch.Tensor) and id(args[0]) in self.field_of:
+            fields = _pad_fields(self.field_of[id(args[0])], args[0].shape[2:], *args[1:], **kwargs)
+            if fields is not None:
+                self.field_of[id(y)] = fields
+                self.keep.append(y)
+            return y
         if func in _ELEMENTWISE and isinstance(y, torch.Tensor) and y.dim() >= 3:
             if func is torch.cat and (kwargs.get("dim", args[1] if len(args) > 1 else 0) not in (1, 1 - y.dim())):
                 return y  # concatenating along a spatial axis: not a position-by-position op

@@ -130,6 +130,7 @@ def gradient_rf(model: nn.Module, shape, names: list[str]) -> dict[str, tuple[in
     ("fcn", (3, 32, 32), {"widths": (4, 8, 8, 8)}),  # transposed convs
     ("unet", (1, 32, 32), {"base_width": 4, "upsampling": "bilinear"}),  # skip concatenation, upsampling
     ("unet", (1, 16, 16), {"base_width": 4, "depth": 2, "upsampling": "transpose"}),
+    ("unet", (1, 14, 14), {"base_width": 4, "depth": 2, "upsampling": "nearest"}),  # replicate-padded up to 16
 ])
 def test_receptive_field_is_the_gradient_footprint(name, shape, kwargs):
     model = create_model(name, **kwargs)
