@@ -63,6 +63,7 @@ def test_conv2d_asymmetric_padding(sizes, ks, ss, pads, ds):
     assert cnnkit_shape("conv", sizes, ks, ss, pads, ds) == expected
 
 
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")  # torch notes a padded copy; the shape is what we test
 @settings(max_examples=500, deadline=None)
 @given(two(ax_size), two(ax_kernel), two(ax_dil))
 def test_conv2d_same_padding(sizes, ks, ds):
