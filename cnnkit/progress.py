@@ -23,7 +23,7 @@ def _fmt_record(r: dict, metric: str) -> str:
         parts.append(f"val_loss {r['val_loss']:.4f}")
     if f"val_{metric}" in r and r[f"val_{metric}"] is not None:
         parts.append(f"val_{metric} {r[f'val_{metric}']:.4f}")
-    parts += [f"lr {r['lr']:.3g}", f"{r['train_images_per_second']:.0f} img/s", f"{r['train_seconds']:.1f}s"]
+    parts += [f"lr {r['lr']:.3g}", f"{_rate(r['train_images_per_second'])} img/s", f"{r['train_seconds']:.1f}s"]
     return "  ".join(parts)
 
 
@@ -45,7 +45,7 @@ class PlainProgress:
             c = info["config"]
             w(f"run {info['run_dir']}: {c.model} on {c.dataset} ({len(ds.train)} train / {len(ds.val) if ds.val else 0} val / "
               f"{len(ds.test) if ds.test else 0} test), recipe {c.recipe}, {info['device']} {info['precision']}, "
-              f"epochs {info['start_epoch'] + 1}-{info['epochs']}")
+              f"epochs {info['start_epoch'] + 1}-{info['epochs']:g}")
             for note in ds.notes:
                 w(f"note: {note}")
             if getattr(c, "policy", None) and info["start_epoch"] == 0:  # what the recipe and the data policy chose, and why
@@ -66,7 +66,7 @@ class PlainProgress:
         elif event == "end":
             s = info["summary"]
             keys = [k for k in ("best_val_accuracy", "test_accuracy", "best_val_dice", "test_dice", "test_iou") if s.get(k) is not None]
-            w("done: " + "  ".join(f"{k} {s[k]:.4f}" for k in keys) + f"  ({s['train_seconds']:.1f}s training, {s['train_images_per_second']:.0f} img/s)")
+            w("done: " + "  ".join(f"{k} {s[k]:.4f}" for k in keys) + f"  ({s['train_seconds']:.1f}s training, {_rate(s['train_images_per_second'])} img/s)")
 
 
 class RichProgress(PlainProgress):
@@ -103,7 +103,7 @@ class RichProgress(PlainProgress):
                 self._last = now
                 rate = info["seen"] / max(info["seconds"], 1e-9)
                 self.bars.update(self.batch_task, completed=info["batch"], description=f"epoch {info['epoch'] + 1}",
-                                 info=f"loss {_scalar(info['loss']):.4f}  {rate:.0f} img/s")
+                                 info=f"loss {_scalar(info['loss']):.4f}  {_rate(rate)} img/s")
         elif event == "epoch":
             self.bars.update(self.epoch_task, advance=1)
             self.bars.reset(self.batch_task)
@@ -160,7 +160,7 @@ class NotebookProgress(PlainProgress):
                 bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
                 rate = info["seen"] / max(info["seconds"], 1e-9)
                 self._show(f"epoch {info['epoch'] + 1}/{self._epochs} [{bar}] {info['batch']}/{info['batches']} batches  "
-                           f"loss {_scalar(info['loss']):.4f}  {rate:.0f} img/s")
+                           f"loss {_scalar(info['loss']):.4f}  {_rate(rate)} img/s")
             return
         super().__call__(event, **info)
 
@@ -174,3 +174,9 @@ def make_progress(quiet: bool = False):
     if kernel_shell() is not None:
         return NotebookProgress()
     return RichProgress() if sys.stderr.isatty() else PlainProgress()
+
+
+def _rate(images_per_second: float) -> str:
+    """Whole numbers for fast runs, significant digits for slow ones (a U-Net on a CPU
+    at 0.24 img/s must not print '0 img/s')."""
+    return f"{images_per_second:.0f}" if images_per_second >= 10 else f"{images_per_second:.2g}"
