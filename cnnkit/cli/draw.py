@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from cnnkit.cli.arith import CeilOpt, DilOpt, OutPadOpt, PadOpt, StrideOpt
-from cnnkit.cli.options import JsonOpt, print_json
+from cnnkit.cli.options import JsonOpt, print_written
 
 app = typer.Typer(name="draw", no_args_is_help=True,
                   help="Draw the arithmetic of a layer step by step, or a receptive field through a network.")
@@ -104,10 +104,4 @@ def receptive_field(
 
 
 def _done(result: dict, json_: bool) -> None:
-    if json_:
-        print_json(result)
-        return
-    for note in result.get("notes") or []:
-        typer.echo(f"note: {note}")
-    typer.echo(result["path"])
-    typer.echo(result["pytorch"])
+    print_written(result, json_, "pytorch")

@@ -14,6 +14,18 @@ def print_json(obj: dict) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
+def print_written(info: dict, json_: bool, *lines: str) -> None:
+    """A command that wrote a file: the --json dict, or its notes, the path and then
+    the named keys (e.g. the matching PyTorch line), one per line."""
+    if json_:
+        print_json(info)
+        return
+    for note in info.get("notes") or []:
+        typer.echo(f"note: {note}")
+    for key in ("path", *lines):
+        typer.echo(info[key])
+
+
 def parse_model_options(items: list[str] | None) -> dict:
     """['depth=3', 'upsampling=nearest', 'widths=(16,32)'] -> {'depth': 3, ...}.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.cli.options import JsonOpt, print_json
+from cnnkit.cli.options import JsonOpt, print_written
 
 app = typer.Typer(name="visualize", help="Figures from checkpoints and runs (PNG files, no display needed).", no_args_is_help=True)
 
@@ -16,13 +16,7 @@ OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="PNG file to 
 
 def _done(fig, json_: bool) -> None:
     """Render: the --json dict, or any preprocessing notes and then the path."""
-    info = fig.cnnkit
-    if json_:
-        print_json(info)
-        return
-    for note in info.get("notes") or []:
-        typer.echo(f"note: {note}")
-    typer.echo(info["path"])
+    print_written(fig.cnnkit, json_)
 
 
 @app.command()
