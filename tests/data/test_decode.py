@@ -12,11 +12,7 @@ from cnnkit.data import cache
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.check import check_dataset
 from cnnkit.data.decode import DataError, read_images
-
-
-def _save(path, array):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+from tests.data.test_folders import _save, _seg  # the same folder builders as the layout tests
 
 
 @pytest.fixture
@@ -50,13 +46,6 @@ def test_float_image_is_refused(tmp_path):
     with pytest.raises(DataError, match="floating-point"):
         read_images([tmp_path / "f.tif"])
 
-
-def _seg(tmp_path, masks, name="seg"):
-    rng = np.random.default_rng(3)
-    for i, m in enumerate(masks):
-        _save(tmp_path / name / "images" / f"{i}.png", rng.integers(0, 256, m.shape[:2], dtype=np.uint8))
-        _save(tmp_path / name / "masks" / f"{i}.png", m)
-    return f"segfolder:{tmp_path / name}"
 
 
 def _errors(report):
