@@ -11,7 +11,7 @@ import torch
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
-from cnnkit.engine.device import resolve_device
+from cnnkit.engine.device import Precision, resolve_device, resolve_model_dtype, resolve_precision
 from cnnkit.engine.metrics import make_meter
 from cnnkit.engine.trainer import forward_tta, tta_of
 from cnnkit.errors import CnnkitError
@@ -22,6 +22,23 @@ def load_for_inference(path, device="auto"):
     ckpt = load_checkpoint(path, map_location="cpu")
     model = model_from_checkpoint(ckpt).to(dev).eval()
     return ckpt, model, dev
+
+
+def inference_precision(ckpt: dict, device) -> Precision:
+    """The autocast the run evaluated under (its recorded --precision, e.g. bf16 on a CPU
+    with native bf16), so evaluate, predict and the figures give summary.json's numbers.
+    A run with half-precision weights (--model-dtype) and fp16 autocast off CUDA run in fp32."""
+    device = torch.device(device)
+    config = ckpt.get("config", {})
+    name = config.get("precision") or "auto"
+    half_weights = resolve_model_dtype(config.get("model_dtype"), device) is not None  # the trainer skips autocast then
+    if (name == "fp16" and device.type != "cuda") or device.type == "mps" or half_weights:
+        name = "fp32"
+    return resolve_precision(name, device)
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 def checkpoint_data_options(ckpt: dict, data_dir=None, same_data: bool = True) -> DataOptions:
@@ -61,7 +78,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
     # as the run tested (its TTA level, e.g. mirror+translate), unless told otherwise (--tta / --no-tta)
     tta = tta_of(config) if tta is None else tta
-    with torch.no_grad():
+    with torch.no_grad(), inference_precision(ckpt, dev).autocast():
         for x, y in loader:
             meter.update(forward_tta(model, x, ds.task, tta).float(), y)
     metrics = meter.compute()
@@ -145,14 +162,14 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
             raise CnnkitError(f"image {p} does not exist" if not Path(p).is_dir() else f"{p} is a folder; give image files")
     ckpt, model, dev = load_for_inference(path, device)
     names = ckpt["class_names"] or [str(i) for i in range(1000)]
-    tta = bool(ckpt.get("config", {}).get("tta", False))  # as evaluate and the run's validation
+    tta = tta_of(ckpt.get("config", {}))  # the run's TTA level (e.g. six views), as evaluate and the run's test
     seg = ckpt["task"] == "segmentation"
     out = Path(out_dir) if out_dir else Path(path).parent / "predictions"
     results = []
     for p in images:
         source = _source_shape(p)
         x, img = prepare_image(ckpt, p)
-        with torch.no_grad():
+        with torch.no_grad(), inference_precision(ckpt, dev).autocast():
             logits = forward_tta(model, x.to(dev), ckpt["task"], tta).float()  # (1, K) or (1, K, h, w)
         if not seg:
             results.append({"image": p, "top": top_classes(logits, names, top_k)})
@@ -163,9 +180,9 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
         full = resize_mask(mask.to(torch.uint8 if len(names) <= 256 else torch.int64), tuple(source[1:]))  # (H, W) the image's own size
         target = _write_mask(out, Path(p).stem, full, len(names), ckpt.get("ignore_index"))
         counts = torch.bincount(mask.reshape(-1), minlength=len(names))
-        results.append({"image": p, "mask": str(target), "size": list(source[1:]), "model_size": list(mask.shape), "tta": tta,
+        results.append({"image": p, "mask": str(target), "size": list(source[1:]), "model_size": list(mask.shape), "tta": tta != "none",
                         "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
-    return {"checkpoint": str(path), "task": ckpt["task"], "tta": tta, "predictions": results}
+    return {"checkpoint": str(path), "task": ckpt["task"], "tta": tta != "none", "tta_level": tta, "predictions": results}
 
 
 def _write_mask(folder: Path, stem: str, mask: torch.Tensor, num_classes: int, ignore_index) -> Path:
@@ -226,7 +243,7 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
         norm = ckpt["normalization"] or {"mean": [0.5] * img.shape[0], "std": [0.5] * img.shape[0]}
         x = normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
     notes = image_notes(source, tuple(img.shape))
-    with torch.no_grad():
+    with torch.no_grad(), inference_precision(ckpt, _model_device(model)).autocast():
         logits = forward_tta(model, x, "segmentation", tta_of(ckpt.get("config", {}))).float()  # (1, K, h, w), as evaluate
     pred = logits.argmax(1)[0]
     out = {"image": img, "pred": pred, "truth": None, "scores": None, "notes": notes}
@@ -321,7 +338,7 @@ def segmentation_examples(ckpt: dict, model, device, data_dir=None, batch_size: 
     loader = BatchLoader(split, batch_size, device=device, normalization=ckpt["normalization"] or ds.normalization)
     meter = SegmentationMeter(ds.num_classes, ds.ignore_index)
     preds = []
-    with torch.no_grad():
+    with torch.no_grad(), inference_precision(ckpt, device).autocast():
         for x, y in loader:  # in split order (an evaluation loader does not shuffle)
             logits = forward_tta(model, x, "segmentation", tta).float()  # (B, K, H, W)
             meter.update(logits, y)

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 import torch
 
+from cnnkit.engine.device import auto_precision
 from cnnkit.engine.recipes import lr_for
 
 SMALL_DATA = 10_000  # training images below which batch size follows the data (above: the recipe's, tuned as it is)
@@ -222,7 +223,7 @@ def data_notes(ds) -> list[str]:
 # ------------------------------------------------------------------ the policy
 
 
-def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1) -> dict:
+def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, device: Optional[torch.device] = None) -> dict:
     """Set the data-dependent fields of `config` that you did not give; return the record
     ({'recipe', 'choices', 'notes'}) stored as config.policy.
 
@@ -262,6 +263,11 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1) -> 
         at, name = config.switch.split(":")
         config.switch = f"{at}:{name}:{lr_for(recipe_values, name) if name != config.optimizer else config.lr:g}"
         choices.append(Choice("switch", config.switch, "policy", f"{name} from epoch {at} at its usual rate"))
+    if device is not None and device.type == "cpu" and config.precision == "auto":
+        # "auto" (the flag's default) resolved and recorded, so evaluate / predict on any
+        # machine compute as this run did
+        config.precision, why = auto_precision(device)
+        choices.append(Choice("precision", config.precision, "policy", why))
     flips, why = flips_for(config.dataset, task, shape[0])
     choose("augment", augmentation(recipe_values.get("augment", "flip"), flips), why)
     if "flip" not in flips and config.tta:

@@ -59,14 +59,14 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     # defaults + flags: the data options; no validation split yet (the policy sizes it to the data)
     probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset, **({} if "val_split" in given else {"val_split": 0.0})))
     probe.validate()
-    d, _ = distributed.init(resolve_device(probe.device))
+    d, device = distributed.init(resolve_device(probe.device))
     with distributed.main_first(d):  # a download or cache write happens once
         ds = load_dataset(dataset, data_options(probe))
     # the CIFAR-like threshold counts every training image, before validation is held out
     name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []))
     values = recipe(name)
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
-    config.policy = policy.decide(config, values, ds, given, d.world)
+    config.policy = policy.decide(config, values, ds, given, d.world, device)
     if ds.val is None and config.val_split > 0 and "val_split" not in given:
         ds = _hold_out_validation(ds, config.val_split)
     config.validate()

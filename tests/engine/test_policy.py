@@ -227,3 +227,25 @@ def test_data_check_tells_digits_apart_from_photos(tmp_path):
     assert digits["augmentation_flips"] == [] and any("no flips" in p["problem"] for p in digits["problems"])
     photos = check_dataset(f"folder:{_class_folder(tmp_path / 'photos', size=32, channels=3)}")
     assert photos["augmentation_flips"] == ["flip"]
+
+
+# ------------------------------------------------------------------ precision
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_precision_follows_native_bf16_and_is_recorded(tmp_path, monkeypatch, native):
+    from cnnkit.engine import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, precision="auto")
+    choice = _choice(config, "precision")
+    assert config.precision == choice["value"] == ("bf16" if native else "fp32")  # resolved, so evaluate reuses it
+    assert choice["source"] == "policy" and ("natively" in choice["reason"]) == native
+    assert any(line.startswith(f"precision {config.precision}: ") for line in policy.describe(config))
+
+
+def test_precision_flag_wins_on_cpu(tmp_path, monkeypatch):
+    from cnnkit.engine import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, precision="fp32")
+    assert config.precision == "fp32" and all(c["setting"] != "precision" for c in config.policy["choices"])

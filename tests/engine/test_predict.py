@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from cnnkit.data.catalog import load_dataset
+from cnnkit.engine.checkpoint import load_checkpoint
 from cnnkit.engine.evaluate import checkpoint_data_options, evaluate_checkpoint, predict_images
 from cnnkit.engine.metrics import SegmentationMeter
 from cnnkit.engine.train import make_config, train
@@ -25,11 +26,11 @@ def _save(array: np.ndarray, path) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def cls_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=["mirror", "mirror+translate"])  # the six views too, not just the mirror
+def cls_run(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("cls")
     config, ds = make_config("convnet", "shapes:n=240,size=16", {
-        "epochs": 1, "out": str(tmp / "run"), "tta": True, "device": "cpu", "data_dir": str(tmp / "cache"),
+        "epochs": 1, "out": str(tmp / "run"), "tta": True, "tta_level": request.param, "device": "cpu", "data_dir": str(tmp / "cache"),
         "model_options": {"widths": (8, 16), "kernel_size": 3, "batchnorm": True, "hidden": 16}})
     train(config, ds)
     return tmp / "run", ds
@@ -39,7 +40,7 @@ def test_classification_predictions_equal_evaluate_with_tta(cls_run, tmp_path):
     run, ds = cls_run
     paths = [_save(img.permute(1, 2, 0).numpy(), tmp_path / f"{i:03d}.png") for i, img in enumerate(ds.test.images)]
     result = predict_images(run / "best.pt", paths, top_k=1, device="cpu")
-    assert result["tta"] is True
+    assert result["tta"] is True and result["tta_level"] == load_checkpoint(run / "best.pt")["config"]["tta_level"]
     predicted = torch.tensor([p["top"][0]["index"] for p in result["predictions"]])
     confusion = torch.zeros(ds.num_classes, ds.num_classes, dtype=torch.int64)
     confusion.index_put_((ds.test.targets, predicted), torch.ones(len(predicted), dtype=torch.int64), accumulate=True)

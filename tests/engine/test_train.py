@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from cnnkit.engine.checkpoint import load_checkpoint
+from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from cnnkit.engine.evaluate import evaluate_checkpoint
 from cnnkit.engine.rundir import read_metrics
 from cnnkit.engine.train import Interrupted, make_config, resume_config, run_trials, train
@@ -160,3 +160,29 @@ def test_compiled_training_runs_and_saves_plain_weights(tmp_path):
     assert summary["epochs_run"] == 1
     ckpt, model, _ = load_for_inference(tmp_path / "run" / "best.pt", "cpu")
     assert not any(k.startswith("_orig_mod") for k in ckpt["state_dict"])
+
+
+def test_evaluate_and_predict_compute_as_a_bf16_run_did(tmp_path):
+    """bf16 autocast (the default on CPUs with native bf16) moves logits by ~1e-2: evaluate
+    and predict must run the same autocast, or their accuracy drifts from summary.json's."""
+    from cnnkit.engine.evaluate import inference_precision, predict_images
+
+    config, ds = _config(tmp_path, epochs=2, precision="bf16")
+    summary = train(config, ds)
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert summary["precision"] == "bf16" and inference_precision(ckpt, "cpu").name == "bf16"
+    again = evaluate_checkpoint(tmp_path / "run" / "best.pt", data_dir=str(tmp_path / "data"), device="cpu")
+    assert again["accuracy"] == summary["test_accuracy"]  # exactly: the same images right
+    # predict's logits are bf16-autocast logits: a plain fp32 forward differs from them
+    image = tmp_path / "one.png"
+    from PIL import Image
+
+    Image.fromarray(ds.test.images[0].permute(1, 2, 0).numpy()).save(image)
+    top = predict_images(tmp_path / "run" / "best.pt", [str(image)], top_k=4, device="cpu")["predictions"][0]["top"]
+    model = model_from_checkpoint(ckpt).eval()
+    from cnnkit.engine.evaluate import prepare_image
+
+    x, _ = prepare_image(ckpt, str(image))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        probs = torch.softmax(model(x).float(), 1)[0]
+    assert [t["probability"] for t in top] == pytest.approx(sorted(probs.tolist(), reverse=True), abs=1e-6)
