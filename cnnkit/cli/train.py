@@ -57,7 +57,7 @@ def train(
     image_size: ImageSizeOpt = None,
     ignore_index: IgnoreIndexOpt = None,
     device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
-    precision: Annotated[str, Opt("--precision", help="auto (bf16 on GPUs), fp32, bf16, fp16.")] = "auto",
+    precision: Annotated[str, Opt("--precision", help="auto (bf16 autocast where the GPU or CPU computes bf16 natively, else fp32; fp16 on older GPUs), fp32, bf16, fp16.")] = "auto",
     channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last", help="Default: on for CUDA.")] = None,
     compile_: Annotated[bool, Opt("--compile", help="torch.compile the model.")] = False,
     nproc: Annotated[int, Opt("--nproc", help="Data-parallel over N processes on this machine (runs torchrun; one per GPU, or CPU with gloo).")] = 1,
