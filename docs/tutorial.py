@@ -63,20 +63,20 @@ cnnkit.summary("convnet", input="3x16x16", options=small)["total_params"]
 # %% [markdown]
 # ## 3. Train
 #
-# Three epochs on 600 images. The live line under the cell shows the batch, loss and speed;
+# Three epochs on 2,400 small images. The live line under the cell shows the batch, loss and speed;
 # interrupting the cell (the stop button) keeps the last finished epoch in `last.pt`, and
 # `cnnkit.train(resume="runs/tutorial")` continues from there.
 
 # %%
-run = cnnkit.train("convnet", dataset="shapes:n=600,size=16", epochs=3, out="runs/tutorial", overwrite=True,
+run = cnnkit.train("convnet", dataset="shapes:n=2400,size=16", epochs=3, out="runs/tutorial", overwrite=True,
                    model_options=small, optimizer="adam", lr=3e-3, batch_size=32)
 run.summary["test_accuracy"]
 
 # %% [markdown]
-# Three epochs on 600 tiny images show the whole pipeline in well under a minute, but they
-# are far too little to learn the task: expect an accuracy near chance (0.25 for four
-# classes). For a real result give the same call more data and epochs, e.g.
-# `dataset="shapes:n=3000", epochs=10`, and watch the curves below climb.
+# Three epochs on 2,400 16x16 images take seconds and already learn the task well above
+# chance (about 0.75, where chance is 0.25 for four classes). For a better result give
+# the same call more epochs or the full-size images, e.g. `dataset="shapes", epochs=10`,
+# and watch the curves below climb.
 #
 # `run` holds the run directory as plain data: `run.config`, `run.metrics` (one dict per
 # epoch, as in metrics.csv), `run.summary`, and the checkpoints `run.best` / `run.last`.

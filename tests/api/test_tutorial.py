@@ -38,7 +38,7 @@ def test_tutorial_notebook_executes_without_errors(tmp_path):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # the learning curves and the feature maps, shown inline
     summary = json.loads((tmp_path / "runs" / "tutorial" / "summary.json").read_text())
-    assert summary["epochs_run"] == 3 and 0 <= summary["test_accuracy"] <= 1
+    assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.5  # the notebook says "well above chance (0.25)"
 
 
 def test_training_in_a_notebook_keeps_the_inline_backend(tmp_path):
