@@ -74,13 +74,17 @@ class Predictor:
 
     def predict(self, image, top_k: int = 5) -> dict:
         """Classification: {'top': [{class, index, probability}, ...]} as `cnnkit predict`;
-        segmentation: {'mask': (H, W) class-index tensor, 'class_fractions': {name: fraction}}."""
+        segmentation: {'mask': (H, W) class-index tensor, 'class_fractions': {name: fraction}}.
+        Computed as the run evaluated: its TTA views and its precision (bf16 autocast when it
+        trained so), so the numbers are `cnnkit predict`'s."""
         import torch
 
-        from cnnkit.engine.evaluate import top_classes
+        from cnnkit.engine.evaluate import inference_precision, top_classes
+        from cnnkit.engine.trainer import forward_tta, tta_of
 
-        with torch.no_grad():
-            logits = self.model(self.preprocess(image)).float().cpu()  # (1, K) or (1, K, H, W)
+        with torch.no_grad(), inference_precision(self.checkpoint, self.device).autocast():
+            x = self.preprocess(image)  # (1, C, H, W)
+            logits = forward_tta(self.model, x, self.task, tta_of(self.checkpoint.get("config", {}))).float().cpu()  # (1, K) or (1, K, H, W)
         if self.task != "segmentation":
             return {"top": top_classes(logits, self.class_names or [str(i) for i in range(logits.shape[1])], top_k)}
         mask = logits.argmax(1)[0]  # (H, W)

@@ -150,8 +150,9 @@ def test_load_predicts_as_the_command_and_from_arrays(run, tmp_path):
     norm = model.checkpoint["normalization"]
     x = (torch.from_numpy(pixels).permute(2, 0, 1).float() / 255 - torch.tensor(norm["mean"])[:, None, None]) \
         / torch.tensor(norm["std"])[:, None, None]
-    with torch.no_grad():
-        probs = model.model(x[None]).softmax(1)[0]
+    bf16 = model.checkpoint["config"]["precision"] == "bf16"  # the run's precision (bf16 on CPUs that have it natively)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        probs = model.model(x[None]).float().softmax(1)[0]
     assert from_file["top"][0]["index"] == int(probs.argmax())
     assert from_file["top"][0]["probability"] == pytest.approx(float(probs.max()), rel=1e-4)
     with pytest.raises(cnnkit.CnnkitError, match="uint8"):
