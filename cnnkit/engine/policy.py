@@ -272,6 +272,8 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
     choose("augment", augmentation(recipe_values.get("augment", "flip"), flips), why)
     if "flip" not in flips and config.tta:
         choose("tta", False, "mirror test-time augmentation needs mirror images that keep the label")
+    if "flip" not in flips and config.alternating_flip and "alternating_flip" not in given:
+        choose("alternating_flip", False, "no mirror images here to alternate")
     notes = data_notes(ds)
     if "augment" in given:
         asked = {t.strip() for t in config.augment.split(",")}

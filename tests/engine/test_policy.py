@@ -101,6 +101,7 @@ def test_mirror_tta_is_dropped_where_mirrors_change_the_label(tmp_path):
     digits = f"folder:{_class_folder(tmp_path / 'digits')}"
     config, _ = _config("lenet5", digits, tmp_path, recipe="cifar-fast")  # cifar-fast validates with mirror TTA
     assert config.tta is False and _choice(config, "tta")["source"] == "policy"
+    assert config.alternating_flip is False and "flip" not in config.augment.split(",")  # nothing to alternate
     config, _ = _config("lenet5", digits, tmp_path, recipe="cifar-fast", tta=True)
     assert config.tta is True  # asked for: yours
 
