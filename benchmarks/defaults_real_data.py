@@ -35,6 +35,8 @@ MNIST_VARIANTS = [  # (label, extra flags); the defaults first
     ("translate=3", ["--augment", "translate=3"]),
     ("no augmentation", ["--augment", "none"]),
     ("adam (lr from the optimiser)", ["--optimizer", "adam"]),
+    ("lr 0.1 (twice the recipe's)", ["--lr", "0.1"]),
+    ("lr 0.02", ["--lr", "0.02"]),
 ]
 
 

@@ -70,12 +70,12 @@ def auto_precision(device: torch.device) -> tuple[str, str]:
     """What --precision auto means on `device`, and why (printed at the start of a run)."""
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
-            return "bf16", "bf16 autocast: this GPU computes bf16 natively"
-        return "fp16", "fp16 autocast with loss scaling: this GPU has no bf16"
+            return "bf16", "autocast: this GPU computes bf16 natively"
+        return "fp16", "autocast with loss scaling: this GPU has no bf16"
     if device.type == "cpu" and cpu_has_native_bf16():
-        return "bf16", ("bf16 autocast: this CPU computes bf16 natively (AVX512-BF16/AMX), about twice the fp32 "
+        return "bf16", ("autocast: this CPU computes bf16 natively (AVX512-BF16/AMX), about twice the fp32 "
                         "speed for conv nets; --precision fp32 for full precision")
-    return "fp32", f"fp32: {'this CPU has no native bf16' if device.type == 'cpu' else device.type + ' autocast is not used'}"
+    return "fp32", "this CPU has no native bf16" if device.type == "cpu" else f"{device.type} autocast is not used"
 
 
 def resolve_precision(name: str, device: torch.device) -> Precision:
