@@ -98,3 +98,26 @@ def test_unet_variants(up, act):
     m = create_model("unet", depth=2, base_width=8, upsampling=up, activation=act, in_channels=3, num_classes=3)
     assert m(torch.randn(2, 3, 32, 32)).shape == (2, 3, 32, 32)
     assert any(isinstance(mod, nn.ELU) for mod in m.modules()) == (act == "elu")
+
+
+def test_lenet5_tanh_layers_get_glorot_init_and_relu_keeps_pytorchs():
+    """Glorot's bound sqrt(6 / (fan_in + fan_out)) is about twice PyTorch's 1 / sqrt(fan_in) for fc1 (400 -> 120)."""
+    import math
+
+    from cnnkit.registry import create_model
+
+    torch.manual_seed(0)
+    tanh_fc1 = create_model("lenet5").classifier.fc1.weight
+    relu_fc1 = create_model("lenet5", activation="relu").classifier.fc1.weight
+    glorot, pytorch = math.sqrt(6 / (400 + 120)), 1 / math.sqrt(400)
+    assert pytorch < tanh_fc1.abs().max() <= glorot
+    assert relu_fc1.abs().max() <= pytorch
+
+
+@pytest.mark.parametrize("model", ["lenet5", "convnet"])
+def test_the_plain_coursework_nets_learn_shapes_in_two_epochs_at_the_defaults(model, tmp_path):
+    """The built-in data and the defaults together: nets without batch norm used to sit at chance (0.25) here."""
+    from cnnkit.engine.train import make_config, train
+
+    config, ds = make_config(model, "shapes", {"epochs": 2, "out": str(tmp_path / "run"), "data_dir": str(tmp_path / "cache")})
+    assert train(config, ds)["test_accuracy"] > 0.7
