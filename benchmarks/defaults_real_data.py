@@ -7,6 +7,10 @@ of the same length: does the data-aware default policy choose well?
   `lenet5` and `convnet` at the defaults, then alternatives with the same number of
   epochs as the defaults ran (--epochs fixed): the old default flips, another batch
   size, Adam, more translation. Target: defaults within 1 point of the best.
+* CIFAR-10 from the class folder ../shared/data/cifar10 (50,000 train / 10,000 test) with
+  the coursework's plain `convnet` (no batch norm): the defaults (recipe `default`,
+  gradient clipping at 2) against no clipping and against the CIFAR speed recipe it got
+  before (`cifar-fast`, lr 0.4), all at the defaults' 10 epochs.
 * Membrane (segfolder:../shared/data/membrane, 30 slices of 512x512): `unet` and `fcn`
   at the defaults. Target: test macro Dice >= 0.85 (unet) and >= 0.75 (fcn).
 
@@ -39,13 +43,21 @@ MNIST_VARIANTS = [  # (label, extra flags); the defaults first
     ("lr 0.02", ["--lr", "0.02"]),
 ]
 
+CIFAR_VARIANTS = [
+    ("defaults", []),
+    ("no gradient clipping", ["--grad-clip", "0"]),
+    ("recipe cifar-fast (the default before the policy read the model)", ["--recipe", "cifar-fast"]),
+]
 
-def run(model: str, dataset: str, extra: list[str], seed: int, tmp: str) -> dict:
+
+def run(model: str, dataset: str, extra: list[str], seed: int, tmp: str, may_fail: bool = False) -> dict:
     out = f"{tmp}/{model}-{abs(hash((dataset, tuple(extra), seed)))}"
     cmd = [sys.executable, "-m", "cnnkit", "train", model, "--dataset", dataset, "--seed", str(seed), *extra,
            "--out", out, "--data-dir", f"{tmp}/cache", "--json"]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode and may_fail:
+        return {"failed": p.stderr.strip().splitlines()[-1]}
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
     summary = json.loads(p.stdout)
@@ -64,6 +76,9 @@ HEADER = ("| setting | epochs | batch | augment | optimizer, lr | test score (me
 
 def row(label: str, runs: list[dict]) -> str:
     """One table row, printed as soon as its runs finish (a slow machine still shows progress)."""
+    failed = [r["failed"] for r in runs if "failed" in r]
+    if failed:
+        return f"| {label} | | | | | failed: {failed[0]} | | |"
     c = runs[0]["config"]
     scores = [score(r) for r in runs]
     return (f"| {label} | {c['epochs']} | {c['batch_size']} | {c['augment']} | {c['optimizer']} {c['lr']:g} | "
@@ -73,7 +88,7 @@ def row(label: str, runs: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["mnist", "membrane"], default=None)
+    ap.add_argument("--only", choices=["mnist", "cifar", "membrane"], default=None)
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--models", default=None, help="comma-separated subset of the models")
     ap.add_argument("--epochs", type=int, default=None, help="MNIST: every setting, the defaults too, at this many epochs")
@@ -98,6 +113,15 @@ def main() -> None:
                     best[label] = statistics.median(score(r) for r in runs)
                     print(row(label, runs), flush=True)
                 print(f"\nbest: {max(best, key=best.get)} {max(best.values()):.4f}", flush=True)
+        if args.only in (None, "cifar") and (not wanted or "convnet" in wanted):
+            dataset = f"folder:{DATA / 'cifar10'}"
+            print(f"\nconvnet on {dataset} (test accuracy on 10,000 images)\n\n{HEADER}", flush=True)
+            epochs = args.epochs
+            for label, extra in CIFAR_VARIANTS:
+                flags = [*extra, *(["--epochs", str(epochs)] if epochs else [])]
+                runs = [run("convnet", dataset, flags, s, tmp, may_fail=True) for s in seeds]
+                epochs = epochs or runs[0]["config"]["epochs"]
+                print(row(label, runs), flush=True)
         if args.only in (None, "membrane"):
             for model in ("unet", "fcn"):
                 if wanted and model not in wanted:

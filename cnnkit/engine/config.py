@@ -139,7 +139,7 @@ _NUMBER_RULES = (
     ("warmup_epochs", False, lambda v: v >= 0, "zero or positive"),
     ("step_epochs", True, lambda v: v >= 1, "at least 1"),
     ("label_smoothing", False, lambda v: 0 <= v < 1, "in [0, 1)"),
-    ("grad_clip", False, lambda v: v > 0, "a positive gradient norm (e.g. 1.0)"),
+    ("grad_clip", False, lambda v: v >= 0, "a gradient norm such as 2.0, or 0 for no clipping"),
     ("head_lr", False, lambda v: v > 0, "positive"),
     ("val_split", False, lambda v: 0 <= v < 1, "in [0, 1)"),
     ("test_split", False, lambda v: 0 < v < 1, "in (0, 1)"),

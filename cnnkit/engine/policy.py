@@ -11,6 +11,8 @@ the particular data set:
   folders: no flips for single-channel images, mirror for colour photos, a vertical
   flip only where there is no up and down, i.e. single-channel segmentation);
 * the learning rate follows the optimiser (`--optimizer adam` takes Adam's rate);
+* the model: a network without normalisation layers does not get the CIFAR speed recipe
+  (its lr 0.4 needs batch norm), and one with ReLU-like units gets gradient clipping;
 * small data sets: a batch size that gives enough steps an epoch, a validation split of
   at least a few images per class (or none, said so), enough epochs for enough steps,
   random crops of large segmentation images;
@@ -26,9 +28,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 import torch
+import torch.nn as nn
 
 from cnnkit.engine.device import auto_precision
-from cnnkit.engine.recipes import lr_for
+from cnnkit.engine.recipes import default_recipe, lr_for
 
 SMALL_DATA = 10_000  # training images below which batch size follows the data (above: the recipe's, tuned as it is)
 # fewer, and an epoch of a small set is a handful of updates (MNIST folder, lenet5, 5 epochs: batch 128 / 64 / 32 =
@@ -47,6 +50,13 @@ CROP = 256  # segmentation images of 4x this area or more train on random crops 
 # largest / smallest class worth a warning: images (classification), pixels (segmentation,
 # where background outweighing each object class some 30x is the ordinary case: shapes-seg)
 IMBALANCE = {"classification": 20.0, "segmentation": 50.0}
+# gradient norm for networks without normalisation layers and with ReLU-like units. On
+# `shapes` (2 epochs, seeds 0-5) convnet's gradient norm sits at 0.1-1.5 and jumps to ~10
+# as the warm-up ends; unclipped, that step switched its ReLUs off for good on 2 of 6
+# seeds (0.24 test accuracy) and left others part-way (0.55-0.92). Clipped at 2: 0.998-0.999
+# (convnet), 0.996-1.000 (convnet-net2), 0.987-0.998 (signnet); MNIST convnet unchanged
+# (0.981 against 0.984, 3 seeds). docs/benchmarks.md
+GRAD_CLIP = 2.0
 VOID_NAMES = re.compile(r"void|unlabel|ignore|unknown|don.?t.?care", re.IGNORECASE)
 
 
@@ -57,6 +67,50 @@ class Choice:
     source: str  # "policy" (chosen from the data), "recipe" (kept), "flag" (you gave it)
     reason: str = ""
     policy_value: Any = None  # under "flag": what the policy would have picked, when different
+
+
+# ------------------------------------------------------------------ the model
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the policy needs to know of the model, read from its modules."""
+
+    name: str
+    normalised: bool  # has batch, group, layer or instance normalisation
+    relu_like: bool  # has units that do not saturate (ReLU, GELU, SiLU ...): its activations can blow up or die
+
+
+_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+_RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+              nn.Softplus, nn.Hardswish)
+
+
+def architecture(name: str, model: nn.Module) -> Architecture:
+    modules = list(model.modules())
+    return Architecture(name, any(isinstance(m, _NORMS) for m in modules), any(isinstance(m, _RELU_LIKE) for m in modules))
+
+
+def recipe_reason(recipe: str, task: str, input_shape, train_size: int, arch: Optional[Architecture]) -> str:
+    """Why the data and the model got this recipe (recipes.default_recipe), when you did not name one."""
+    if task == "segmentation":
+        return "segmentation data"
+    if recipe == "cifar-fast":
+        return f"CIFAR-sized colour images ({train_size:,} of 3x32x32) and a network with normalisation layers"
+    if default_recipe(task, input_shape, train_size) == "cifar-fast" and arch is not None and not arch.normalised:
+        return (f"CIFAR-sized images, but {arch.name} has no normalisation layers, and cifar-fast's lr 0.4 is for "
+                f"batch-norm networks (convnet's loss became NaN in its first epoch with it)")
+    return "small images of any kind"
+
+
+def gradient_clip(arch: Optional[Architecture]) -> tuple[Optional[float], str]:
+    """A gradient-norm clip for networks that have nothing else to keep their activations in range."""
+    if arch is None or arch.normalised or not arch.relu_like:
+        why = "no normalisation layers, but saturating units (tanh) keep the gradients small" if arch and not arch.normalised \
+            else "the network normalises its activations"
+        return None, why
+    return GRAD_CLIP, (f"{arch.name} has ReLU-like units and no normalisation layers: one large early step can switch "
+                       f"its units off for good, and clipping stops it (--grad-clip 0 to turn off)")
 
 
 # ------------------------------------------------------------------ augmentation
@@ -223,9 +277,11 @@ def data_notes(ds) -> list[str]:
 # ------------------------------------------------------------------ the policy
 
 
-def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, device: Optional[torch.device] = None) -> dict:
+def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, device: Optional[torch.device] = None,
+           arch: Optional[Architecture] = None) -> dict:
     """Set the data-dependent fields of `config` that you did not give; return the record
-    ({'recipe', 'choices', 'notes'}) stored as config.policy.
+    ({'recipe', 'recipe_reason', 'choices', 'notes'}) stored as config.policy. `arch`
+    describes the model (None: not known, and nothing is chosen from it).
 
     `ds` is loaded without a validation split unless its data has a val/ folder (the
     split is chosen here; the caller holds it out)."""
@@ -268,6 +324,9 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         # machine compute as this run did
         config.precision, why = auto_precision(device)
         choices.append(Choice("precision", config.precision, "policy", why))
+    clip, why = gradient_clip(arch)
+    if clip is not None or ("grad_clip" in given and arch is not None):
+        choose("grad_clip", clip, why)
     flips, why = flips_for(config.dataset, task, shape[0])
     choose("augment", augmentation(recipe_values.get("augment", "flip"), flips), why)
     if "flip" not in flips and config.tta:
@@ -280,7 +339,9 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         unsafe = sorted((asked & {"flip", "vflip"}) - set(flips))
         if unsafe:
             notes.append(f"--augment {config.augment}: {'/'.join(unsafe)} may change labels here ({why})")
-    return {"recipe": config.recipe, "choices": [asdict(c) for c in choices], "notes": notes}
+    everything = len(ds.train) + len(ds.val or [])  # as make_config counted for the recipe
+    reason = "your flag" if "recipe" in given else recipe_reason(config.recipe, task, shape, everything, arch)
+    return {"recipe": config.recipe, "recipe_reason": reason, "choices": [asdict(c) for c in choices], "notes": notes}
 
 
 def _held_out(task: str, counts: list[int], fraction: float) -> int:
@@ -305,6 +366,8 @@ def describe(config) -> list[str]:
     sgd = f" momentum {config.momentum:g}" + (" Nesterov" if config.nesterov else "") if config.optimizer == "sgd" else ""
     lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule, weight decay {config.weight_decay:g}, "
              f"loss {config.loss}"]
+    if record.get("recipe_reason") and record["recipe_reason"] != "your flag":
+        lines.append(f"recipe {config.recipe} picked for {record['recipe_reason']}")
     for c in record.get("choices", []):
         name = c["setting"].replace("_", " ")
         if c["source"] == "flag":

@@ -62,15 +62,26 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     d, device = distributed.init(resolve_device(probe.device))
     with distributed.main_first(d):  # a download or cache write happens once
         ds = load_dataset(dataset, data_options(probe))
+    arch = policy.architecture(model, _probe_model(model, ds.input_shape, ds.num_classes, overrides.get("model_options")))
     # the CIFAR-like threshold counts every training image, before validation is held out
-    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []))
+    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []), arch.normalised)
     values = recipe(name)
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
-    config.policy = policy.decide(config, values, ds, given, d.world, device)
+    config.policy = policy.decide(config, values, ds, given, d.world, device, arch)
     if ds.val is None and config.val_split > 0 and "val_split" not in given:
         ds = _hold_out_validation(ds, config.val_split)
     config.validate()
     return config, ds
+
+
+def _probe_model(model: str, input_shape, num_classes: int, options: Optional[dict]) -> nn.Module:
+    """The model as it will be built, on the meta device (no memory, no weights loaded), for
+    the policy to read its layers. A geometry error shows here as it would when training."""
+    from cnnkit.registry import create_for_input
+
+    options = {k: v for k, v in (options or {}).items() if k != "pretrained"}
+    with torch.device("meta"):
+        return create_for_input(model, tuple(input_shape), num_classes, **options)
 
 
 def _hold_out_validation(ds, fraction: float):

@@ -125,6 +125,60 @@ def test_switch_without_a_rate_takes_the_new_optimisers_rate(tmp_path):
     assert config.switch == "3:sgd:0.05"
 
 
+# ------------------------------------------------------------------ the model
+
+
+def test_the_registry_has_three_plain_relu_nets_and_lenet5_without_normalisation():
+    """architecture() reads the built layers, so model options count (convnet batchnorm=True is normalised)."""
+    from cnnkit.registry import create_for_input, get_spec, list_models
+
+    plain = {}
+    for name in list_models():
+        spec = get_spec(name)
+        with torch.device("meta"):
+            arch = policy.architecture(name, create_for_input(name, tuple(spec.input_shape), spec.num_classes))
+        if not arch.normalised:
+            plain[name] = arch.relu_like
+    assert plain == {"convnet": True, "convnet-net2": True, "signnet": True, "lenet5": False}
+    with torch.device("meta"):
+        assert policy.architecture("convnet", create_for_input("convnet", (3, 32, 32), 10, batchnorm=True)).normalised
+
+
+def test_plain_relu_nets_get_gradient_clipping_said_out_loud(tmp_path):
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path)
+    assert config.grad_clip == policy.GRAD_CLIP == 2.0
+    clip = _choice(config, "grad_clip")
+    assert clip["source"] == "policy" and "no normalisation layers" in clip["reason"]
+    assert any(ln.startswith("grad clip 2: convnet has ReLU-like units") for ln in policy.describe(config))
+    for model in ("convnet-net1", "lenet5"):  # batch norm; saturating tanh units
+        config, _ = _config(model, "shapes:n=200,size=16", tmp_path)
+        assert config.grad_clip is None and not any(c["setting"] == "grad_clip" for c in config.policy["choices"])
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, model_options={"batchnorm": True})
+    assert config.grad_clip is None
+
+
+def test_your_grad_clip_wins_and_zero_turns_it_off(tmp_path):
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, grad_clip=5.0)
+    assert config.grad_clip == 5.0 and _choice(config, "grad_clip")["policy_value"] == 2.0
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, grad_clip=0.0)
+    assert config.grad_clip == 0.0
+    assert any(ln.startswith("grad clip 0 (your flag; the data policy would pick 2") for ln in policy.describe(config))
+
+
+def test_cifar_sized_data_gets_the_speed_recipe_only_with_batch_norm(tmp_path):
+    """cifar-fast's lr 0.4 sent the plain convnet's loss to NaN in its first CIFAR-10 epoch."""
+    config, _ = _config("convnet-net1", "shapes:n=10000", tmp_path)
+    assert config.recipe == "cifar-fast" and "normalisation layers" in config.policy["recipe_reason"]
+    config, _ = _config("convnet", "shapes:n=10000", tmp_path)
+    assert config.recipe == "default" and config.lr == 0.05
+    assert any(ln.startswith("recipe default picked for CIFAR-sized images, but convnet has no normalisation")
+               for ln in policy.describe(config))
+    config, _ = _config("convnet", "shapes:n=10000", tmp_path, recipe="cifar-fast")  # asked for: yours
+    assert config.recipe == "cifar-fast" and config.policy["recipe_reason"] == "your flag"
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path)
+    assert config.policy["recipe_reason"] == "small images of any kind"
+
+
 # ------------------------------------------------------------------ small data
 
 
