@@ -146,12 +146,15 @@ def test_a_real_process_prints_one_line_and_no_warnings(world, argv, fragment):
 
 def test_divergence_hint_names_only_remedies_not_in_use(world, monkeypatch, cli):
     """A diverged fp32 run is a failure while running (exit 1) whose hint does not suggest
-    --precision fp32 or --grad-clip to a run that already uses them."""
+    --precision fp32 or --grad-clip to a run that already uses them (convnet is clipped at 2
+    by default; --grad-clip 0 turns that off)."""
     monkeypatch.chdir(world)
     base = ["train", "convnet", *table.TINY, "--epochs", "2", "--lr", "1e12", "--precision", "fp32", "-q"]
-    r = cli(*base, "--out", "out/div1")
+    r = cli(*base, "--grad-clip", "0", "--out", "out/div1")
     assert_clean_error(r, "the loss became", "--grad-clip 1.0", code=1)
     assert "--precision fp32" not in r.stderr
     r = cli(*base, "--grad-clip", "5", "--out", "out/div2")
     assert_clean_error(r, "smaller --grad-clip than 5", code=1)
+    r = cli(*base, "--out", "out/div3")
+    assert_clean_error(r, "smaller --grad-clip than 2", code=1)
     assert not (world / "out" / "div1").exists()  # failed in its first epoch: nothing left to block a retry
