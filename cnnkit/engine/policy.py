@@ -52,8 +52,8 @@ CROP = 256  # segmentation images of 4x this area or more train on random crops 
 IMBALANCE = {"classification": 20.0, "segmentation": 50.0}
 # gradient norm for networks without normalisation layers and with ReLU-like units. On
 # `shapes` (2 epochs, seeds 0-5) convnet's gradient norm sits at 0.1-1.5 and jumps to ~10
-# as the warm-up ends; unclipped, that step switched its ReLUs off for good on 2 of 6
-# seeds (0.24 test accuracy) and left others part-way (0.55-0.92). Clipped at 2: 0.998-0.999
+# as the warm-up ends; unclipped, such a step switched its ReLUs off for good (seed 1:
+# 0.24 test accuracy, chance) and left four other seeds part-way (0.55-0.92). Clipped at 2: 0.998-0.999
 # (convnet), 0.996-1.000 (convnet-net2), 0.987-0.998 (signnet); MNIST convnet unchanged
 # (0.981 against 0.984, 3 seeds). docs/benchmarks.md
 GRAD_CLIP = 2.0
