@@ -3,6 +3,8 @@ training settings leave the initial plateau reliably?
 
     python benchmarks/plain_nets_shapes.py [--models convnet] [--seeds 0,1,2,3,4,5] [--variants defaults,clip2]
     python benchmarks/plain_nets_shapes.py --trace-norms 1      # convnet's gradient norm, step by step
+    python benchmarks/plain_nets_shapes.py --models unet --dataset shapes-seg --opt batchnorm=false \
+        --seeds 0,1 --variants "defaults,no clip,clip 2"            # a U-Net without batch norm (test Dice)
 
 Each run is `cnnkit.train(MODEL, dataset="shapes", epochs=2, seed=S, **variant)` in this
 process: the defaults (the data policy's choices) with the variant's options on top. The
@@ -40,20 +42,21 @@ VARIANTS = {  # name: options on top of the defaults
     "no clip, He init, lr 0.02": {"grad_clip": 0.0, "init": "kaiming-normal", "lr": 0.02},
     "no clip, He init, lr 0.01": {"grad_clip": 0.0, "init": "kaiming-normal", "lr": 0.01},
     "clip 1, He init": {"grad_clip": 1.0, "init": "kaiming-normal"},
+    "adam": {"optimizer": "adam"},
     "no clip, adam": {"grad_clip": 0.0, "optimizer": "adam"},
 }
 
 
-def train_quietly(model: str, seed: int, cache: str, **options) -> float:
+def train_quietly(model: str, seed: int, cache: str, dataset: str = "shapes", **options) -> float:
     import cnnkit
     from cnnkit.errors import CnnkitError
 
     with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
-            run = cnnkit.train(model, dataset="shapes", epochs=2, seed=seed, out=f"{d}/run", data_dir=cache, **options)
+            run = cnnkit.train(model, dataset=dataset, epochs=2, seed=seed, out=f"{d}/run", data_dir=cache, **options)
         except CnnkitError:  # a diverged run (NaN loss) counts as 0: a failure to learn
             return 0.0
-    return run.summary["test_accuracy"]
+    return run.summary["test_accuracy"] if "test_accuracy" in run.summary else run.summary["test_dice"]
 
 
 def trace_norms(seed: int, cache: str) -> None:
@@ -82,6 +85,8 @@ def main() -> None:
     ap.add_argument("--models", default="convnet", help="comma-separated (e.g. convnet,convnet-net2,signnet,lenet5)")
     ap.add_argument("--seeds", default="0,1,2,3,4,5")
     ap.add_argument("--variants", default="defaults,no clip", help=f"comma-separated names from: {', '.join(VARIANTS)}")
+    ap.add_argument("--dataset", default="shapes", help="shapes, or shapes-seg for a segmentation model (scored by test Dice)")
+    ap.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. batchnorm=false")
     ap.add_argument("--trace-norms", type=int, default=None, metavar="SEED")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as cache:
@@ -89,10 +94,13 @@ def main() -> None:
             trace_norms(args.trace_norms, cache)
             return
         seeds = [int(s) for s in args.seeds.split(",")]
-        print("| model | setting | test accuracy (median) | worst seed | per seed |\n|---|---|---|---|---|", flush=True)
+        opts = {k: {"true": True, "false": False}.get(v, v) for k, v in (o.split("=", 1) for o in args.opt)}
+        print(f"{args.dataset}, 2 epochs{', ' + ', '.join(args.opt) if args.opt else ''}\n\n"
+              "| model | setting | test score (median) | worst seed | per seed |\n|---|---|---|---|---|", flush=True)
         for model in args.models.split(","):
             for name in args.variants.split(","):
-                scores = [train_quietly(model, s, cache, **VARIANTS[name]) for s in seeds]
+                options = dict(VARIANTS[name], **({"model_options": opts} if opts else {}))
+                scores = [train_quietly(model, s, cache, args.dataset, **options) for s in seeds]
                 print(f"| `{model}` | {name} | **{statistics.median(scores):.3f}** | {min(scores):.3f} | "
                       f"{', '.join(f'{v:.3f}' for v in scores)} |", flush=True)
 

@@ -43,7 +43,7 @@ def train(
     loss: Annotated[OptionalStr, Opt("--loss", help="ce; for segmentation also dice or ce+dice.")] = None,
     label_smoothing: Annotated[OptionalFloat, Opt("--label-smoothing")] = None,
     class_weights: Annotated[OptionalStr, Opt("--class-weights", help="'balanced' or w0,w1,...")] = None,
-    grad_clip: Annotated[OptionalFloat, Opt("--grad-clip", help="Clip the gradient norm to this value; 0: never clip. Default: 2 for networks with ReLU-like units and no normalisation layers (convnet, signnet), none otherwise.")] = None,
+    grad_clip: Annotated[OptionalFloat, Opt("--grad-clip", help="Clip the gradient norm to this value; 0: never clip. Default: 2 for networks with ReLU-like units and no normalisation layers (convnet, signnet) trained by SGD, none otherwise.")] = None,
     init: Annotated[OptionalStr, Opt("--init", help="default, kaiming-uniform, kaiming-normal, xavier-uniform, xavier-normal, orthogonal.")] = None,
     pretrained: Annotated[bool, Opt("--pretrained", help="Start from ImageNet weights (models with that option).")] = False,
     freeze: Annotated[OptionalStr, Opt("--freeze", help="'backbone': train only the head.")] = None,

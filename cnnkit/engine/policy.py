@@ -12,7 +12,8 @@ the particular data set:
   flip only where there is no up and down, i.e. single-channel segmentation);
 * the learning rate follows the optimiser (`--optimizer adam` takes Adam's rate);
 * the model: a network without normalisation layers does not get the CIFAR speed recipe
-  (its lr 0.4 needs batch norm), and one with ReLU-like units gets gradient clipping;
+  (its lr 0.4 needs batch norm), and one with ReLU-like units trained by SGD gets
+  gradient clipping;
 * small data sets: a batch size that gives enough steps an epoch, a validation split of
   at least a few images per class (or none, said so), enough epochs for enough steps,
   random crops of large segmentation images;
@@ -103,14 +104,14 @@ def recipe_reason(recipe: str, task: str, input_shape, train_size: int, arch: Op
     return "small images of any kind"
 
 
-def gradient_clip(arch: Optional[Architecture]) -> tuple[Optional[float], str]:
-    """A gradient-norm clip for networks that have nothing else to keep their activations in range."""
-    if arch is None or arch.normalised or not arch.relu_like:
-        why = "no normalisation layers, but saturating units (tanh) keep the gradients small" if arch and not arch.normalised \
-            else "the network normalises its activations"
-        return None, why
-    return GRAD_CLIP, (f"{arch.name} has ReLU-like units and no normalisation layers: one large early step can switch "
-                       f"its units off for good, and clipping stops it (--grad-clip 0 to turn off)")
+def gradient_clip(arch: Optional[Architecture], optimizer: str = "sgd") -> tuple[Optional[float], str]:
+    """A gradient-norm clip for networks that have nothing else to keep their activations in
+    range, trained by SGD, whose step grows with the gradient (Adam's and RMSprop's steps are
+    bounded by their rate whatever the gradient, so a clip barely changes them)."""
+    if arch is None or arch.normalised or not arch.relu_like or optimizer != "sgd":
+        return None, ""
+    return GRAD_CLIP, (f"{arch.name} has ReLU-like units and no normalisation layers: one large early SGD step can "
+                       f"switch its units off for good, and clipping stops it (--grad-clip 0 to turn off)")
 
 
 # ------------------------------------------------------------------ augmentation
@@ -324,7 +325,7 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         # machine compute as this run did
         config.precision, why = auto_precision(device)
         choices.append(Choice("precision", config.precision, "policy", why))
-    clip, why = gradient_clip(arch)
+    clip, why = gradient_clip(arch, config.optimizer)
     if clip is not None or ("grad_clip" in given and arch is not None):
         choose("grad_clip", clip, why)
     flips, why = flips_for(config.dataset, task, shape[0])

@@ -159,12 +159,16 @@ def test_random_specs_against_torch(c, h, w, layers, head, classes):
     try:
         analyse(spec)
     except GeometryError:
-        # cnnkit refuses it: so must torch.
+        # cnnkit refuses it: torch must raise, or some layer must give an empty output (a
+        # transposed conv of 0 pixels returns an empty tensor, and a linear head after it
+        # still gives its bias, so only the layer itself shows it)
         with pytest.raises(RuntimeError), torch.no_grad():
             model, shape = build_torch(spec)
-            y = model(torch.zeros(1, *shape))
-            if y.numel() == 0:
-                raise RuntimeError("empty") from None
+            x = torch.zeros(1, *shape)
+            for layer in model:
+                x = layer(x)
+                if x.numel() == 0:
+                    raise RuntimeError("empty") from None
         return
     check_against_torch(spec)
 
@@ -248,3 +252,12 @@ def test_module_column_is_pytorch_code_that_gives_the_shapes(c, h, w, layers):
             module = eval(f"nn.{row.module}", {"nn": nn})
             x = module.eval()(x)
             assert tuple(x.shape[1:]) == row.output_shape, (spec, row.module)
+
+
+def test_a_transposed_conv_of_zero_pixels_is_refused_though_torch_returns_an_empty_tensor():
+    spec = "1x3x3 | convT 1 k4 s1 p3 op0 | flatten | linear 1"
+    with pytest.raises(GeometryError, match="0 pixels"):
+        analyse(spec)
+    model, shape = build_torch(spec)
+    with torch.no_grad():
+        assert model[0](torch.zeros(1, *shape)).shape == (1, 1, 0, 0)  # torch: no error, nothing out

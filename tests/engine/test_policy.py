@@ -155,6 +155,10 @@ def test_plain_relu_nets_get_gradient_clipping_said_out_loud(tmp_path):
         assert config.grad_clip is None and not any(c["setting"] == "grad_clip" for c in config.policy["choices"])
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, model_options={"batchnorm": True})
     assert config.grad_clip is None
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam")  # Adam's step is bounded by its lr
+    assert config.grad_clip is None
+    config, _ = _config("unet", "shapes-seg:n=40,size=16", tmp_path, model_options={"batchnorm": False})  # Adam recipe
+    assert config.grad_clip is None
 
 
 def test_your_grad_clip_wins_and_zero_turns_it_off(tmp_path):
