@@ -74,8 +74,8 @@ def auto_precision(device: torch.device) -> tuple[str, str]:
             return "bf16", "autocast: this GPU computes bf16 natively"
         return "fp16", "autocast with loss scaling: this GPU has no bf16"
     if device.type == "cpu" and cpu_has_native_bf16():
-        return "bf16", ("autocast: this CPU computes bf16 natively (AVX512-BF16/AMX), about twice the fp32 "
-                        "speed for conv nets; --precision fp32 for full precision")
+        return "bf16", ("autocast: this CPU computes bf16 natively (AVX512-BF16/AMX): conv nets train 1.4-2x "
+                        "faster than in fp32 at the same accuracy; --precision fp32 for full precision")
     return "fp32", "this CPU has no native bf16" if device.type == "cpu" else f"{device.type} autocast is not used"
 
 

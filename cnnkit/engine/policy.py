@@ -100,7 +100,7 @@ def recipe_reason(recipe: str, task: str, input_shape, train_size: int, arch: Op
         return f"CIFAR-sized colour images ({train_size:,} of 3x32x32) and a network with normalisation layers"
     if default_recipe(task, input_shape, train_size) == "cifar-fast" and arch is not None and not arch.normalised:
         return (f"CIFAR-sized images, but {arch.name} has no normalisation layers, and cifar-fast's lr 0.4 is for "
-                f"batch-norm networks (convnet's loss became NaN in its first epoch with it)")
+                f"batch-norm networks (tried on CIFAR-10, it sent convnet's loss to NaN in the first epoch)")
     return "small images of any kind"
 
 
@@ -111,7 +111,7 @@ def gradient_clip(arch: Optional[Architecture], optimizer: str = "sgd") -> tuple
     if arch is None or arch.normalised or not arch.relu_like or optimizer != "sgd":
         return None, ""
     return GRAD_CLIP, (f"{arch.name} has ReLU-like units and no normalisation layers: one large early SGD step can "
-                       f"switch its units off for good, and clipping stops it (--grad-clip 0 to turn off)")
+                       f"switch its units off for good, and clipping stops it")
 
 
 # ------------------------------------------------------------------ augmentation
@@ -365,16 +365,21 @@ def describe(config) -> list[str]:
     record = config.policy or {}
     opt = config.optimizer.upper() if config.optimizer == "sgd" else config.optimizer.capitalize()
     sgd = f" momentum {config.momentum:g}" + (" Nesterov" if config.nesterov else "") if config.optimizer == "sgd" else ""
-    lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule, weight decay {config.weight_decay:g}, "
-             f"loss {config.loss}"]
+    warmup = f" after {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else ""
+    lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule{warmup}, weight decay "
+             f"{config.weight_decay:g}, loss {config.loss}"]
     if record.get("recipe_reason") and record["recipe_reason"] != "your flag":
         lines.append(f"recipe {config.recipe} picked for {record['recipe_reason']}")
     for c in record.get("choices", []):
         name = c["setting"].replace("_", " ")
+        value = _value(c["value"])
+        if c["setting"] == "grad_clip" and not c["value"]:
+            value = "off"
         if c["source"] == "flag":
             extra = f"; the data policy would pick {_value(c['policy_value'])}: {c['reason']}" if c["policy_value"] is not None else ""
-            lines.append(f"{name} {_value(c['value'])} (your flag{extra})")
+            lines.append(f"{name} {value} (your flag{extra})")
         else:
-            lines.append(f"{name} {_value(c['value'])}: {c['reason']}")
+            off = "; --grad-clip 0 turns it off" if c["setting"] == "grad_clip" else ""
+            lines.append(f"{name} {value}: {c['reason']}{off}")
     lines += [f"note: {n}" for n in record.get("notes", [])]
     return lines

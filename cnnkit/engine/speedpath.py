@@ -82,8 +82,9 @@ def whitening_biases(model: nn.Module, model_name: str) -> list[nn.Parameter]:
 
     biases = [m.bias for m in model.modules() if isinstance(m, WhiteningConv) and m.bias is not None]
     if not biases:
-        raise CnnkitError(f"--whiten-bias-epochs: {model_name} has no whitening layer; use it with airbench "
-                          "(or a speednet with --opt whiten=true)")
+        raise CnnkitError(f"whiten_bias_epochs (--whiten-bias-epochs, set by the cifar-speedrun recipe): {model_name} has no "
+                          "whitening layer; use it with airbench (or a speednet with --opt whiten=true), or give "
+                          "--whiten-bias-epochs 0")
     return biases
 
 

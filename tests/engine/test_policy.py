@@ -166,7 +166,7 @@ def test_your_grad_clip_wins_and_zero_turns_it_off(tmp_path):
     assert config.grad_clip == 5.0 and _choice(config, "grad_clip")["policy_value"] == 2.0
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, grad_clip=0.0)
     assert config.grad_clip == 0.0
-    assert any(ln.startswith("grad clip 0 (your flag; the data policy would pick 2") for ln in policy.describe(config))
+    assert any(ln.startswith("grad clip off (your flag; the data policy would pick 2") for ln in policy.describe(config))
 
 
 def test_cifar_sized_data_gets_the_speed_recipe_only_with_batch_norm(tmp_path):
