@@ -68,6 +68,7 @@ class Choice:
     source: str  # "policy" (chosen from the data), "recipe" (kept), "flag" (you gave it)
     reason: str = ""
     policy_value: Any = None  # under "flag": what the policy would have picked, when different
+    hint: str = ""  # under "policy": how to undo the choice, when that is not obvious
 
 
 # ------------------------------------------------------------------ the model
@@ -92,16 +93,18 @@ def architecture(name: str, model: nn.Module) -> Architecture:
     return Architecture(name, any(isinstance(m, _NORMS) for m in modules), any(isinstance(m, _RELU_LIKE) for m in modules))
 
 
-def recipe_reason(recipe: str, task: str, input_shape, train_size: int, arch: Optional[Architecture]) -> str:
-    """Why the data and the model got this recipe (recipes.default_recipe), when you did not name one."""
+def pick_recipe(task: str, input_shape, train_size: int, arch: Architecture) -> tuple[str, str]:
+    """The recipe for this data and model when you name none (recipes.default_recipe), and why.
+    train_size counts every training image, before a validation split is held out."""
+    name = default_recipe(task, input_shape, train_size, arch.normalised)
     if task == "segmentation":
-        return "segmentation data"
-    if recipe == "cifar-fast":
-        return f"CIFAR-sized colour images ({train_size:,} of 3x32x32) and a network with normalisation layers"
-    if default_recipe(task, input_shape, train_size) == "cifar-fast" and arch is not None and not arch.normalised:
-        return (f"CIFAR-sized images, but {arch.name} has no normalisation layers, and cifar-fast's lr 0.4 is for "
-                f"batch-norm networks (tried on CIFAR-10, it sent convnet's loss to NaN in the first epoch)")
-    return "small images of any kind"
+        return name, "segmentation data"
+    if name == "cifar-fast":
+        return name, f"CIFAR-sized colour images ({train_size:,} of 3x32x32) and a network with normalisation layers"
+    if default_recipe(task, input_shape, train_size, normalised=True) == "cifar-fast":
+        return name, (f"CIFAR-sized images, but {arch.name} has no normalisation layers, and cifar-fast's lr 0.4 is for "
+                      f"batch-norm networks (tried on CIFAR-10, it sent convnet's loss to NaN in the first epoch)")
+    return name, "small images of any kind"
 
 
 def gradient_clip(arch: Optional[Architecture], optimizer: str = "sgd") -> tuple[Optional[float], str]:
@@ -279,22 +282,23 @@ def data_notes(ds) -> list[str]:
 
 
 def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, device: Optional[torch.device] = None,
-           arch: Optional[Architecture] = None) -> dict:
+           arch: Optional[Architecture] = None, recipe_reason: str = "") -> dict:
     """Set the data-dependent fields of `config` that you did not give; return the record
     ({'recipe', 'recipe_reason', 'choices', 'notes'}) stored as config.policy. `arch`
-    describes the model (None: not known, and nothing is chosen from it).
+    describes the model (None: not known, and nothing is chosen from it); `recipe_reason`
+    is pick_recipe's (empty when you named the recipe).
 
     `ds` is loaded without a validation split unless its data has a val/ folder (the
     split is chosen here; the caller holds it out)."""
     choices: list[Choice] = []
 
-    def choose(setting: str, value, reason: str) -> None:
+    def choose(setting: str, value, reason: str, hint: str = "") -> None:
         if setting in given:
             mine = getattr(config, setting)
             choices.append(Choice(setting, mine, "flag", reason if mine != value else "", value if mine != value else None))
         else:
             setattr(config, setting, value)
-            choices.append(Choice(setting, value, "policy", reason))
+            choices.append(Choice(setting, value, "policy", reason, hint=hint))
 
     task, shape = ds.task, ds.input_shape
     # validation split first: the rest of the sizes depend on what is left for training
@@ -327,7 +331,7 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         choices.append(Choice("precision", config.precision, "policy", why))
     clip, why = gradient_clip(arch, config.optimizer)
     if clip is not None or ("grad_clip" in given and arch is not None):
-        choose("grad_clip", clip, why)
+        choose("grad_clip", clip, why, hint="--grad-clip 0 turns it off")
     flips, why = flips_for(config.dataset, task, shape[0])
     choose("augment", augmentation(recipe_values.get("augment", "flip"), flips), why)
     if "flip" not in flips and config.tta:
@@ -340,9 +344,7 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         unsafe = sorted((asked & {"flip", "vflip"}) - set(flips))
         if unsafe:
             notes.append(f"--augment {config.augment}: {'/'.join(unsafe)} may change labels here ({why})")
-    everything = len(ds.train) + len(ds.val or [])  # as make_config counted for the recipe
-    reason = "your flag" if "recipe" in given else recipe_reason(config.recipe, task, shape, everything, arch)
-    return {"recipe": config.recipe, "recipe_reason": reason, "choices": [asdict(c) for c in choices], "notes": notes}
+    return {"recipe": config.recipe, "recipe_reason": recipe_reason, "choices": [asdict(c) for c in choices], "notes": notes}
 
 
 def _held_out(task: str, counts: list[int], fraction: float) -> int:
@@ -352,7 +354,12 @@ def _held_out(task: str, counts: list[int], fraction: float) -> int:
     return sum(int(round(fraction * n)) for n in counts)
 
 
-def _value(v) -> str:
+OFF_AT_ZERO = {"grad_clip"}  # settings where 0 means "not at all"
+
+
+def _value(v, setting: str = "") -> str:
+    if setting in OFF_AT_ZERO and v == 0:
+        return "off"
     if isinstance(v, list):
         return "x".join(map(str, v))
     return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
@@ -368,18 +375,14 @@ def describe(config) -> list[str]:
     warmup = f" after {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else ""
     lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule{warmup}, weight decay "
              f"{config.weight_decay:g}, loss {config.loss}"]
-    if record.get("recipe_reason") and record["recipe_reason"] != "your flag":
+    if record.get("recipe_reason"):
         lines.append(f"recipe {config.recipe} picked for {record['recipe_reason']}")
     for c in record.get("choices", []):
-        name = c["setting"].replace("_", " ")
-        value = _value(c["value"])
-        if c["setting"] == "grad_clip" and not c["value"]:
-            value = "off"
+        name, value = c["setting"].replace("_", " "), _value(c["value"], c["setting"])
         if c["source"] == "flag":
             extra = f"; the data policy would pick {_value(c['policy_value'])}: {c['reason']}" if c["policy_value"] is not None else ""
             lines.append(f"{name} {value} (your flag{extra})")
         else:
-            off = "; --grad-clip 0 turns it off" if c["setting"] == "grad_clip" else ""
-            lines.append(f"{name} {value}: {c['reason']}{off}")
+            lines.append(f"{name} {value}: {c['reason']}" + (f"; {c['hint']}" if c.get("hint") else ""))
     lines += [f"note: {n}" for n in record.get("notes", [])]
     return lines

@@ -6,7 +6,8 @@ one-cycle (triangular) learning rate, label smoothing 0.2, flip + 2-pixel
 translate augmentation with airbench's alternating flips, weight decay, and six-view
 test-time augmentation, for 24 epochs: the length at which `speednet-cpu` reaches 88%
 on CIFAR-10 within 15 minutes on a 2-core CPU (docs/benchmarks.md). It is the default
-on CIFAR-like data (3x32x32 classification, at least 10,000 training images).
+on CIFAR-like data (3x32x32 classification, at least 10,000 training images) for a
+network with normalisation layers.
 
 `cifar-speedrun` is airbench94's whole method (batch 1024, momentum 0.85, lr and weight
 decay converted to a mean loss, its triangular schedule, 9.9 epochs, alternating flips,

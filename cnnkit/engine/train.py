@@ -30,7 +30,7 @@ from cnnkit.engine.device import environment, resolve_device, resolve_model_dtyp
 from cnnkit.engine.losses import build_loss, class_weights_from
 from cnnkit.engine.metrics import headline
 from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
-from cnnkit.engine.recipes import default_recipe, recipe
+from cnnkit.engine.recipes import recipe
 from cnnkit.engine.rundir import RunDir, differences
 from cnnkit.engine.trainer import Trainer, seed_everything, tta_of
 from cnnkit.errors import CnnkitError, RunFailure
@@ -63,11 +63,12 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     with distributed.main_first(d):  # a download or cache write happens once
         ds = load_dataset(dataset, data_options(probe))
     arch = policy.architecture(model, _probe_model(model, ds.input_shape, ds.num_classes, overrides.get("model_options")))
-    # the CIFAR-like threshold counts every training image, before validation is held out
-    name = overrides.get("recipe") or default_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []), arch.normalised)
+    name, why = overrides.get("recipe"), ""
+    if not name:  # the CIFAR-like threshold counts every training image, before validation is held out
+        name, why = policy.pick_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []), arch)
     values = recipe(name)
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
-    config.policy = policy.decide(config, values, ds, given, d.world, device, arch)
+    config.policy = policy.decide(config, values, ds, given, d.world, device, arch, why)
     if ds.val is None and config.val_split > 0 and "val_split" not in given:
         ds = _hold_out_validation(ds, config.val_split)
     config.validate()

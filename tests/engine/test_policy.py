@@ -178,7 +178,8 @@ def test_cifar_sized_data_gets_the_speed_recipe_only_with_batch_norm(tmp_path):
     assert any(ln.startswith("recipe default picked for CIFAR-sized images, but convnet has no normalisation")
                for ln in policy.describe(config))
     config, _ = _config("convnet", "shapes:n=10000", tmp_path, recipe="cifar-fast")  # asked for: yours
-    assert config.recipe == "cifar-fast" and config.policy["recipe_reason"] == "your flag"
+    assert config.recipe == "cifar-fast" and config.policy["recipe_reason"] == ""
+    assert not any(ln.startswith("recipe cifar-fast picked for") for ln in policy.describe(config))
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path)
     assert config.policy["recipe_reason"] == "small images of any kind"
 
