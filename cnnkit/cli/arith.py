@@ -150,8 +150,9 @@ def _rf_text(values) -> str:
 
 
 def _render_layers(report: dict, batch, optimizer) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from cnnkit.cli.console import stdout_console
 
     table = Table(title=f"input {format_sizes(report['input_shape'])}", title_justify="left")
     for name, justify in [("#", "right"), ("layer", "left"), ("output", "left"), ("params", "right"),
@@ -161,7 +162,7 @@ def _render_layers(report: dict, batch, optimizer) -> None:
         table.add_row(str(r["index"]), r["layer"], format_sizes(r["output_shape"]), f"{r['params']:,}",
                       r["params_formula"] if r["params"] else "", f"{r['macs']:,}" if r["macs"] else "",
                       _rf_text(r["receptive_field"]), _rf_text(r["effective_stride"]))
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(f"total params: {report['total_params']:,}")
     console.print(f"total MACs:   {report['total_macs']:,} (multiply-accumulates per image, conv/linear layers)")
@@ -210,13 +211,12 @@ def conv(
     if json_:
         print_json(by_hand(*args, steps=steps, image_file=image_file))
         return
-    from rich.console import Console
-
     from cnnkit.arith.manual import format_number as fmt
     from cnnkit.arith.manual import step_text
+    from cnnkit.cli.console import stdout_console
 
     result = worked(*args, image_file=image_file)
-    console = Console()
+    console = stdout_console()
     if op == "conv" and mode == "convolve":
         console.print("convolve: the kernel is flipped in both axes before sliding it")
     if result.kernel is not None:

@@ -32,15 +32,16 @@ def list_(json_: JsonOpt = False) -> None:
     if json_:
         print_json({"datasets": rows})
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cnnkit.cli.console import stdout_console
 
     table = Table()
     for col in ("name", "task", "description"):
         table.add_column(col, no_wrap=col != "description")
     for r in rows:
         table.add_row(r["name"], r["task"], r["description"])
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command()
@@ -72,10 +73,11 @@ def check(
 
 
 def _render(report: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True)  # long paths and fixes stay on one line (greppable)
+    from cnnkit.cli.console import stdout_console
+
+    console = stdout_console(soft_wrap=True)  # long paths and fixes stay on one line (greppable)
     console.print(f"[bold]{report['dataset']}[/]  task: {report['task']}" + (f"  layout: {report['layout']}" if "layout" in report else ""))
     classes = report.get("classes")
     table = Table(title="samples per split")

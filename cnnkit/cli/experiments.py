@@ -123,10 +123,10 @@ def compare_cmd(
     elif markdown:
         typer.echo(to_markdown(result), nl=False)
     else:
-        import sys
 
-        from rich.console import Console
         from rich.table import Table
+
+        from cnnkit.cli.console import stdout_console
 
         m = result["metric"]
         table = Table(title=f"{m} over trials (paired against {result['baseline']})")
@@ -137,7 +137,7 @@ def compare_cmd(
             vs = "-" if r["vs_baseline"] is None else f"{r['vs_baseline']['mean_difference']:+.4f} ({r['vs_baseline']['wins']}/{r['vs_baseline']['pairs']})"
             table.add_row(r["variant"], str(r["runs"]) + (f" (+{r['pending']} pending)" if r["pending"] else ""), f"{s['mean']:.4f}",
                           f"{s['std']:.4f}", f"{s['min']:.4f}", f"{s['max']:.4f}", f"{r['best_epoch']:.1f}", f"{r['train_seconds']:.1f}", vs)
-        Console(width=None if sys.stdout.isatty() else 160).print(table)  # pipes get the whole table
+        stdout_console().print(table)  # pipes get the whole table
 
 
 @app.command("report")

@@ -30,16 +30,17 @@ def models(
     if json_:
         print_json(result)
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from cnnkit.cli.console import stdout_console
 
     table = Table()
     for col in ("name", "task", "input", "classes", "description"):
         table.add_column(col, no_wrap=col != "description")
     for m in result["models"]:  # descriptions hold [brackets]: escaped, not read as Rich markup
         table.add_row(m["name"], m["task"], format_sizes(m["input_shape"]), str(m["num_classes"]), escape(m["description"]))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command()
@@ -76,8 +77,9 @@ def summary(
 
 
 def _render(r: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from cnnkit.cli.console import stdout_console
 
     table = Table(title=f"{r['model']}  input {format_sizes(r['input_shape'])} -> output {format_sizes(r['output_shape'])}",
                   title_justify="left")
@@ -90,7 +92,7 @@ def _render(r: dict) -> None:
         rf = "" if row["receptive_field"] is None else format_sizes([int(v) for v in row["receptive_field"]])
         table.add_row(row["name"], row["type"], format_sizes(row["output_shape"][1:]) if row["output_shape"] else "?", params,
                       f"{row['macs']:,}" if row["macs"] else "", rf)
-    console = Console()
+    console = stdout_console()
     console.print(table)
     memory = r["training_memory_bytes"]
     console.print(f"params: {r['total_params']:,} total, {r['trainable_params']:,} trainable, {r['frozen_params']:,} frozen")

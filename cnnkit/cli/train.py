@@ -168,15 +168,16 @@ def _report_trials(result: dict, json_: bool) -> None:
     if json_:
         print_json(result)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cnnkit.cli.console import stdout_console
 
     table = Table(title=f"{result['trials']} trials (seeds {', '.join(map(str, result['seeds']))})")
     for col in ("metric", "mean", "std", "values"):
         table.add_column(col)
     for k, v in result["metrics"].items():
         table.add_row(k, f"{v['mean']:.4f}", f"{v['std']:.4f}", ", ".join(f"{x:.4f}" for x in v["values"]))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command()
@@ -205,10 +206,11 @@ def evaluate(
 
 
 def _render_eval(r: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cnnkit.cli.console import stdout_console
+
+    console = stdout_console()
     console.print(f"{r['checkpoint']} on {r['dataset']} [{r['split']}], {r['images']} images", highlight=False)
     table = Table()
     if r["task"] == "classification":
