@@ -63,7 +63,7 @@ def cases() -> list[Case]:
     c = []
     for cfg, kw, shape in (
         ("k3 s1 p1", dict(in_channels=3, out_channels=4, kernel_size=3, padding=1), (2, 3, 7, 7)),
-        ("k3 s2 p0", dict(in_channels=2, out_channels=3, kernel_size=3, stride=2), (2, 2, 9, 8)),
+        ("k3 s2 p0", dict(in_channels=5, out_channels=3, kernel_size=3, stride=2), (4, 5, 9, 8)),  # batch != stride
         ("k5 p2 no bias", dict(in_channels=1, out_channels=2, kernel_size=5, padding=2, bias=False), (2, 1, 6, 6)),
         # dilation and groups apart, so a layer with one of them is still checked on it
         ("k3 p1 groups2", dict(in_channels=4, out_channels=6, kernel_size=3, padding=1, groups=2), (2, 4, 5, 5)),
@@ -78,13 +78,15 @@ def cases() -> list[Case]:
         c.append(Case("ConvTranspose2d", cfg, {**convt, **kw}, shape, nn.ConvTranspose2d))
     c.append(Case("Linear", "8 -> 5", dict(in_features=8, out_features=5, bias=True), (4, 8), nn.Linear))
     c.append(Case("Linear", "3 -> 2 no bias", dict(in_features=3, out_features=2, bias=False), (5, 3), nn.Linear))
-    for cfg, kw, shape in (("k2", dict(kernel_size=2, stride=2, padding=0), (2, 3, 6, 6)),
-                           ("k3 s2 p1", dict(kernel_size=3, stride=2, padding=1), (2, 2, 7, 7))):
+    # batch, channels, kernel (and k*k), stride and spatial sizes all differ, so a wrong factor names one
+    # cause: with batch 2 and k 2, a backward divided by k instead of k*k looked like "scaled by the batch size"
+    for cfg, kw, shape in (("k2", dict(kernel_size=2, stride=2, padding=0), (5, 3, 6, 6)),
+                           ("k3 s2 p1", dict(kernel_size=3, stride=2, padding=1), (5, 4, 7, 7))):
         c.append(Case("MaxPool2d", cfg, kw, shape, nn.MaxPool2d, kinks=_pool_ties(kw)))
     for cfg, kw, shape in (
-        ("k2", dict(kernel_size=2, stride=2, padding=0), (2, 3, 6, 6)),
-        ("k3 s2 p1 include pad", dict(kernel_size=3, stride=2, padding=1, count_include_pad=True), (2, 2, 7, 7)),
-        ("k3 s2 p1 exclude pad", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), (2, 2, 7, 7)),
+        ("k2", dict(kernel_size=2, stride=2, padding=0), (5, 3, 6, 6)),
+        ("k3 s2 p1 include pad", dict(kernel_size=3, stride=2, padding=1, count_include_pad=True), (5, 4, 7, 7)),
+        ("k3 s2 p1 exclude pad", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), (5, 4, 7, 7)),
     ):
         c.append(Case("AvgPool2d", cfg, kw, shape, nn.AvgPool2d))
     c.append(Case("ReLU", "", {}, (3, 4, 5), nn.ReLU, kinks=_relu_kink))

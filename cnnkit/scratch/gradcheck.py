@@ -106,23 +106,28 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
     else:
         expected = ref(xt)
     ctx = _context(case, x, expected)
-    fwd = compare(name, cfg, "forward output", y, expected.detach(), ctx=ctx,
+    dy = torch.randn(expected.shape, dtype=torch.float64)
+    alts = _unbiased_bn(ref, x, dy) if is_bn and train else {}  # quantity -> the N-1 slip's value
+
+    def ctx_for(quantity):
+        return {**ctx, "alternatives": alts.get(quantity, [])}
+
+    fwd = compare(name, cfg, "forward output", y, expected.detach(), ctx=ctx_for("forward output"),
                   missing="your forward returned None (a missing `return`?)")
     fwd.reason = "; ".join(p for p in (fwd.reason, *notes) if p)
     out.append(fwd)
-    dy = torch.randn(expected.shape, dtype=torch.float64)
     expected.backward(dy)
     if not fwd.shape_match:
         out.append(skipped(name, cfg, "the forward output has the wrong shape, so dy cannot be fed back", "input gradient"))
         return
     stage["now"] = "input gradient"
     dx = layer.backward(dy.clone())
-    out.append(compare(name, cfg, "input gradient", dx, xt.grad, ctx=ctx,
+    out.append(compare(name, cfg, "input gradient", dx, xt.grad, ctx=ctx_for("input gradient"),
                        missing="your backward returned None (a missing `return dx`?)"))
     if ref is not None:
         for pname, p in ref.named_parameters():
             got = layer.param_grad(pname, tuple(p.shape))
-            c = compare(name, cfg, f"{pname} gradient", got, p.grad, ctx=ctx,
+            c = compare(name, cfg, f"{pname} gradient", got, p.grad, ctx=ctx_for(f"{pname} gradient"),
                         missing=f"no {pname} gradient found ({layer.where_grads(pname)})")
             c.reason = layer.shape_note(pname, got) or c.reason  # in the student's own layout, when it differs
             out.append(c)
@@ -133,13 +138,24 @@ def _check_layer(kind, obj, case, folder, backend, seed, out, stage) -> None:
             out.append(compare(name, cfg, what, running[key], getattr(ref, key), ctx={"alternatives": alts},
                                missing=f"no {key} found (self.running_mean / self.running_var, or bn_param)"))
     stage["now"] = "finite differences"
-    fd = _finite_differences(layer, case, x, dy, dx, y, seed)
-    if fd.status == "fail" and not fd.cause and (fwd.max_rel_error or 0) > 1e-9:
+    scale_ctx = {key: ctx.get(key) for key in ("N", "M", "stride", "kernel")}  # the factors a scaled backward names
+    fd = _finite_differences(layer, case, x, dy, dx, y, seed, scale_ctx)
+    if fd.status == "fail" and not fd.cause and fwd.cause:
+        # the forward is wrong in a named way: that, not the rounding, is what to fix first
+        fd.cause = FORWARD_FIRST
+    elif fd.status == "fail" and not fd.cause and 1e-9 < (fwd.max_rel_error or 0) < 1e-4:
         # a forward right to 1e-8 but not 1e-15 computes in float32 somewhere: a 1e-6 step drowns in its rounding
+        # (float32 rounds at ~1e-7; an error of 1e-2 is a wrong formula, not precision)
         fd.reason = "; ".join(r for r in fd.reason.split("; ") if r and "disagrees" not in r)
         fd.cause = (f"your forward is accurate only to about {fwd.max_rel_error:.0e} (float32 somewhere inside?); "
                     "finite differences with a 1e-6 step need float64 throughout")
     out.append(fd)
+    for c in out:  # a gradient of a wrongly named forward: the forward is the thing to fix
+        if c is not fwd and c.status == "fail" and not c.cause and fwd.cause and c.quantity.endswith("gradient"):
+            c.cause = FORWARD_FIRST
+
+
+FORWARD_FIRST = "your forward output already differs from PyTorch's (see its likely cause); fix that first"
 
 
 def _context(case, x, expected) -> dict:
@@ -149,6 +165,8 @@ def _context(case, x, expected) -> dict:
            "border": k.get("padding") or None}
     if case.layer.startswith("BatchNorm"):
         ctx["M"] = x.numel() // x.shape[1]
+    if case.layer.endswith("Pool2d"):
+        ctx["kernel"] = k["kernel_size"]
     hints = []
     if case.torch_cls is not None and x.dim() == 4:
         for key, plain, text in (("stride", 1, "output has the size for stride 1: your forward ignores the stride"),
@@ -163,6 +181,26 @@ def _context(case, x, expected) -> dict:
                     pass
     ctx["shape_hints"] = hints
     return ctx
+
+
+UNBIASED_NORM = ("uses the unbiased variance (N-1) where PyTorch normalises with N: "
+                 "np.var(x) or torch.var(x, unbiased=False), not ddof=1 / torch.var's default")
+
+
+def _unbiased_bn(ref, x, dy) -> dict:
+    """{quantity: [(cause, value)]}: batch norm's outputs and gradients had the batch been
+    normalised with the unbiased variance (N-1), a common slip (torch.var's default,
+    np.var(ddof=1)). x, dy as fed to the student; ref the float64 PyTorch module."""
+    dims = (0, 2, 3) if x.dim() == 4 else (0,)
+    shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+    xt = x.clone().requires_grad_(True)
+    w = ref.weight.detach().clone().requires_grad_(True)
+    b = ref.bias.detach().clone().requires_grad_(True)
+    var = xt.var(dims, unbiased=True)  # (C,)
+    y = (xt - xt.mean(dims).view(shape)) / torch.sqrt(var.view(shape) + ref.eps) * w.view(shape) + b.view(shape)
+    y.backward(dy)
+    return {q: [(UNBIASED_NORM, v.detach())] for q, v in
+            (("forward output", y), ("input gradient", xt.grad), ("weight gradient", w.grad))}
 
 
 def _running_alternatives(key, x, before, case) -> list:
@@ -217,7 +255,7 @@ def _dropout_mask(case, x, y):
     return mask, check
 
 
-def _finite_differences(layer, case, x, dy, dx, y, seed) -> Check:
+def _finite_differences(layer, case, x, dy, dx, y, seed, ctx=None) -> Check:
     """(L(x + h e_i) - L(x - h e_i)) / 2h with L = <forward(x), dy>, in float64, for 12 elements i."""
     name, cfg = case.layer, case.config
     if dx is None or tuple(dx.shape) != tuple(x.shape):
@@ -247,7 +285,7 @@ def _finite_differences(layer, case, x, dy, dx, y, seed) -> Check:
     if not probe:
         return skipped(name, cfg, "every probe landed next to a kink", "finite differences")
     c = compare(name, cfg, "finite differences", torch.tensor(analytic, dtype=torch.float64),
-                torch.tensor(numeric, dtype=torch.float64), FD_TOL)
+                torch.tensor(numeric, dtype=torch.float64), FD_TOL, ctx=ctx)
     c.reason = "; ".join(p for p in (c.reason, f"{skipped_n} probe(s) next to a kink skipped" if skipped_n else "",
                                      "your backward disagrees with your own forward" if c.status == "fail" else "") if p)
     if c.worst:

@@ -177,6 +177,12 @@ def _name_scale(c: float, ctx: dict) -> str:
     s = ctx.get("stride")
     if s and s > 1:
         named += [(s, f"off by the stride: scaled by stride = {s}"), (1 / s, f"off by the stride: divided by stride = {s}")]
+    k = ctx.get("kernel")  # pooling: a window has k*k cells
+    if k and k > 1:
+        named += [(k, f"scaled by the kernel size k = {k}: an average over a k x k window divides by k*k = {k * k}, not k"),
+                  (1 / k, f"divided by the kernel size k = {k} once too often"),
+                  (k * k, f"scaled by k*k = {k * k}, the cells per window: backward must divide each dy by k*k"),
+                  (1 / (k * k), f"divided by k*k = {k * k} once too often")]
     named += [(2.0, "twice the expected value (counted twice?)"), (0.5, "half the expected value (a missing factor 2?)")]
     for value, text in named:
         if abs(c - value) <= 1e-6 * abs(value):

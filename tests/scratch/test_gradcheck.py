@@ -120,6 +120,12 @@ BUGS = [
     ("bug_dropout_unscaled.py", "Dropout", ("p 0.3", "mask"), "fail", "not scaled by 1/(1-p)"),
     ("bug_conv_padding.py", "Conv2d", ("k3 s1 p1", "forward output"), "fail", "ignores the padding"),
     ("bug_crash.py", "ReLU", ("", "input gradient"), "error", "bug_crash.py:9 in backward: AttributeError"),
+    ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "forward output"), "fail", "uses the unbiased variance (N-1)"),
+    ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "weight gradient"), "fail", "uses the unbiased variance (N-1)"),
+    ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "finite differences"), "fail", "forward output already differs"),
+    ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k2", "input gradient"), "fail", "scaled by the kernel size k = 2"),
+    ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k3 s2 p1 include pad", "input gradient"), "fail",
+     "scaled by the kernel size k = 3"),
 ]
 
 
@@ -132,6 +138,30 @@ def test_typical_bug_is_caught_on_the_right_check_with_its_cause(name, layer, wh
     if status == "fail" and c["shape_match"]:
         w = c["worst"]  # the worst element is named, and it is a real difference
         assert isinstance(w["index"], list) and w["yours"] != pytest.approx(w["expected"], rel=1e-6)
+
+
+def test_no_cause_is_blamed_on_precision_or_the_batch_when_it_is_the_formula():
+    """The N-1 slip in a float64 file is not "float32 somewhere"; k instead of k*k is not "the batch size"."""
+    for name, layer in (("bug_bn_unbiased_norm.py", "BatchNorm1d"), ("bug_avgpool_divided_by_k.py", "AvgPool2d")):
+        for c in run_checks(load_impl(IMPLS / name), [layer])["checks"]:
+            assert "float32" not in c["reason"] and "batch size" not in c["reason"], c
+
+
+def test_case_sizes_differ_so_a_factor_names_one_cause():
+    """Batch, channels, kernel (and k*k), stride and spatial sizes of each 4-d case are distinct numbers."""
+    from cnnkit.scratch.cases import cases
+
+    for case in cases():
+        if len(case.input_shape) != 4 or not case.layer.endswith(("Pool2d", "Conv2d")) or case.layer.startswith("ConvT"):
+            continue
+        n, c, h, w = case.input_shape
+        k = case.kwargs["kernel_size"]
+        sizes = {"batch": n, "kernel": k, "k*k": k * k}
+        if case.layer.endswith("Pool2d"):
+            sizes |= {"channels": c, "spatial": h} | ({"width": w} if w != h else {})
+        if case.kwargs.get("stride", 1) != 1 and case.kwargs.get("stride") != k:
+            sizes["stride"] = case.kwargs["stride"]
+        assert len(set(sizes.values())) == len(sizes), (case.layer, case.config, sizes)
 
 
 def test_a_stride_bug_leaves_stride_1_passing():
