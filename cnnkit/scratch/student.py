@@ -55,7 +55,9 @@ class ClassLayer:
         self.layer = call(cls, **kwargs, folder=folder)
         self._forward = getattr(self.layer, "forward", None) or (self.layer if callable(self.layer) else None)
         self._backward = getattr(self.layer, "backward", None)
-        if self._forward is None or not callable(self._backward):
+        # a module with forward only may compute it through a torch.autograd.Function of theirs
+        self.autograd = self._forward is not None and self._backward is None and isinstance(self.layer, torch.nn.Module)
+        if self._forward is None or not (callable(self._backward) or self.autograd):
             raise CannotAdapt(f"your {name} needs forward(x) and backward(dy) methods")
         self.backend = backend
         for v in list(vars(self.layer).values()) + list(getattr(self.layer, "params", {}).values() if
@@ -116,10 +118,33 @@ class ClassLayer:
     # passes --------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.x = to_backend(x, self.backend)
+        if self.autograd:
+            return self._autograd_forward()
         y = call(self._forward, self.x, **self.fwd_kwargs, folder=self.folder)
         return to_torch(y[0] if isinstance(y, tuple) else y)
 
+    def _autograd_forward(self) -> torch.Tensor:
+        """forward with x and the parameters recording gradients; refused unless the graph
+        runs through a Function of theirs (else autograd would check PyTorch against itself)."""
+        from cnnkit.scratch.autograd_style import NO_BACKWARD, leaves, own_functions
+
+        (self.x,) = leaves([self.x])
+        for slot in self.slots.values():
+            v = slot.get()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.requires_grad:
+                v.requires_grad_(True)
+        self.y = call(self._forward, self.x, **self.fwd_kwargs, folder=self.folder)
+        if not own_functions(self.y):
+            raise CannotAdapt(NO_BACKWARD.format(name=self.name))
+        return self.y.detach()
+
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        if self.autograd:  # through their Function's backward(ctx, dy)
+            from cnnkit.scratch.autograd_style import grads
+
+            params = [self.slots[p].get() for p in self.slots if p not in ("running_mean", "running_var")]
+            dx, *self.extra = call(grads, self.y, [self.x, *params], dy, folder=self.folder)
+            return dx
         # backward(dy), or backward(input, grad_output) as some course frameworks write it
         two = len([p for p in positional_names(self._backward) if p.default is p.empty]) >= 2
         args = (self.x, to_backend(dy, self.backend)) if two else (to_backend(dy, self.backend),)
@@ -331,7 +356,7 @@ def find_layer(module, name: str, mapping: dict[str, str]):
     """(kind, object(s)) for layer `name` in the student's module, or None.
     kind: 'class' (a class, or a factory) or 'functions' ((forward, backward))."""
     wanted = mapping.get(name)
-    candidates = [wanted] if wanted else [name] + list(FUNCTION_NAMES.get(name, ()))
+    candidates = [wanted] if wanted else [name] + list(FUNCTION_NAMES.get(name, ())) + [f"{name}Function"]
     for cand in candidates:
         obj = getattr(module, cand, None)
         if obj is None or (module.__name__.startswith("cnnkit_student_") and _library(obj)):
@@ -362,6 +387,10 @@ def backend_of(module) -> str:
 
 
 def build(kind, obj, name, case, folder, backend):
+    from cnnkit.scratch.autograd_style import Applied, AppliedBackward, is_function
+
+    if kind == "class" and is_function(obj):  # a bare torch.autograd.Function: driven as a function pair
+        return FunctionLayer(Applied(obj), AppliedBackward(obj), name, case, folder, "torch")
     if kind == "class":
         return ClassLayer(obj, name, case, folder, backend)
     return FunctionLayer(obj[0], obj[1], name, case, folder, backend)

@@ -123,6 +123,7 @@ BUGS = [
     ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "forward output"), "fail", "uses the unbiased variance (N-1)"),
     ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "weight gradient"), "fail", "uses the unbiased variance (N-1)"),
     ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "finite differences"), "fail", "forward output already differs"),
+    ("bug_autograd_weight_grad.py", "Linear", ("8 -> 5", "weight gradient"), "fail", "sign flipped"),
     ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k2", "input gradient"), "fail", "scaled by the kernel size k = 2"),
     ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k3 s2 p1 include pad", "input gradient"), "fail",
      "scaled by the kernel size k = 3"),
@@ -366,3 +367,33 @@ def test_a_forgotten_return_and_per_sample_losses_are_named(tmp_path):
     loss = checks[("MSELoss", "", "loss")]
     assert loss["status"] == "fail" and "shape (4,), expected ()" in loss["reason"] and "return their mean" in loss["reason"]
     assert checks[("MSELoss", "", "input gradient")]["status"] == "pass"
+
+
+def test_autograd_function_layers_are_checked_through_their_own_backward():
+    """A module calling LinearFunction.apply, bare Functions (ReLU, MaxPool2d with the kernel as an argument)."""
+    checks = by_key(run_checks(load_impl(IMPLS / "autograd_functions.py"), ["Linear", "ReLU", "MaxPool2d"]))
+    for key in (("Linear", "8 -> 5", "weight gradient"), ("Linear", "8 -> 5", "bias gradient"), ("ReLU", "", "input gradient"),
+                ("MaxPool2d", "k2", "input gradient"), ("MaxPool2d", "k2", "finite differences")):
+        assert checks[key]["status"] == "pass", checks[key]
+    bugged = by_key(run_checks(load_impl(IMPLS / "bug_autograd_weight_grad.py"), ["Linear"]))
+    assert bugged[("Linear", "8 -> 5", "input gradient")]["status"] == "pass"  # only their weight gradient is wrong
+
+
+def test_a_module_without_backward_is_refused_not_passed_on_torchs_gradients(tmp_path):
+    """autograd through plain torch ops would check PyTorch against itself: say there is nothing to check."""
+    (tmp_path / "plain.py").write_text(textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+
+        class Linear(nn.Module):
+            def __init__(self, in_features, out_features, bias=True):
+                super().__init__()
+                self.weight = nn.Parameter(torch.randn(out_features, in_features))
+                self.bias = nn.Parameter(torch.zeros(out_features))
+
+            def forward(self, x):
+                return x @ self.weight.T + self.bias
+    """))
+    result = run_checks(load_impl(tmp_path / "plain.py"), ["Linear"])
+    assert {c["status"] for c in result["checks"]} == {"error"}
+    assert all("no backward of yours to check" in c["reason"] for c in result["checks"])
