@@ -61,6 +61,8 @@ class PlainProgress:
             w(f"early stop after epoch {info['epoch']}: no validation improvement for {info['patience']} epochs")
         elif event == "trial":
             w(f"{info.get('variant', '')} trial {info['trial']}/{info['trials']} (seed {info['seed']})".strip())
+        elif event == "note":
+            w(info["text"])
         elif event == "skip":
             w(f"skip {info['run_dir']}: already finished")
         elif event == "end":

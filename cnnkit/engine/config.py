@@ -43,6 +43,7 @@ class TrainConfig:
     grad_clip: Optional[float] = None  # max gradient norm
     init: Optional[str] = None
     pretrained: bool = False
+    weights: Optional[str] = None  # a local file of pretrained weights (state dict) instead of downloading them
     freeze: Optional[str] = None  # "backbone": train only the head
     head_lr: Optional[float] = None
     augment: str = "flip"
@@ -118,6 +119,9 @@ class TrainConfig:
             raise CnnkitError("--alternating-flip changes how flips are drawn; add flip to --augment (e.g. flip,translate=2)")
         if self.freeze not in (None, "backbone"):
             raise CnnkitError(f"--freeze {self.freeze!r}: only 'backbone' is supported (train the head only)")
+        if self.freeze == "backbone" and not self.pretrained and not self.weights:
+            raise CnnkitError("--freeze backbone without --pretrained (or --weights FILE) would train the head on a randomly "
+                              "initialised backbone that never learns; add --pretrained, or drop --freeze to train it all")
         if self.class_weights not in (None, "balanced"):
             try:
                 weights = [float(v) for v in str(self.class_weights).split(",")]

@@ -33,6 +33,7 @@ import torch.nn as nn
 
 from cnnkit.engine.device import auto_precision
 from cnnkit.engine.recipes import default_recipe, lr_for
+from cnnkit.errors import CnnkitError
 
 SMALL_DATA = 10_000  # training images below which batch size follows the data (above: the recipe's, tuned as it is)
 # fewer, and an epoch of a small set is a handful of updates (MNIST folder, lenet5, 5 epochs: batch 128 / 64 / 32 =
@@ -320,6 +321,7 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
     if "optimizer" in given and config.optimizer != recipe_values.get("optimizer", "sgd"):
         choose("lr", lr_for(recipe_values, config.optimizer),
                f"{config.optimizer}'s usual rate (the recipe's {recipe_values.get('lr')} is for {recipe_values.get('optimizer', 'sgd')})")
+    weight_decay_for_optimizer(config, recipe_values, given, choices)
     if config.switch and config.switch.count(":") == 1:  # EPOCH:NAME without a rate: the new optimiser's own
         at, name = config.switch.split(":")
         config.switch = f"{at}:{name}:{lr_for(recipe_values, name) if name != config.optimizer else config.lr:g}"
@@ -345,6 +347,37 @@ def decide(config, recipe_values: dict, ds, given: set[str], world: int = 1, dev
         if unsafe:
             notes.append(f"--augment {config.augment}: {'/'.join(unsafe)} may change labels here ({why})")
     return {"recipe": config.recipe, "recipe_reason": recipe_reason, "choices": [asdict(c) for c in choices], "notes": notes}
+
+
+# PyTorch's AdamW default: the decay a practitioner gives Adam when it is decoupled
+ADAMW_DECAY = 0.01
+
+
+def weight_decay_for_optimizer(config, recipe_values: dict, given: set[str], choices: list) -> None:
+    """A recipe's weight decay is an L2 term tuned for its own optimiser (SGD's 5e-4).
+
+    * rprop takes no weight decay: the recipe's is dropped, said so; a --weight-decay you
+      gave is an error (the run could not honour it).
+    * --optimizer adam with the recipe's decay: Adam divides an L2 term by the gradient's
+      running scale, so large weights are barely decayed (Loshchilov & Hutter 2019); the
+      run uses decoupled decay instead (AdamW, PyTorch's default 0.01). A --weight-decay
+      you gave with adam stays L2, as torch.optim.Adam(weight_decay=...) does."""
+    names = [config.optimizer] + ([config.switch.split(":")[1]] if config.switch and ":" in config.switch else [])
+    if "rprop" in names and config.weight_decay:
+        if "weight_decay" in given:
+            raise CnnkitError(f"--weight-decay {config.weight_decay:g}: rprop has no weight decay; drop --weight-decay "
+                              "or choose another optimiser")
+        choices.append(Choice("weight_decay", 0.0, "policy",
+                              f"rprop has no weight decay (the recipe {config.recipe}'s {config.weight_decay:g} is left out)"))
+        config.weight_decay = 0.0
+    elif (config.optimizer == "adam" and "optimizer" in given and config.weight_decay and "weight_decay" not in given
+          and recipe_values.get("optimizer", "sgd") != "adam"):
+        old = config.weight_decay
+        config.optimizer, config.weight_decay = "adamw", ADAMW_DECAY
+        choices.append(Choice("optimizer", "adamw", "policy",
+                              f"Adam with decoupled weight decay {ADAMW_DECAY:g} (PyTorch's AdamW default): the recipe "
+                              f"{config.recipe}'s {old:g} is an L2 term for SGD, which Adam would divide by its gradient scale",
+                              hint="--weight-decay 0 for plain Adam"))
 
 
 def _held_out(task: str, counts: list[int], fraction: float) -> int:
@@ -373,8 +406,14 @@ def describe(config) -> list[str]:
     opt = config.optimizer.upper() if config.optimizer == "sgd" else config.optimizer.capitalize()
     sgd = f" momentum {config.momentum:g}" + (" Nesterov" if config.nesterov else "") if config.optimizer == "sgd" else ""
     warmup = f" after {config.warmup_epochs:g} warm-up epochs" if config.warmup_epochs else ""
+    if config.optimizer == "adamw":
+        opt = "AdamW"
+    decay = f"{config.weight_decay:g}" + (" decoupled" if config.optimizer == "adamw" and config.weight_decay
+                                          else " (L2 in the gradient)" if config.weight_decay else "")
+    smoothing = f" with label smoothing {config.label_smoothing:g}" if config.label_smoothing else ""
     lines = [f"recipe {config.recipe}: {opt} lr {config.lr:g}{sgd}, {config.schedule} schedule{warmup}, weight decay "
-             f"{config.weight_decay:g}, loss {config.loss}"]
+             f"{decay}, loss {config.loss}{smoothing}"]
+    lines += numbers_lines(config)
     if record.get("recipe_reason"):
         lines.append(f"recipe {config.recipe} picked for {record['recipe_reason']}")
     for c in record.get("choices", []):
@@ -385,4 +424,45 @@ def describe(config) -> list[str]:
         else:
             lines.append(f"{name} {value}: {c['reason']}" + (f"; {c['hint']}" if c.get("hint") else ""))
     lines += [f"note: {n}" for n in record.get("notes", [])]
+    return lines
+
+
+TTA_VIEWS = {"mirror": "2 views (the image and its mirror image)",
+             "mirror+translate": "6 views (mirror x none, 1 px down-right, 1 px up-left)"}
+
+
+def numbers_lines(config) -> list[str]:
+    """The settings beyond optimiser, schedule and loss that change the numbers a run
+    reports, so a student comparing with their own loop sees every difference."""
+    lines = []
+    level = (config.tta_level or "mirror") if config.tta else "none"
+    if level in TTA_VIEWS:
+        val = "mirror" if level == "mirror+translate" else level  # the trainer validates on mirror views at most
+        lines.append(f"test-time augmentation: test on {TTA_VIEWS[level]}, validation on {TTA_VIEWS[val]}, "
+                     "logits averaged; --no-tta scores single images")
+    extra = []
+    if config.alternating_flip:
+        extra.append("alternating flips (each image mirrored every other epoch)")
+    if config.class_weights:
+        extra.append(f"class weights {config.class_weights}")
+    if config.ignore_index is not None:
+        extra.append(f"mask value {config.ignore_index} ignored in loss and scores")
+    if config.whiten_bias_epochs is not None:
+        extra.append(f"whitening bias frozen after {config.whiten_bias_epochs} epochs")
+    if config.lookahead:
+        extra.append(f"lookahead weight averaging every {config.lookahead_every} steps from epoch {config.lookahead_start:g}")
+    if config.bias_lr_scale != 1.0:
+        extra.append(f"batch-norm biases at {config.bias_lr_scale:g}x the lr")
+    if config.bn_momentum is not None:
+        extra.append(f"batch-norm momentum {config.bn_momentum:g}")
+    if config.model_dtype not in (None, "fp32"):
+        extra.append(f"model weights {config.model_dtype}")
+    if config.freeze:
+        extra.append(f"{config.freeze} frozen")
+    if config.head_lr:
+        extra.append(f"head lr {config.head_lr:g}")
+    if config.init:
+        extra.append(f"init {config.init}")
+    if extra:
+        lines.append("also: " + ", ".join(extra))
     return lines

@@ -10,6 +10,7 @@ split never influences a choice.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import statistics
@@ -46,8 +47,12 @@ def _quiet(event: str, **info) -> None:
     pass
 
 
-def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig, object]:
-    """Resolve the recipe (which may depend on the data) and load the dataset."""
+def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict] = None) -> tuple[TrainConfig, object]:
+    """Resolve the recipe (which may depend on the data) and load the dataset: the whole plan
+    of a run, before anything trains.
+
+    `loaded` ({data options: dataset}) lets a sweep plan every variant on one loaded copy
+    of the data; each variant still gets its own validation hold-out (a shallow copy)."""
     from cnnkit.registry import get_spec
 
     spec = get_spec(model)
@@ -60,8 +65,14 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset, **({} if "val_split" in given else {"val_split": 0.0})))
     probe.validate()
     d, device = distributed.init(resolve_device(probe.device))
-    with distributed.main_first(d):  # a download or cache write happens once
-        ds = load_dataset(dataset, data_options(probe))
+    key = (dataset, repr(data_options(probe)))
+    if loaded is not None and key in loaded:
+        ds = loaded[key]
+    else:
+        with distributed.main_first(d):  # a download or cache write happens once
+            ds = load_dataset(dataset, data_options(probe))
+        if loaded is not None:
+            loaded[key] = ds
     arch = policy.architecture(model, _probe_model(model, ds.input_shape, ds.num_classes, overrides.get("model_options")))
     name, why = overrides.get("recipe"), ""
     if not name:  # the CIFAR-like threshold counts every training image, before validation is held out
@@ -70,7 +81,13 @@ def make_config(model: str, dataset: str, overrides: dict) -> tuple[TrainConfig,
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
     config.policy = policy.decide(config, values, ds, given, d.world, device, arch, why)
     if ds.val is None and config.val_split > 0 and "val_split" not in given:
-        ds = _hold_out_validation(ds, config.val_split)
+        held = (key, config.val_split)
+        if loaded is not None and held in loaded:
+            ds = loaded[held]
+        else:
+            ds = _hold_out_validation(copy.copy(ds), config.val_split)
+            if loaded is not None:
+                loaded[held] = ds
     config.validate()
     return config, ds
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from cnnkit.engine.config import TrainConfig
-from cnnkit.engine.rundir import RunDir
+from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
 
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"model", "dataset", "out", "seed", "model_options"}
@@ -176,18 +176,30 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
         for key in item:
             if key != "name":
                 check_key(key, model_options, "variant")
-    base_config, ds = make_config(model, dataset, dict(base))
     variants = [{"name": name, "settings": settings, "runs": [str(out / name / f"trial-{k + 1}") for k in range(trials)]}
                 for name, settings in plan(axes, listed)]
     sweep = {"model": model, "dataset": dataset, "trials": trials, "vary": [[k, v] for k, v in axes], "variants": variants,
              "base": {k: v for k, v in base.items() if k != "out"}}
-    configs = {run: _run_config(base_config, v["settings"], k, run) for v in variants for k, run in enumerate(v["runs"])}
-    for config in configs.values():  # every variant is checked before the first one trains
-        config.validate()
-        resolve_kwargs(model, **config.model_options)
+    # Every variant's whole plan (recipe, data policy, checks), made as `cnnkit train` makes
+    # it, before the first one trains: a variant that cannot run stops the sweep here.
+    loaded: dict = {}
+    configs, data = {}, {}
+    for v in variants:
+        try:
+            config, ds = make_config(model, dataset, _variant_overrides(base, v["settings"]), loaded)
+            resolve_kwargs(model, **config.model_options)
+        except CnnkitError as e:
+            raise CnnkitError(f"variant {v['name']}: {e}") from None
+        v["policy"] = policy_lines(config)
+        for k, run in enumerate(v["runs"]):
+            configs[run] = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=run))
+            data[run] = ds
+    base_seed = next(iter(configs.values())).seed
     d = from_env()
     lock = RunDir(out)
-    on_main(d, lambda: _claim(lock, sweep, configs, overwrite))
+    kept = on_main(d, lambda: _claim(lock, sweep, configs, overwrite))
+    if progress and kept:
+        progress("note", text=kept)
     try:
         # Written before the first run, so compare and report work on a sweep still running or
         # interrupted (by rank 0 alone when the sweep runs under torchrun).
@@ -201,31 +213,46 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                         progress("skip", run_dir=run)
                     continue
                 if progress:
-                    progress("trial", trial=k + 1, trials=trials, seed=base_config.seed + k, variant=variant["name"])
+                    progress("trial", trial=k + 1, trials=trials, seed=base_seed + k, variant=variant["name"])
+                    if k == 0:
+                        for line in variant["policy"]:
+                            progress("note", text=line)
                 if (run / "last.pt").exists() and (run / "config.json").exists():
-                    train(resume_config(run, configs[str(run)].epochs), ds, quiet, resume=True)
+                    train(resume_config(run, configs[str(run)].epochs), data[str(run)], quiet, resume=True)
                     continue
-                train(configs[str(run)], ds, quiet, overwrite=True)
+                train(configs[str(run)], data[str(run)], quiet, overwrite=True)
     finally:
         if d.is_main:
             lock.release()
     return sweep
 
 
-def _run_config(base_config: TrainConfig, settings: dict, k: int, run: str) -> TrainConfig:
-    """The config of trial k of a variant: the base, the variant's training and model options, seed + k."""
+def _variant_overrides(base: dict, settings: dict) -> dict:
+    """The `cnnkit train` options of one variant: the sweep's own, then the variant's
+    training and model options (given, as flags are: the data policy does not override them)."""
     train_opts = {key: v for key, v in settings.items() if key in TRAIN_FIELDS}
     model_opts = {key: v for key, v in settings.items() if key not in TRAIN_FIELDS}
-    values = dict(base_config.to_dict(), **train_opts, seed=base_config.seed + k, out=run)
-    values["model_options"] = dict(base_config.model_options, **model_opts)
-    return TrainConfig.from_dict(values)
+    overrides = {k: v for k, v in base.items() if k != "out"}
+    overrides.update(train_opts)
+    if model_opts or base.get("model_options"):
+        overrides["model_options"] = dict(base.get("model_options") or {}, **model_opts)
+    return overrides
 
 
-def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> None:
-    """Lock the sweep folder, and make sure what is already in it belongs to this sweep."""
-    from cnnkit.engine.config import NOT_DEFINING
-    from cnnkit.engine.rundir import clear_owned, differences
+def policy_lines(config: TrainConfig) -> list[str]:
+    from cnnkit.engine.policy import describe
 
+    return describe(config)
+
+
+def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> str:
+    """Lock the sweep folder, and make sure what is already in it belongs to this sweep.
+
+    Run by run: a run whose recorded settings equal its planned ones is kept (finished:
+    skipped; interrupted: resumed), whatever else in the sweep changed. A run trained with
+    other settings is refused, naming them, unless `overwrite`: then those runs alone are
+    deleted and trained again. Returns a line saying what was kept and what re-runs
+    ('' for a new sweep)."""
     lock.acquire()
     try:
         try:
@@ -234,42 +261,96 @@ def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> None:
             if not overwrite:
                 raise
             old = None  # a damaged sweep.json: --overwrite clears what can still be recognised
-        if overwrite:
-            for v in (old or {}).get("variants", []):
-                for run in v.get("runs", []):
-                    clear_owned(Path(run))
-                    _remove_empty(Path(run))
-                _remove_empty(lock.path / str(v.get("name", "")))
-            clear_owned(lock.path)
-            return
-        changed = []
-        if old is not None:
-            keys = ("model", "dataset", "base", "vary", "variants")
-            recorded = {k: old.get(k) for k in keys}
-            recorded["variants"] = [v.get("settings") for v in old.get("variants", [])]
-            wanted = {k: sweep[k] for k in keys}
-            wanted["variants"] = [v["settings"] for v in sweep["variants"]]
-            changed = differences(recorded, wanted, keys)
+        kept, changed = [], {}
         for run, config in configs.items():
-            f = Path(run) / "config.json"
-            if not changed and f.exists():
-                try:
-                    have = json.loads(f.read_text())
-                except (OSError, json.JSONDecodeError):
-                    raise CnnkitError(f"{f} is unreadable; pass --overwrite to start the sweep afresh") from None
-                keys = sorted((set(have) | set(config.to_dict())) - NOT_DEFINING - {"epochs"})
-                diff = differences(have, config.to_dict(), keys)
-                if have.get("epochs") != config.epochs and (Path(run) / "summary.json").exists():
-                    diff.append(f"epochs {have.get('epochs')} -> {config.epochs}")
-                if diff:
-                    changed = [f"{Path(run).relative_to(lock.path)}: " + "; ".join(diff)]
+            diff = _run_differences(Path(run), config, overwrite)
+            if diff is None:
+                continue
+            if diff:
+                changed[run] = diff
+            elif (Path(run) / "summary.json").exists():
+                kept.append(run)
+        planned = {v["name"] for v in sweep["variants"]}
+        dropped = [str(v.get("name")) for v in (old or {}).get("variants", []) if v.get("name") not in planned]
+        if changed and not overwrite:
+            first = [f"{Path(r).relative_to(lock.path)}: " + "; ".join(d) for r, d in list(changed.items())[:3]]
+            keep = f"; the {len(kept)} finished run(s) whose settings did not change are kept either way" if kept else ""
+            raise CnnkitError(f"{lock.path} holds runs trained with other settings ({'; '.join(first)}"
+                              f"{'; ...' if len(changed) > 3 else ''}); re-run with the same settings to continue them, "
+                              f"choose another --out, or pass --overwrite to delete and re-train those {len(changed)} "
+                              f"run(s){keep}")
+        if overwrite:
+            for run in changed:
+                clear_owned(Path(run))
+                _remove_empty(Path(run))
+            for v in (old or {}).get("variants", []):
+                if v.get("name") in dropped:
+                    for run in v.get("runs", []):
+                        clear_owned(Path(run))
+                        _remove_empty(Path(run))
+                    _remove_empty(lock.path / str(v.get("name", "")))
+            for name in ("sweep.json", "report.html"):  # the sweep's own files; the runs are dealt with above
+                (lock.path / name).unlink(missing_ok=True)
+            if old is None and not (lock.path / "sweep.json").exists():
+                _clear_unplanned(lock.path, planned)
+        parts = []
+        if kept:
+            parts.append(f"kept {len(kept)} finished run(s) whose settings did not change "
+                         f"({_variants_of(kept, lock.path)})")
         if changed:
-            raise CnnkitError(f"{lock.path} holds a sweep with other settings ({'; '.join(changed[:4])}); "
-                              "re-run it with the same settings to continue it, choose another --out, "
-                              "or pass --overwrite to delete its runs and start afresh")
+            parts.append(f"re-training {len(changed)} run(s) trained with other settings ({_variants_of(changed, lock.path)})")
+        if dropped:
+            parts.append(f"variant(s) no longer in the sweep: {', '.join(dropped)}" +
+                         (" (deleted)" if overwrite else " (their folders stay, left out of the table)"))
+        return "; ".join(parts)
     except BaseException:
         lock.release()
         raise
+
+
+def _run_differences(run: Path, config: TrainConfig, overwrite: bool) -> Optional[list[str]]:
+    """None: nothing recorded in `run` yet; [] it was trained as planned; else what differs."""
+    from cnnkit.engine.config import NOT_DEFINING
+    from cnnkit.engine.rundir import differences
+
+    f = run / "config.json"
+    if not f.exists():
+        return None
+    try:
+        have = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        if overwrite:
+            return ["config.json unreadable"]
+        raise CnnkitError(f"{f} is unreadable; pass --overwrite to train that run again") from None
+    if not isinstance(have, dict):
+        return ["config.json damaged"]
+    planned = config.to_dict()
+    # the policy record is the reasons, not settings (its choices are in the fields compared)
+    keys = sorted((set(have) | set(planned)) - NOT_DEFINING - {"epochs", "policy"})
+    diff = differences(have, planned, keys)
+    if have.get("epochs") != config.epochs and (run / "summary.json").exists():
+        diff.append(f"epochs {have.get('epochs')} -> {config.epochs}")
+    return diff
+
+
+def _variants_of(runs, root: Path) -> str:
+    names = []
+    for r in runs:
+        name = Path(r).parent.name
+        if name not in names:
+            names.append(name)
+    return ", ".join(names)
+
+
+def _clear_unplanned(path: Path, planned: set[str]) -> None:
+    """--overwrite on a folder whose sweep.json was damaged: what cnnkit wrote there, except
+    the planned variants' folders (their runs were checked one by one)."""
+    from cnnkit.engine.rundir import _is_cnnkit_dir
+
+    for child in sorted(path.iterdir()):
+        if child.is_dir() and child.name not in planned and _is_cnnkit_dir(child):
+            clear_owned(child)
+            _remove_empty(child)
 
 
 def _old_sweep(path: Path) -> Optional[dict]:

@@ -111,13 +111,63 @@ def test_mirror_tta_is_dropped_where_mirrors_change_the_label(tmp_path):
 
 def test_adam_without_lr_takes_adams_rate_not_sgds(tmp_path):
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam")
-    assert config.optimizer == "adam" and config.lr == pytest.approx(1e-3)
+    assert config.optimizer == "adamw" and config.lr == pytest.approx(1e-3)  # decoupled decay, see below
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", lr=0.01)
     assert config.lr == 0.01 and _choice(config, "lr")["source"] == "flag"
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path)
     assert config.optimizer == "sgd" and config.lr == 0.05  # the recipe's own pair is kept
     config, _ = _config("unet", "shapes-seg:n=40,size=16", tmp_path, optimizer="sgd")  # segmentation recipe is Adam 2e-3
     assert config.lr == 0.05
+
+
+def test_adam_gets_decoupled_weight_decay_not_the_recipes_sgd_l2(tmp_path):
+    """The default recipe's 5e-4 is an L2 term for SGD; with Adam a practitioner decouples it (AdamW)."""
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam")
+    assert (config.optimizer, config.weight_decay) == ("adamw", policy.ADAMW_DECAY)
+    lines = policy.describe(config)
+    assert "AdamW lr 0.001" in lines[0] and "weight decay 0.01 decoupled" in lines[0]
+    assert any(ln.startswith("optimizer adamw: Adam with decoupled weight decay 0.01") and "--weight-decay 0 for plain Adam" in ln
+               for ln in lines)
+    # a decay you give stays L2, as torch.optim.Adam(weight_decay=...) applies it, and the line says which
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", weight_decay=1e-4)
+    assert (config.optimizer, config.weight_decay) == ("adam", 1e-4)
+    assert "weight decay 0.0001 (L2 in the gradient)" in policy.describe(config)[0]
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", weight_decay=0.0)
+    assert (config.optimizer, config.weight_decay) == ("adam", 0.0)
+
+
+def test_rprop_drops_the_recipes_weight_decay_but_refuses_yours(tmp_path):
+    from cnnkit.errors import CnnkitError
+
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="rprop")
+    assert config.weight_decay == 0.0
+    assert any(ln.startswith("weight decay 0: rprop has no weight decay (the recipe default's 0.0005 is left out)")
+               for ln in policy.describe(config))
+    with pytest.raises(CnnkitError, match="--weight-decay 0.0005: rprop has no weight decay"):
+        _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="rprop", weight_decay=5e-4)
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, switch="2:rprop", epochs=3)  # a later rprop phase too
+    assert config.weight_decay == 0.0
+
+
+def test_startup_lines_name_every_setting_that_changes_the_numbers(tmp_path):
+    """cifar-fast's label smoothing and six-view TTA are in the lines, not only 'loss ce'."""
+    config, _ = _config("speednet-cpu", "shapes:n=10000", tmp_path, epochs=1)
+    assert config.recipe == "cifar-fast"
+    lines = policy.describe(config)
+    assert "loss ce with label smoothing 0.2" in lines[0] and "weight decay 0.0005 (L2 in the gradient)" in lines[0]
+    tta = next(ln for ln in lines if ln.startswith("test-time augmentation"))
+    assert "test on 6 views" in tta and "validation on 2 views" in tta
+    assert any(ln.startswith("also: alternating flips") for ln in lines)
+    plain, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, recipe="plain")
+    assert not any(ln.startswith(("test-time", "also:")) for ln in policy.describe(plain))
+    assert "label smoothing" not in policy.describe(plain)[0]
+
+
+def test_freezing_a_random_backbone_is_refused(tmp_path):
+    from cnnkit.errors import CnnkitError
+
+    with pytest.raises(CnnkitError, match="--freeze backbone without --pretrained .* randomly initialised backbone"):
+        _config("convnet", "shapes:n=200,size=16", tmp_path, freeze="backbone")
 
 
 def test_switch_without_a_rate_takes_the_new_optimisers_rate(tmp_path):

@@ -140,3 +140,52 @@ def test_compare_names_a_damaged_summary(cli, tmp_path, sweep_dir):
     assert_clean_error(cli("compare", copy, "--json"), str(summary), "corrupt")
     (copy / "sweep.json").write_text("{not json")
     assert_clean_error(cli("compare", copy), "sweep.json")
+
+
+SMALL = ["-d", "shapes:n=60,size=16", "--epochs", "1", "--recipe", "default", "--opt", "widths=(4,8)", "--batch-size", "32"]
+
+
+def test_every_variant_is_planned_before_the_first_trains(tmp_path, cli):
+    """rprop takes no weight decay: the recipe's is dropped with a line, and each variant gets
+    the data policy `cnnkit train` gives it (Adam's own rate, not SGD's)."""
+    out = tmp_path / "s"
+    r = cli("sweep", "convnet", *SMALL, "--vary", "optimizer=sgd,adam,rprop", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    cfg = {v: json.loads((out / f"optimizer-{v}" / "trial-1" / "config.json").read_text()) for v in ("sgd", "adam", "rprop")}
+    assert (cfg["rprop"]["optimizer"], cfg["rprop"]["weight_decay"], cfg["rprop"]["lr"]) == ("rprop", 0.0, 0.01)
+    assert (cfg["adam"]["optimizer"], cfg["adam"]["weight_decay"], cfg["adam"]["lr"]) == ("adamw", 0.01, 0.001)
+    assert (cfg["sgd"]["weight_decay"], cfg["sgd"]["lr"]) == (5e-4, 0.05)
+    assert "weight decay 0: rprop has no weight decay (the recipe default's 0.0005 is left out)" in r.stderr
+
+
+def test_a_variant_that_cannot_run_stops_the_sweep_before_anything_trains(tmp_path, cli):
+    from tests.conftest import assert_clean_error
+
+    out = tmp_path / "s"
+    r = cli("sweep", "convnet", *SMALL, "--weight-decay", "5e-4", "--vary", "optimizer=sgd,rprop", "-o", out, "-q")
+    assert_clean_error(r, "variant optimizer-rprop", "rprop has no weight decay")
+    assert not out.exists()
+
+
+def test_changed_sweep_keeps_the_finished_runs_whose_settings_did_not_change(tmp_path, cli):
+    out = tmp_path / "s"
+    assert cli("sweep", "convnet", *SMALL, "--vary", "optimizer=sgd,adam", "-o", out, "-q").exit_code == 0
+    sgd = out / "optimizer-sgd" / "trial-1" / "summary.json"
+    before = sgd.stat().st_mtime_ns
+    # the file fixed: adam replaced by adagrad; sgd's runs are what they were
+    r = cli("sweep", "convnet", *SMALL, "--vary", "optimizer=sgd,adagrad", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    assert sgd.stat().st_mtime_ns == before
+    assert "kept 1 finished run(s) whose settings did not change (optimizer-sgd)" in r.stderr
+    assert "variant(s) no longer in the sweep: optimizer-adam (their folders stay, left out of the table)" in r.stderr
+    assert [row["variant"] for row in compare([str(out)])["rows"]] == ["optimizer-sgd", "optimizer-adagrad"]
+    # a changed base changes every run: refused, and --overwrite re-trains only what changed
+    from tests.conftest import assert_clean_error
+
+    r = cli("sweep", "convnet", *SMALL, "--vary", "optimizer=sgd,adagrad", "--momentum", "0.5", "-o", out, "-q")
+    assert_clean_error(r, "momentum 0.9 -> 0.5", "--overwrite")
+    assert sgd.stat().st_mtime_ns == before
+    r = cli("sweep", "convnet", *SMALL, "--vary", "optimizer=sgd", "--lr", "0.02", "-o", out, "--overwrite")
+    assert r.exit_code == 0, r.stderr
+    assert "re-training 1 run(s) trained with other settings (optimizer-sgd)" in r.stderr
+    assert json.loads((out / "optimizer-sgd" / "trial-1" / "config.json").read_text())["lr"] == 0.02
