@@ -8,7 +8,7 @@ command line (`cnnkit --help`) or from Python and notebooks (docs/python.md).
     cnnkit.evaluate(run.best)["accuracy"]
 
 What is here: conv arithmetic (shape, solve, layers, conv), a model's layers
-(summary; the registry's list is cnnkit.api.models()), training and evaluation (train, open_run, evaluate, predict,
+(summary; the registry's list is cnnkit.api.models(); your own network: cnnkit.register_model), training and evaluation (train, open_run, evaluate, predict,
 load), figures (cnnkit.visualize), and the errors every function raises on bad
 input (CnnkitError). The names are the commands' names, with the same defaults, and
 results equal the commands' `--json` output.
@@ -31,6 +31,7 @@ _API = {
     "Trials": "cnnkit.api.training",
     "evaluate": "cnnkit.api.inference", "predict": "cnnkit.api.inference", "load": "cnnkit.api.inference",
     "Predictor": "cnnkit.api.inference",
+    "register_model": "cnnkit.registry:register",  # your own network under a name (stdlib only: no torch)
 }
 _MODULES = ("visualize",)  # submodules exposed as attributes
 
@@ -41,7 +42,8 @@ def __getattr__(name: str):
     import importlib
 
     if name in _API:
-        value = getattr(importlib.import_module(_API[name]), name)
+        module, _, attr = _API[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
     elif name in _MODULES:
         value = importlib.import_module(f"cnnkit.{name}")
     else:

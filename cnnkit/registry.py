@@ -20,6 +20,7 @@ import fnmatch
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cnnkit.errors import CnnkitError, GeometryError
@@ -35,8 +36,8 @@ class ModelSpec:
     input_shape: tuple[int, int, int]  # default (C, H, W)
     num_classes: int  # default number of classes
     description: str  # one line, with the coursework it comes from
-    first_conv: str  # module path of the first conv layer (filters are drawn from it)
-    gradcam_layer: str  # module path Grad-CAM should use (last spatial feature map)
+    first_conv: str | None  # module path of the first conv layer (filters are drawn from it); None: find it
+    gradcam_layer: str | None  # module path Grad-CAM should use (last spatial feature map); None: find it
     preset: dict[str, Any] = field(default_factory=dict)  # builder kwargs this name fixes
 
     def options(self) -> dict[str, Any]:
@@ -89,13 +90,80 @@ def register_model(
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
     def add(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _REGISTRY:
+        if name in _REGISTRY and not _same_definition(_REGISTRY[name].builder, fn):
             raise ValueError(f"model {name!r} is already registered")
         _REGISTRY[name] = ModelSpec(name, fn, task, tuple(input_shape), num_classes, description,
                                     first_conv, gradcam_layer, dict(preset))
         return fn
 
     return add(builder) if builder is not None else add
+
+
+def _same_definition(old: Callable[..., Any], new: Callable[..., Any]) -> bool:
+    """A file imported again (a checkpoint rebuilt from a run's kept copy of the source)
+    registers its builders again: the same qualified name from a file of the same name
+    replaces the entry, anything else under a taken name is refused."""
+    def where(fn):
+        code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__init__", None), "__code__", None)
+        return getattr(fn, "__qualname__", None), Path(code.co_filename).name if code else None
+    return where(old) == where(new) and where(new)[1] is not None and not where(new)[1].startswith("<")
+
+
+def register(obj: Any = None, /, name: str | None = None, *, task: str = "classification",
+             input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, description: str = "",
+             first_conv: str | None = None, gradcam_layer: str | None = None, **preset: Any):
+    """`cnnkit.register_model`: put your own network class or builder function in the registry.
+
+        @cnnkit.register_model                      # registered as "net1"
+        class Net1(nn.Module): ...
+
+        @cnnkit.register_model("net2", num_classes=4, input_shape=(1, 28, 28))
+        def make_net2(num_classes=4, width=32): ...
+
+        cnnkit.register_model(Net1, "my-net1")       # no decorator
+
+    Registered in a file, the name is known once that file is loaded (`cnnkit train
+    my_net.py:net1`, or in the same Python session `cnnkit.train("net1", ...)`); in an
+    installed package, list it under the `cnnkit.models` entry points. `num_classes` and
+    `in_channels` are passed only when the constructor takes them; `first_conv` /
+    `gradcam_layer` (module names, as `named_modules()` gives them) default to the first
+    conv and the last feature map larger than 1x1."""
+    if isinstance(obj, str):  # @register_model("net2", ...)
+        obj, name = None, obj
+
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        label = name or getattr(fn, "__name__", "").lower()
+        if not label:
+            raise ValueError("give register_model a name for this object")
+        register_model(label, task=task, input_shape=input_shape, num_classes=num_classes,
+                       description=description or (inspect.getdoc(fn) or "").split("\n")[0] or f"{label} (your own network)",
+                       first_conv=first_conv, gradcam_layer=gradcam_layer, builder=_adapted(fn), **preset)
+        return fn
+
+    return add(obj) if obj is not None else add
+
+
+def _adapted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` behind the registry's calling convention (num_classes and in_channels always
+    passed): the ones its signature does not take are dropped. The signature shown to
+    `options()` is fn's own plus those two."""
+    import functools
+
+    sig = inspect.signature(fn)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+    @functools.wraps(fn)
+    def builder(**kwargs):
+        return fn(**{k: v for k, v in kwargs.items() if takes_any or k in sig.parameters})
+
+    params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for extra in ("num_classes", "in_channels"):
+        if extra not in sig.parameters:
+            params.append(inspect.Parameter(extra, inspect.Parameter.KEYWORD_ONLY, default=None))
+    params = sorted(params, key=lambda p: p.kind)  # a valid order: positional-or-keyword before keyword-only
+    builder.__signature__ = sig.replace(parameters=params)
+    builder.__cnnkit_original__ = fn
+    return builder
 
 
 # Names a model was known by before: checkpoints that record them still load.
@@ -223,3 +291,29 @@ def _ensure_models_imported() -> None:
     if not _builtin_loaded:
         _builtin_loaded = True
         import cnnkit.models  # noqa: F401
+
+        _load_entry_points()
+
+
+ENTRY_POINT_GROUP = "cnnkit.models"
+
+
+def _load_entry_points() -> None:
+    """Names installed packages add (the `cnnkit.models` entry-point group, as pytest and
+    timm plugins work). An entry point names a module, which registers its models with
+    `cnnkit.register_model` when imported, or a class / builder function, registered
+    under the entry point's name. A package that fails to load is an error naming it:
+    a silently missing model would be a worse surprise."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:  # their package's import failed
+            package = ep.dist.name if ep.dist else ep.value
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise CnnkitError(f"the installed package {package} adds models to cnnkit ({ep.name} = {ep.value}) but "
+                              f"loading it failed: {type(e).__name__}: {first}; reinstall or uninstall it "
+                              f"(pip uninstall {package})") from None
+        if not inspect.ismodule(obj) and callable(obj) and ep.name not in _REGISTRY:
+            register(obj, ep.name)

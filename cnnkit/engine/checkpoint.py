@@ -24,7 +24,6 @@ import torch.nn as nn
 
 from cnnkit.atomic import write_atomic_with
 from cnnkit.errors import CnnkitError
-from cnnkit.registry import create_model, get_spec
 
 FORMAT = "cnnkit-checkpoint"
 VERSION = 1
@@ -34,16 +33,28 @@ class CheckpointError(CnnkitError):
     pass
 
 
-def checkpoint_dict(model: nn.Module, input_shape, class_names=None, normalization=None, **extra: Any) -> dict:
-    """The dict `save_checkpoint` writes; `model` must come from `create_model`."""
+def checkpoint_dict(model: nn.Module, input_shape, class_names=None, normalization=None, task: str | None = None,
+                    **extra: Any) -> dict:
+    """The dict `save_checkpoint` writes; `model` must come from `cnnkit.models.source.build_model`
+    (or `create_model`): its `cnnkit_config` says how to rebuild it. `task` is the data's;
+    a registered model's own task is used when it is not given."""
+    from cnnkit.models.source import registered_task
+
     config = getattr(model, "cnnkit_config", None)
     if config is None:
-        raise CnnkitError("this model was not built by cnnkit.registry.create_model, so it cannot be rebuilt from a checkpoint")
+        raise CnnkitError("this model was not built by cnnkit (cnnkit.models.source.build_model), so a checkpoint "
+                          "could not say how to rebuild it")
+    entry = {"name": config["name"], "kwargs": dict(config["kwargs"])}
+    if "source" in config:
+        entry["source"] = dict(config["source"])
+    task = task or registered_task(entry)
+    if task is None:
+        raise CnnkitError(f"say which task {config['name']} is trained for (classification or segmentation)")
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {"name": config["name"], "kwargs": dict(config["kwargs"])},
-        "task": get_spec(config["name"]).task,
+        "model": entry,
+        "task": task,
         "input_shape": list(input_shape),
         "class_names": None if class_names is None else list(class_names),
         "normalization": normalization,
@@ -137,13 +148,16 @@ def _looks_like_torch_file(path: Path) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
-def model_from_checkpoint(ckpt: dict) -> nn.Module:
-    """Rebuild the model through the registry and load its weights."""
+def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: list | None = None,
+                          model: Any = None) -> nn.Module:
+    """Rebuild the model its entry describes (a registered name, the kept source of the
+    user's file or notebook class, a layer spec; `cnnkit.models.source.rebuild`) and load
+    its weights. `model` (a class, builder or instance) overrides the entry; `notes`
+    collects one-line remarks such as which copy of a changed model file is used."""
+    from cnnkit.models.source import rebuild
+
     spec = ckpt["model"]
-    kwargs = dict(spec["kwargs"])
-    if kwargs.get("pretrained"):
-        kwargs["pretrained"] = False  # the trained weights are in the checkpoint; no download
-    model = create_model(spec["name"], **kwargs)
+    model = rebuild(spec, run_dir, notes, model)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -22,7 +22,8 @@ from cnnkit.errors import CnnkitError
 
 # What cnnkit writes into a run / trials / sweep directory (train, evaluate, visualize, report).
 OWNED_NAMES = {"config.json", "metrics.csv", "last.pt", "best.pt", "curves.png", "summary.json", "trials.json",
-               "sweep.json", "report.html", "curves-compare.png", "tensorboard"}
+               "sweep.json", "report.html", "curves-compare.png", "tensorboard",
+               "model-source.py"}  # the copy of the model file a run was trained on (models/source.py)
 OWNED_PATTERNS = ("best-*.png", "last-*.png", "best-*.csv", "last-*.csv", ".*.tmp", ".config.json.*", ".metrics.csv.*",
                   ".summary.json.*", ".trials.json.*", ".sweep.json.*", "events.out.tfevents.*")
 

@@ -40,27 +40,37 @@ def crash_site(exc: BaseException, folder: Path | None) -> str:
     return f"your code crashed at {Path(f.filename).name}:{f.lineno} in {f.name}: {message}"
 
 
-def load_impl(path: str | Path):
+def load_impl(path: str | Path, flag: str = "--impl", wants: str = "defining classes such as Conv2d and Linear"):
     """Import a student's file (this runs its code, like any import) and return the module.
 
-    The module gets `__cnnkit_folder__`, the folder used to spot the student's frames."""
+    `flag` and `wants` name the option and what the file should hold in the messages
+    (`--impl`, or a model file). The module gets `__cnnkit_folder__`, the folder used to
+    spot the student's frames."""
     path = Path(path)
     if path.is_dir():
-        raise CnnkitError(f"--impl {path} is a folder; give the .py file with your layers in it")
+        raise CnnkitError(f"{flag} {path} is a folder; give the .py file {wants}")
     if not path.is_file():
-        raise CnnkitError(f"--impl {path} does not exist; give a .py file defining classes such as Conv2d and Linear")
+        raise CnnkitError(f"{flag} {path} does not exist; give a .py file {wants}")
     data = path.read_bytes()
     if b"\0" in data[:4096]:
-        raise CnnkitError(f"--impl {path} is a binary file, not Python source; give your .py file")
+        raise CnnkitError(f"{flag} {path} is a binary file, not Python source; give your .py file")
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CnnkitError(f"--impl {path} is not UTF-8 text; save it as UTF-8 Python source") from None
+        raise CnnkitError(f"{flag} {path} is not UTF-8 text; save it as UTF-8 Python source") from None
+    return load_source(source, path)
+
+
+def load_source(source: str, path: str | Path, folder: Path | None = None):
+    """Run `source` as the module of file `path` (its name in every message and traceback);
+    `folder` (default: the file's) is importable meanwhile, for the file's own helper modules.
+    A run directory's kept copy of a model file is loaded this way under its original name."""
+    path = Path(path)
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as e:
         raise CnnkitError(f"{path.name}:{e.lineno}: syntax error: {e.msg}; fix the file and run again") from None
-    folder = path.resolve().parent
+    folder = folder or path.resolve().parent
     name = f"cnnkit_student_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=str(path))
     module = importlib.util.module_from_spec(spec)
