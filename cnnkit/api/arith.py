@@ -74,11 +74,13 @@ def layers(spec: str, batch: Optional[int] = None, optimizer: str = "sgd") -> di
     return data
 
 
-def conv(image: Optional[str] = None, kernel: str = "sobel-x", p: int = 0, s: Optional[int] = None, d: int = 1,
-         mode: str = "correlate", op: str = "conv", size: int = 2, ceil: bool = False, steps: bool = False,
+def conv(image: Optional[str] = None, kernel: Optional[str] = None, p: int = 0, s: Optional[int] = None, d: int = 1,
+         mode: Optional[str] = None, op: str = "conv", size: Optional[int] = None, ceil: bool = False, steps: bool = False,
          image_file: Optional[Union[str, Path]] = None) -> dict:
     """Convolution or pooling of a small matrix by hand (`cnnkit conv`).
 
+    `kernel` (default sobel-x) and `mode` (default correlate) belong to op='conv', `size`
+    (default 2) and `ceil` to pooling; one given to the other op is an error, not ignored.
     Returns {'output': rows, 'kernel_applied': rows | None, 'padded': the input with its zero
     padding (rows), 'steps': [text] | None}. Numbers are ints, or floats for averages."""
     from cnnkit.arith import manual
@@ -92,27 +94,49 @@ def conv(image: Optional[str] = None, kernel: str = "sobel-x", p: int = 0, s: Op
     }
 
 
-def worked(image=None, kernel="sobel-x", p=0, s=None, d=1, mode="correlate", op="conv", size=2, ceil=False,
+# A hand-worked matrix is small; a bigger file is the wrong file (or /dev/zero).
+MATRIX_FILE_LIMIT = 1 << 20
+
+
+def worked(image=None, kernel=None, p=0, s=None, d=1, mode=None, op="conv", size=None, ceil=False,
            image_file=None):
     """conv()'s computation as arith.manual's result object (exact Fractions, steps, the
     padded input): what the command's tables show. conv() is this, as JSON."""
     from cnnkit.arith import manual
+    from cnnkit.textfile import read_user_text
 
+    if op not in ("conv", "maxpool", "avgpool"):
+        raise SpecError(f"--op must be conv, maxpool or avgpool, got {op!r}")
+    # An option of the other op is refused rather than ignored: the output would not be what was asked.
+    if op == "conv":
+        wrong = [f for f, v in (("--size", size), ("--ceil", ceil or None)) if v is not None]
+        if wrong:
+            raise SpecError(f"{' and '.join(wrong)} {_belong(wrong)} to pooling (--op maxpool or avgpool), not to "
+                            f"--op conv; drop {_it(wrong)}, or give --op maxpool/avgpool")
+    else:
+        wrong = [f for f, v in (("--kernel", kernel), ("--mode", mode)) if v is not None]
+        if wrong:
+            raise SpecError(f"{' and '.join(wrong)} {_belong(wrong)} to --op conv; {op} has no kernel weights "
+                            f"(its window is --size), so drop {_it(wrong)}")
+        if d != 1:  # pooling by hand has no dilation: refuse rather than ignore it
+            raise SpecError("--d (dilation) applies to --op conv only; pool without it")
     if (image is None) == (image_file is None):
         raise SpecError("give the matrix with --image '1 0 2; 3 2 0' or --image-file PATH (one of them)")
     if image_file is not None:
-        try:
-            image = Path(image_file).read_text()
-        except OSError as e:
-            raise CnnkitError(f"cannot read {image_file}: {e.strerror}; check the path") from None
+        image = read_user_text(image_file, "matrix file", MATRIX_FILE_LIMIT)
     matrix = manual.parse_matrix(image, "image")
     if op == "conv":
-        return manual.convolve(matrix, manual.kernel_from(kernel), 1 if s is None else s, p, d, mode)
-    if op in ("maxpool", "avgpool"):
-        if d != 1:  # pooling by hand has no dilation: refuse rather than ignore it
-            raise SpecError("--d (dilation) applies to --op conv only; pool without it")
-        return manual.pool(matrix, size, s, p, op, ceil)
-    raise SpecError(f"--op must be conv, maxpool or avgpool, got {op!r}")
+        return manual.convolve(matrix, manual.kernel_from(kernel or "sobel-x"), 1 if s is None else s, p, d,
+                               mode or "correlate")
+    return manual.pool(matrix, 2 if size is None else size, s, p, op, ceil)
+
+
+def _belong(flags: list) -> str:
+    return "belongs" if len(flags) == 1 else "belong"
+
+
+def _it(flags: list) -> str:
+    return "it" if len(flags) == 1 else "them"
 
 
 def _number(v):

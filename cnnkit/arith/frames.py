@@ -212,6 +212,34 @@ def channel_view(op: str, in_channels: int, out_channels: int, groups: int, k: t
     return ChannelView(in_channels, out_channels, groups, shape, params, blocks)
 
 
+MAX_GRID = 64  # cells per axis a drawing shows: beyond this a cell is too small to read
+
+
+def _agree(flag: str, given: str | None, source: str, h: int, w: int) -> str:
+    """The size `source` values have (H x W), refusing a `flag` size that differs."""
+    from cnnkit.arith.parse import parse_sizes
+    from cnnkit.errors import SpecError
+
+    if given is not None:
+        sizes = parse_sizes(given, flag)
+        if (sizes * 2 if len(sizes) == 1 else sizes) != (h, w):
+            raise SpecError(f"{flag} {given} disagrees with {source}, which is {h}x{w}; give one of them "
+                            f"(the size comes from {source})")
+    return f"{h}x{w}"
+
+
+def _check_drawable(rows, cols) -> None:
+    """Refuse a grid too large to draw cell by cell, before any frame is planned
+    (a 100000-cell axis would mean 10^10 frames)."""
+    from cnnkit.errors import SpecError
+
+    biggest = max(g.n + g.p_before + g.p_after if g.op != "transpose" else g.n for g in (rows, cols))
+    biggest = max(biggest, rows.out, cols.out)
+    if biggest > MAX_GRID:
+        raise SpecError(f"a {biggest}-cell grid is too large to draw cell by cell; draw a smaller case "
+                        f"(at most {MAX_GRID} cells per axis, e.g. --in 8): the arithmetic is the same")
+
+
 def plan(op: str, size: str | None = None, kernel: str | None = None, stride: str | None = None,
          padding: str = "0", dilation: str = "1", ceil_mode: bool = False, output_padding: str = "0",
          image: str | None = None, kernel_values: str | None = None, in_channels: int | None = None,
@@ -234,10 +262,11 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
         if op in ("maxpool", "avgpool"):
             raise SpecError("pooling has no kernel values; give the pool size with --k")
         weights = manual.kernel_from(kernel_values)
+    # The values fix the sizes; a size given as well must agree, or one of them is a mistake.
     if values is not None:
-        size = f"{len(values)}x{len(values[0])}"
+        size = _agree("--in", size, "--image", len(values), len(values[0]))
     if weights is not None:
-        kernel = f"{len(weights)}x{len(weights[0])}"
+        kernel = _agree("--k", kernel, "--kernel", len(weights), len(weights[0]))
     if size is None:
         raise SpecError("give the input size with --in (e.g. --in 5 or --in 5x7) or the values with --image")
     if kernel is None:
@@ -248,6 +277,7 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
         raise SpecError("draw shows 2-D grids: give sizes as one number (square) or H x W, e.g. 5x7")
     axes = layer_output(op, size, kernel, stride, padding, dilation, ceil_mode, output_padding)
     rows, cols = (axes * 2) if len(axes) == 1 else axes
+    _check_drawable(rows, cols)
     channels = None
     if (in_channels, out_channels, groups) != (None, None, None):
         if values is not None and (in_channels or 1) > 1:

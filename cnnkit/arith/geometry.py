@@ -137,6 +137,21 @@ def _check_inputs(n: int, k: int, s: int, p_before: int, p_after: int, d: int) -
     _check_positive("padding", min(p_before, p_after), 0)
 
 
+def check_op_options(op: str, d: int | None = 1, ceil_mode: bool = False, output_padding: int = 0) -> None:
+    """Refuse an option the op does not have in PyTorch (whatever the sizes are).
+
+    One place for these rules: `shape` and `solve` must agree, and a solver that met them
+    per candidate would turn "this option does not exist" into "no solution"."""
+    if op not in OPS:
+        raise GeometryError(f"unknown op {op!r}; choose one of {', '.join(OPS)}")
+    if op == "avgpool" and d not in (None, 1):
+        raise GeometryError("AvgPool has no dilation in PyTorch; drop --d or use maxpool")
+    if ceil_mode and op not in ("maxpool", "avgpool"):
+        raise GeometryError("ceil mode only exists for pooling (--op maxpool or avgpool)")
+    if output_padding and op != "transpose":
+        raise GeometryError("output_padding only exists for transposed convolution (--op transpose)")
+
+
 def axis_geometry(
     op: str,
     n: int,
@@ -155,12 +170,7 @@ def axis_geometry(
         raise GeometryError(f"unknown op {op!r}; choose one of {', '.join(OPS)}")
     if s is None:
         s = k if op in ("maxpool", "avgpool") else 1
-    if op == "avgpool" and d != 1:
-        raise GeometryError("AvgPool has no dilation in PyTorch; drop --d or use maxpool")
-    if ceil_mode and op not in ("maxpool", "avgpool"):
-        raise GeometryError("ceil mode only exists for pooling (--op maxpool or avgpool)")
-    if output_padding and op != "transpose":
-        raise GeometryError("output_padding only exists for transposed convolution (--op transpose)")
+    check_op_options(op, d, ceil_mode, output_padding)
 
     notes: list[str] = []
     if p == "valid":

@@ -11,11 +11,25 @@ from cnnkit.errors import SpecError
 Padding = tuple[int, int]
 
 
+# Sizes, kernels and strides past 15 digits are typos (or an attack); Python's own limit
+# on int() (4,300 digits) would read as "not a whole number" and echo every digit.
+MAX_DIGITS = 15
+
+
+def shorten(text: str, keep: int = 24) -> str:
+    """`text` for an error line: long input is cut (with its length), never echoed whole."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
+
+
 def parse_int(text: str, what: str) -> int:
+    t = str(text).strip()
+    digits = t.lstrip("+-")
+    if digits.isdigit() and len(digits) > MAX_DIGITS:
+        raise SpecError(f"{what} has {len(digits):,} digits; cnnkit takes whole numbers of at most {MAX_DIGITS} digits")
     try:
-        return int(text)
+        return int(t)
     except ValueError:
-        raise SpecError(f"{what} must be a whole number, got {text!r}") from None
+        raise SpecError(f"{what} must be a whole number, got {shorten(t)!r}") from None
 
 
 def parse_sizes(text: str | int, what: str = "size") -> tuple[int, ...]:
@@ -24,7 +38,7 @@ def parse_sizes(text: str | int, what: str = "size") -> tuple[int, ...]:
         return (text,)
     parts = str(text).strip().lower().replace("×", "x").split("x")
     if not all(p.strip() for p in parts):
-        raise SpecError(f"{what} {text!r} is malformed; write e.g. 32 or 28x28")
+        raise SpecError(f"{what} {shorten(str(text))!r} is malformed; write e.g. 32 or 28x28")
     return tuple(parse_int(p.strip(), what) for p in parts)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnkit.arith.geometry import OPS, axis_geometry
+from cnnkit.arith.geometry import OPS, axis_geometry, check_op_options
 from cnnkit.errors import GeometryError, SpecError
 
 
@@ -37,10 +37,16 @@ class Bounds:
 MAX_CANDIDATES = 2_000_000
 
 
-def check_known(op: str, **values: int | None) -> None:
-    """Refuse an unknown op and given values PyTorch would refuse, by name."""
+def check_known(op: str, ceil_mode: bool = False, **values: int | None) -> None:
+    """Refuse an unknown op, an option the op does not have (ceil mode on a conv, output
+    padding on a pool, dilation on avgpool) and given values PyTorch would refuse, by name,
+    before the search: found per candidate they would read as "no solution"."""
     if op not in OPS:
         raise SpecError(f"unknown op {op!r}; choose one of {', '.join(OPS)}")
+    try:
+        check_op_options(op, values.get("d"), ceil_mode, values.get("output_padding") or 0)
+    except GeometryError as e:
+        raise SpecError(str(e)) from None
     for name, value in values.items():
         least = 0 if name in ("p", "output_padding") else 1
         if value is not None and value < least:
@@ -83,11 +89,11 @@ def solve_params(
 
     Sorted simplest first: no dilation, unit stride, least padding, then kernel.
     """
-    check_known(op, k=k, s=s, p=p, d=d, output_padding=output_padding)
+    check_known(op, ceil_mode, k=k, s=s, p=p, d=d, output_padding=output_padding)
     if out < 1 or n < 1:
         raise SpecError("input and output sizes must be >= 1")
     if op == "avgpool":
-        d = 1  # AvgPool has no dilation
+        d = 1  # AvgPool has no dilation (a given --d other than 1 was refused above)
     ss = [s] if s is not None else range(1, bounds.max_s + 1)
     ds = [d] if d is not None else range(1, bounds.max_d + 1)
     ps = [p] if p is not None else range(0, bounds.max_p + 1)
@@ -143,7 +149,7 @@ def solve_input(
     bounds: Bounds = Bounds(),
 ) -> list[Solution]:
     """Every input size n giving `out`. With stride > 1 several n map to one out."""
-    check_known(op, k=k, s=s, p=p, d=d, output_padding=output_padding)
+    check_known(op, ceil_mode, k=k, s=s, p=p, d=d, output_padding=output_padding)
     if out < 1:
         raise SpecError("output size must be >= 1")
     s = (k if op in ("maxpool", "avgpool") else 1) if s is None else s

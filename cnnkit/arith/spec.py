@@ -16,6 +16,7 @@ effective stride (jump) per spatial axis.
 from __future__ import annotations
 
 import math
+from math import gcd
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -172,6 +173,12 @@ def _frac_list(values):
 # ----------------------------------------------------------------------------- parsing
 
 _OPTION = re.compile(r"^(k|s|p|d|g|op)=?(.+)$")
+_SETTING = {"k": "kernel size", "s": "stride", "p": "padding", "d": "dilation", "g": "groups", "op": "output padding",
+            "nobias": "bias switch", "ceil": "ceil mode", "mode": "upsampling mode"}
+# The options each layer has (as in PyTorch); any other is an error.
+_TAKES = {"conv": {"k", "s", "p", "d", "g", "nobias"}, "convT": {"k", "s", "p", "d", "g", "op", "nobias"},
+          "maxpool": {"k", "s", "p", "d", "ceil"}, "avgpool": {"k", "s", "p", "ceil"}, "linear": {"nobias"},
+          "upsample": {"mode"}}
 
 
 def parse_spec(spec: str) -> tuple[Shape, list[Layer]]:
@@ -200,21 +207,37 @@ def parse_layer(text: str) -> Layer:
         raise SpecError(f"unknown layer {words[0]!r} in {text!r}; known layers: {', '.join(LAYER_NAMES)}")
     layer = Layer(kind=name, text=text)
     positional: list[str] = []
+    given: dict[str, str] = {}  # setting -> the word that set it: a second one is an error, never "last wins"
+
+    def once(key: str, word: str) -> None:
+        if key not in _TAKES.get(name, ()):  # an option the layer does not have is never silently dropped
+            raise SpecError(f"{name} has no {_SETTING[key]} ({word!r} in {text!r}); see `cnnkit layers --help`")
+        if key in given:
+            raise SpecError(f"{given[key]!r} and {word!r} both set the {_SETTING[key]} in {text!r}; give it once")
+        given[key] = word
+
     for w in words[1:]:
         lw = w.lower()
         if lw == "nobias":
+            once("nobias", w)
             layer.bias = False
         elif lw in ("ceil", "ceil_mode"):
+            once("ceil", w)
             layer.ceil_mode = True
         elif lw in ("nearest", "bilinear"):
+            once("mode", w)
             layer.upsample_mode = lw
         elif lw in ("psame", "pvalid", "p=same", "p=valid"):
+            once("p", w)
             layer.padding = lw.removeprefix("p").removeprefix("=")
         elif (m := _OPTION.match(lw)) and not lw.replace(".", "").isdigit():
             key, value = m.groups()
+            once(key, w)
             _set_option(layer, key, value, text)
         else:
             positional.append(w)
+    if name in ("maxpool", "avgpool") and positional and "k" in given:
+        raise SpecError(f"{positional[0]!r} and {given['k']!r} both set the pool size in {text!r}; give it once")
     _set_positional(layer, positional, text)
     _check_values(layer, text)
     return layer
@@ -286,18 +309,51 @@ def _set_positional(layer: Layer, positional: list[str], text: str) -> None:
 # ----------------------------------------------------------------------------- arithmetic
 
 
+# Tracing every position's footprint costs time and memory per pixel; past this many
+# positions on some axis of some layer, the receptive field comes from the closed-form
+# recurrence instead (same numbers away from the image border), and a note says so.
+EXACT_TRACE_LIMIT = 1 << 16
+
+
 def analyse(spec: str) -> NetworkReport:
-    """Parse a spec and compute every layer's row."""
+    """Parse a spec and compute every layer's row.
+
+    Shapes, parameters and MACs are closed-form. The receptive field is traced exactly
+    (every position's footprint) while every axis has at most EXACT_TRACE_LIMIT positions;
+    beyond that, the textbook recurrence RF += (k-1)·d·jump is used (see _recurrence)."""
     shape, layers = parse_spec(spec)
     rows: list[LayerRow] = []
-    # One footprint per position and spatial axis, starting at one input pixel each.
-    fields = [receptive.AxisField.identity(n) for n in shape[1:]] or None
     current = shape
     for i, layer in enumerate(layers, start=1):
         try:
             row = _layer_row(i, layer, current)
         except GeometryError as e:
             raise GeometryError(f"layer {i} ({layer.text!r}) on input {format_sizes(current)}: {e}") from None
+        rows.append(row)
+        current = row.output_shape
+    largest = max((n for r in rows for n in (*r.input_shape[1:], *r.output_shape[1:])), default=0)
+    largest = max(largest, *shape[1:], 0)
+    if largest <= EXACT_TRACE_LIMIT:
+        _trace(shape, rows)
+    else:
+        uneven = _recurrence(shape, rows)
+        if rows:
+            rows[0].notes.append(
+                f"receptive fields from the recurrence RF += (k-1)·d·jump (an axis has {largest:,} positions, too many "
+                f"to trace each one; above {EXACT_TRACE_LIMIT:,} cnnkit uses the formula): exact away from the image "
+                "border for conv and pooling, capped at the image size")
+        if uneven is not None:
+            rows[uneven - 1].notes.append(
+                "receptive field from here on is approximate: this layer's outputs are not evenly spaced over the "
+                "input (transposed conv, upsampling or an uneven adaptive pool), which the recurrence assumes; "
+                f"trace it exactly on an input of at most {EXACT_TRACE_LIMIT:,} per axis")
+    return NetworkReport(shape, rows)
+
+
+def _trace(shape: Shape, rows: list[LayerRow]) -> None:
+    """Exact receptive fields: one footprint per position and spatial axis."""
+    fields = [receptive.AxisField.identity(n) for n in shape[1:]] or None
+    for row in rows:
         windows = layer_windows(row)
         if fields is not None and windows is not None:
             fields = [f.through(*w) for f, w in zip(fields, windows)]
@@ -306,9 +362,52 @@ def analyse(spec: str) -> NetworkReport:
             row.start = tuple(f.start for f in fields)
         else:
             fields = None  # flatten / linear: every input pixel
-        rows.append(row)
-        current = row.output_shape
-    return NetworkReport(shape, rows)
+
+
+def _recurrence(shape: Shape, rows: list[LayerRow]) -> int | None:
+    """Closed-form receptive fields, per axis: (rf, jump, start) through each layer.
+
+    conv/pool: rf += (k-1)·d·jump, jump *= s. Transposed conv: the inputs reaching one
+    output are (k-1)//(s/g)·(s/g) taps apart at most (g = gcd(s, d)), i.e. that·d/s input
+    positions. Adaptive pool n -> m: windows of up to ceil(n/m)+1 inputs, jump *= n/m.
+    Bilinear upsampling mixes two neighbours. rf never exceeds the input size.
+    Returns the index of the first layer after which this is not exact (None: exact
+    away from the border), the tests compare it with the exact trace."""
+    n_in = shape[1:]
+    uneven = None  # index of the first layer where the recurrence stops being exact
+    state = [(Fraction(1), Fraction(1), Fraction(0)) for _ in n_in] or None  # (rf, jump, start)
+    for row in rows:
+        if state is None or len(row.input_shape) < 2 or len(row.output_shape) < 2:
+            state = None
+            continue
+        new = []
+        for a, (rf, jump, start) in enumerate(state):
+            n, m = row.input_shape[1 + a], row.output_shape[1 + a]
+            if row.geoms:
+                g = row.geoms[a]
+                if g.op == "transpose":
+                    uneven = uneven or row.index
+                    period = g.s // gcd(g.s, g.d)
+                    span = Fraction((g.k - 1) // period * period * g.d, g.s)
+                    rf, start, jump = rf + span * jump, start + receptive.transpose_centre(g.k, g.s, g.p_before, g.d) * jump, jump / g.s
+                else:
+                    rf, start, jump = rf + (g.k - 1) * g.d * jump, start + receptive.conv_centre(g.k, g.d, g.p_before) * jump, jump * g.s
+            elif row.layer.kind == "gap":
+                if n % m:
+                    uneven = uneven or row.index
+                widest = -(-n // m) + (0 if n % m == 0 else 1)
+                rf, start, jump = rf + (widest - 1) * jump, start + receptive.adaptive_centre(n, m) * jump, jump * Fraction(n, m)
+            elif row.layer.kind == "upsample":
+                f = row.layer.scale
+                uneven = uneven or (row.index if f > 1 else None)
+                extra = jump if row.layer.upsample_mode == "bilinear" and f > 1 else 0
+                rf, start, jump = rf + extra, start + receptive.upsample_centre(f) * jump, jump / f
+            new.append((min(rf, Fraction(n_in[a])), jump, start))
+        state = new
+        row.receptive_field = tuple(x[0] for x in state)
+        row.jump = tuple(x[1] for x in state)
+        row.start = tuple(x[2] for x in state)
+    return uneven
 
 
 def layer_windows(row: LayerRow) -> list[tuple[list, Fraction, Fraction]] | None:
@@ -524,6 +623,11 @@ def unit_regions(report: NetworkReport, unit: tuple[int, ...] | None = None, lay
     if layer not in spatial:
         raise SpecError(f"--layer must be one of the spatial layers {spatial[0]}..{spatial[-1]}, got {layer}")
     rows = report.rows[:layer]
+    largest = max(n for r in (report.input_shape, *(x.output_shape for x in rows)) for n in r[1:])
+    if largest > EXACT_TRACE_LIMIT:  # the region is traced through every position's window
+        raise SpecError(f"an axis of {largest:,} positions is too large to trace a region through; draw the same "
+                        f"network on an input of at most {EXACT_TRACE_LIMIT:,} per axis (the receptive field is the same "
+                        "away from the border)")
     size = rows[-1].output_shape[1:]
     unit = tuple(n // 2 for n in size) if unit is None else unit
     if len(unit) != len(size) or any(not 0 <= u < n for u, n in zip(unit, size)):

@@ -85,6 +85,17 @@ def describe_os_error(e: OSError) -> str:
     return f"cannot use {path}: {reason}; {hint}"
 
 
+def _shorten_values(message: str, keep: int = 24) -> str:
+    """Click quotes the bad value whole ("'9999...' is not a valid integer"): a 5,000-digit
+    typo must not fill the terminal, so a long quoted value is cut and its length said."""
+    import re
+
+    # Python refuses int() past 4,300 digits, so click calls such a number "not a valid int".
+    message = re.sub(r"'[+-]?(\d{16,})' is not a valid (int|integer)\.?",
+                     lambda m: f"{len(m.group(1)):,} digits is too many (whole numbers of at most 15 digits)", message)
+    return re.sub(r"'([^']{%d,})'" % (keep + 1), lambda m: f"'{m.group(1)[:keep]}...' ({len(m.group(1)):,} characters)", message)
+
+
 class CnnkitGroup(TyperGroup):
     """Root group: maps exceptions to one-line errors (see module docstring)."""
 
@@ -95,7 +106,7 @@ class CnnkitGroup(TyperGroup):
             sys.exit(0)  # Typer has already printed the help
         except ClickException as e:
             command = e.ctx.command_path if getattr(e, "ctx", None) else "cnnkit"
-            fail(f"{e.format_message()} (see '{command} --help')", e.exit_code)
+            fail(f"{_shorten_values(e.format_message())} (see '{command} --help')", e.exit_code)
         except CnnkitError as e:
             if _debug(args):
                 raise

@@ -269,7 +269,9 @@ def class_names_file(root: Path, n: int) -> list[str] | None:
     f = root / "classes.txt"
     if not f.is_file():
         return None
-    names = [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+    from cnnkit.textfile import read_user_text
+
+    names = [ln.strip() for ln in read_user_text(f, "class-name list (one name per line)").splitlines() if ln.strip()]
     if len(names) < n:
         raise DataError(f"{f} names {len(names)} classes but the masks use {n}; add the missing names")
     return names

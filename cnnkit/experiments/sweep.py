@@ -110,10 +110,11 @@ def load_sweep_file(path: str | Path) -> dict:
         raise CnnkitError(f"sweep file {path} is a folder; give a TOML file")
     if not path.is_file():
         raise CnnkitError(f"sweep file {path} does not exist; check the path")
+    from cnnkit.textfile import read_user_text
+
+    text = read_user_text(path, "sweep file (TOML, see docs/experiments.md)")
     try:
-        data = tomllib.loads(path.read_text())
-    except UnicodeDecodeError:
-        raise CnnkitError(f"sweep file {path} is not a text file; give a TOML file (see docs/experiments.md)") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise CnnkitError(f"sweep file {path} is not valid TOML: {e}") from None
     unknown = sorted(set(data) - set(FILE_KEYS))

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnkit.arith.frames import Drawing, Frame, scatter_partials, zero_inserted_size
+from cnnkit.arith.frames import MAX_GRID, Drawing, Frame, scatter_partials, zero_inserted_size
 from cnnkit.arith.manual import format_number
 from cnnkit.errors import CnnkitError
 from cnnkit.viz.draw_canvas import (
@@ -35,18 +35,22 @@ from cnnkit.viz.draw_canvas import (
 )
 
 SUFFIXES = (".gif", ".png", ".svg")
-MAX_GRID = 64  # cells per axis: beyond this a cell is too small to read
 M = 16  # margin, pixels
 
 
 MARK = "cnnkit draw"  # written into every file we draw, so a later run may replace it
 
 
-def check_out_path(path: str | Path) -> Path:
-    """Refuse a suffix we cannot write; overwrite only an earlier drawing of `cnnkit draw`."""
+def check_out_path(path: str | Path, suffixes: tuple[str, ...] = SUFFIXES) -> Path:
+    """Refuse a suffix we cannot write; overwrite only an earlier drawing of `cnnkit draw`.
+
+    `suffixes`: the formats this drawing can be written as (a still picture has no .gif):
+    the bytes written always match the name."""
     path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
-        raise CnnkitError(f"--out {path} must end in .gif (animation), .png or .svg (sheet of every step)")
+    if path.suffix.lower() not in suffixes:
+        if suffixes == SUFFIXES:
+            raise CnnkitError(f"--out {path} must end in .gif (animation), .png or .svg (sheet of every step)")
+        raise CnnkitError(f"--out {path} must end in {' or '.join(suffixes)}: this is one still picture")
     if path.is_dir():
         raise CnnkitError(f"--out {path} is a folder; give a file name such as {path / 'conv.gif'}")
     if path.exists() and not is_drawing(path):

@@ -23,6 +23,7 @@ def draw_receptive_field(spec: str, out: str | Path, unit: str | None = None, la
     from cnnkit.arith.parse import parse_sizes
     from cnnkit.arith.spec import analyse, unit_regions
 
+    path = check_out_path(out, (".png", ".svg"))  # before any work: a wrong name is refused at once
     report = analyse(spec)
     position = parse_sizes(unit, "--unit") if unit else None
     if position is not None and len(position) == 1 and len(report.input_shape) == 3:
@@ -32,7 +33,6 @@ def draw_receptive_field(spec: str, out: str | Path, unit: str | None = None, la
         from cnnkit.errors import SpecError
 
         raise SpecError("receptive-field draws 2-D inputs: give the spec's input as C x H x W, e.g. 1x32x32")
-    path = check_out_path(out)
     modules = [r.module for r in report.rows[: info["layer"]]]
     pytorch = "nn.Sequential(" + ", ".join(f"nn.{m}" for m in modules) + ")"
     _draw(info, report, path, pytorch, modules)

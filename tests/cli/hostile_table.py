@@ -64,6 +64,36 @@ def rows() -> list[tuple[str, list[str], str | None]]:
             frag if what in ("missing", "folder") else None)
     for op, opt, v in (("conv", "--in", "0"), ("conv", "--k", "-1"), ("maxpool", "--s", "0"), ("transpose", "--output-padding", "-1")):
         add(f"draw-{op}{opt}={v}", ["draw", op, "--in", "5", "--k", "3", opt, v, "--out", "out/draw-x/a.png", "--json"])
+    # options that do not belong to the op, repeated keys, sizes that disagree: refused, never ignored
+    for id_, argv, frag in (
+        ("solve-conv--ceil", ["solve", "--in", "10", "--out", "5", "--ceil"], "ceil mode only exists for pooling"),
+        ("solve-conv--output-padding", ["solve", "--in", "10", "--out", "5", "--output-padding", "1"], "output_padding"),
+        ("solve-for-in-conv--ceil", ["solve", "--out", "5", "--k", "3", "--ceil"], "ceil mode"),
+        ("solve-avgpool--d=2", ["solve", "--in", "10", "--out", "5", "--op", "avgpool", "--d", "2"], "dilation"),
+        ("solve--in=5000-digits", ["solve", "--in", "9" * 5000, "--out", "3"], "5,000 digits"),
+        ("shape--in=5000-digits", ["shape", "--in", "9" * 5000, "--k", "3"], "5,000 digits"),
+        ("shape--k-more-axes-than--in", ["shape", "--in", "5x5", "--k", "3x3x3"], "--k 3x3x3 has 3 axes but --in 5x5 has 2"),
+        ("layers-repeated-k", ["layers", "3x32x32 | conv 8 k3 k5"], "both set the kernel size"),
+        ("layers-repeated-p", ["layers", "3x32x32 | conv 8 p1 psame"], "both set the padding"),
+        ("layers-pool-size-twice", ["layers", "3x32x32 | maxpool 2 k3"], "both set the pool size"),
+        ("layers-upsample-two-modes", ["layers", "3x32x32 | upsample 2 nearest bilinear"], "upsampling mode"),
+        ("layers-option-the-layer-lacks", ["layers", "3x32x32 | relu k3"], "relu has no kernel size"),
+        ("layers-avgpool-dilation", ["layers", "3x32x32 | avgpool 2 d2"], "avgpool has no dilation"),
+        ("conv-maxpool--kernel", ["conv", "--image", "1 2; 3 4", "--op", "maxpool", "--kernel", "laplace"], "--kernel"),
+        ("conv-avgpool--mode", ["conv", "--image", "1 2; 3 4", "--op", "avgpool", "--mode", "convolve"], "--mode"),
+        ("conv--size-without-pooling", ["conv", "--image", "1 2 3; 4 5 6; 7 8 9", "--size", "3"], "--size"),
+        ("conv--ceil-without-pooling", ["conv", "--image", "1 2 3; 4 5 6; 7 8 9", "--ceil"], "--ceil"),
+        ("conv--image-file=dev-zero", ["conv", "--image-file", "/dev/zero"], "/dev/zero"),
+        ("draw-conv--in-disagrees-with--image", ["draw", "conv", "--in", "7", "--image", "1 2 3; 4 5 6; 7 8 9",
+                                                 "--kernel", "box", "--out", "out/d-in/a.png"], "--in 7 disagrees"),
+        ("draw-conv--k-disagrees-with--kernel", ["draw", "conv", "--in", "5", "--k", "5", "--kernel", "1 0; 0 1",
+                                                 "--out", "out/d-k/a.png"], "--k 5 disagrees"),
+        ("draw-conv-huge-grid", ["draw", "conv", "--in", "100000", "--k", "3", "--out", "out/d-huge/x.png"], "too large"),
+        ("draw-receptive-field-gif", ["draw", "receptive-field", "1x8x8 | conv 2 k3", "--out", "out/rf/rf.gif"], ".png or .svg"),
+        ("draw-receptive-field-huge", ["draw", "receptive-field", "1x1000000000x8 | conv 2 k3", "--out", "out/rf/x.png"],
+         "too large"),
+    ):
+        add(id_, [*argv, "--json"], frag)
     add("draw-conv-bad-suffix", ["draw", "conv", "--in", "5", "--k", "3", "--out", "out/draw-suffix/a.txt", "--json"])
     add("draw-conv-out-under-file", ["draw", "conv", "--in", "5", "--k", "3", "--out", "afile/a.png", "--json"], "afile")
 
