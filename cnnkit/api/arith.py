@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from cnnkit.arith import geometry
-from cnnkit.errors import CnnkitError, SpecError
+from cnnkit.errors import SpecError
 
 Size = Union[int, str]
 

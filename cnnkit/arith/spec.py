@@ -16,10 +16,10 @@ effective stride (jump) per spatial axis.
 from __future__ import annotations
 
 import math
-from math import gcd
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import gcd
 
 from cnnkit.arith import receptive
 from cnnkit.arith.geometry import AxisGeometry, axis_geometry

@@ -93,7 +93,7 @@ def _shorten_values(message: str, keep: int = 24) -> str:
     # Python refuses int() past 4,300 digits, so click calls such a number "not a valid int".
     message = re.sub(r"'[+-]?(\d{16,})' is not a valid (int|integer)\.?",
                      lambda m: f"{len(m.group(1)):,} digits is too many (whole numbers of at most 15 digits)", message)
-    return re.sub(r"'([^']{%d,})'" % (keep + 1), lambda m: f"'{m.group(1)[:keep]}...' ({len(m.group(1)):,} characters)", message)
+    return re.sub("'([^']{" + str(keep + 1) + ",})'", lambda m: f"'{m.group(1)[:keep]}...' ({len(m.group(1)):,} characters)", message)
 
 
 class CnnkitGroup(TyperGroup):
