@@ -460,7 +460,11 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
         else:
             summary.update(test_dice=test["dice"], test_iou=test["iou"], test_pixel_accuracy=test["pixel_accuracy"],
                            test_dice_per_class=dict(zip(ds.class_names, test["dice_per_class"])),
-                           test_dice_mean=test["dice_mean"], test_dice_std=test["dice_std"])
+                           test_iou_per_class=dict(zip(ds.class_names, test["iou_per_class"])),
+                           # per-image macro Dice over the test images (std over images, N not N-1)
+                           test_dice_mean=test["dice_mean"], test_dice_std=test["dice_std"],
+                           test_dice_min=test["dice_min"], test_dice_max=test["dice_max"],
+                           test_iou_min=test["iou_min"], test_images=test["images"])
         summary["test_loss"] = test.get("loss")
     if d.is_main:
         run.write_json("summary.json", summary)

@@ -68,9 +68,10 @@ def compare(paths: list[str], metric: Optional[str] = None, baseline: Optional[s
     metric = metric or ("test_accuracy" if task == "classification" else "test_dice")
     rows = []
     for v in done:
-        values = [s[metric] for s in v["summaries"] if isinstance(s.get(metric), (int, float))]
+        values = [x for x in (metric_value(s, metric) for s in v["summaries"]) if x is not None]
         if not values:
-            raise CnnkitError(f"{v['name']}: no {metric!r} in its summaries; choose --metric from {', '.join(k for k in v['summaries'][0] if k.startswith(('test_', 'best_')))}")
+            raise CnnkitError(f"{v['name']}: no {metric!r} in its summaries; choose --metric from "
+                              f"{metric_choices(v['summaries'][0])}")
         row = {"variant": v["name"], "settings": v["settings"], "runs": len(v["summaries"]), "pending": len(v["runs"]) - len(v["summaries"]),
                metric: _stats(values), "values": values,
                "best_epoch": statistics.fmean(s.get("best_epoch", s["epochs_run"]) for s in v["summaries"]),
@@ -86,6 +87,39 @@ def compare(paths: list[str], metric: Optional[str] = None, baseline: Optional[s
             "mean_difference": statistics.fmean(diffs), "std_difference": statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
             "wins": sum(d > 0 for d in diffs), "pairs": len(diffs)}
     return {"task": task, "metric": metric, "baseline": base["variant"], "rows": rows}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def metric_value(summary: dict, key: str) -> Optional[float]:
+    """A number from summary.json: a scalar key (test_dice_min), or one class of a
+    per-class table as KEY.CLASS (test_per_class_accuracy.cat, test_dice_per_class.road).
+    None when the run has no such number (a class absent from its test images)."""
+    v = summary.get(key)
+    if v is None and "." in key:
+        table, _, name = key.partition(".")
+        v = summary.get(table, {}).get(name) if isinstance(summary.get(table), dict) else None
+    return float(v) if _number(v) else None
+
+
+def metric_names(summary: dict) -> tuple[list[str], list[str]]:
+    """(scalar metrics, per-class tables) of a summary: what --metric accepts. The
+    confusion matrix and other non-numbers are neither."""
+    keys = [k for k in summary if k.startswith(("test_", "best_"))]
+    scalars = [k for k in keys if _number(summary[k])]
+    tables = [k for k in keys if isinstance(summary[k], dict) and summary[k] and all(_number(x) or x is None for x in summary[k].values())]
+    return scalars, tables
+
+
+def metric_choices(summary: dict) -> str:
+    scalars, tables = metric_names(summary)
+    text = ", ".join(scalars) or "none"
+    if tables:
+        example = next(iter(summary[tables[0]]))
+        text += f"; one class of {', '.join(tables)} as KEY.CLASS (e.g. {tables[0]}.{example})"
+    return text
 
 
 def to_markdown(result: dict) -> str:

