@@ -113,8 +113,17 @@ class LossCase:
     scale: float = 1.0
     optional: bool = False  # a crash here (e.g. (N, K, H, W) logits) is "not checked", not an error
     extra: dict = field(default_factory=dict)
+    offset: float = 0.0  # added to every logit: large values, same gaps
+    # Probes a float64 limit rather than a bug: logit gaps past ~745 make exp(z - max) underflow
+    # to 0, so softmax-then-log gives log(0) = -inf although it is right for every realistic
+    # logit. A loss that is off here only by that underflow passes, with a note.
+    limit: bool = False
 
 
-CE_CASES = [LossCase("classes", (8, 5), (8,)), LossCase("large logits", (6, 4), (6,), scale=1000.0),
+CE_CASES = [LossCase("classes", (8, 5), (8,)),
+            # logits near 1000 (exp(1000) overflows) with realistic gaps (tens): exact for
+            # any softmax that subtracts the row maximum, inf/inf = nan for one that does not
+            LossCase("large logits", (6, 4), (6,), scale=10.0, offset=1000.0),
+            LossCase("logit gaps past 745", (6, 4), (6,), scale=1000.0, limit=True),
             LossCase("ignore 255", (8, 5), (8,), ignore_index=255),
             LossCase("pixels (N, K, H, W)", (2, 4, 3, 3), (2, 3, 3), optional=True)]

@@ -13,6 +13,7 @@ cannot express is "not checked"; a crash in it is an error naming their file and
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn as nn
@@ -301,7 +302,7 @@ def check_loss(loss, name: str, seed: int = 0) -> list[Check]:
     out = []
     if name == "SoftmaxCrossEntropy":
         for case in CE_CASES:
-            logits = torch.randn(case.shape, dtype=torch.float64) * case.scale
+            logits = torch.randn(case.shape, dtype=torch.float64) * case.scale + case.offset
             target = torch.randint(0, case.shape[1], case.target_shape)
             if case.ignore_index is not None:
                 target.view(-1)[0] = case.ignore_index
@@ -309,7 +310,7 @@ def check_loss(loss, name: str, seed: int = 0) -> list[Check]:
             ref = F.cross_entropy(lt, target, ignore_index=-100 if case.ignore_index is None else case.ignore_index)
             ref.backward()
             out += _loss_checks(loss, name, case.config, logits, target, case.ignore_index, ref, lt.grad, case.optional,
-                                large=case.scale > 100)
+                                limit=case.limit)
     else:
         pred, target = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
         pt = pred.clone().requires_grad_(True)
@@ -319,7 +320,15 @@ def check_loss(loss, name: str, seed: int = 0) -> list[Check]:
     return out
 
 
-def _loss_checks(loss, name, cfg, pred, target, ignore, ref, grad, optional=False, large=False) -> list[Check]:
+UNDERFLOW_NOTE = ("note: at logit gaps past ~745 exp(z - max) underflows to 0 in float64, so log(softmax) gives "
+                  "log(0) = -inf (or the clamp's value); right for every realistic logit, and log-softmax "
+                  "z - logsumexp(z) = z - max(z) - log(sum(exp(z - max(z)))) has no such limit")
+UNDERFLOW_CAUSE = ("log of a probability that underflowed to 0 (or was clamped): exp(z - max) is 0 at a logit gap "
+                   "past ~745; compute log-softmax directly, z - max(z) - log(sum(exp(z - max(z))))")
+OVERFLOW_CAUSE = "overflow: exp() of a large logit is inf (inf/inf = nan); subtract the row maximum before exp"
+
+
+def _loss_checks(loss, name, cfg, pred, target, ignore, ref, grad, optional=False, limit=False) -> list[Check]:
     try:
         value, dx = loss(pred.clone(), target.clone(), ignore)
     except NotExpressible as e:
@@ -336,9 +345,16 @@ def _loss_checks(loss, name, cfg, pred, target, ignore, ref, grad, optional=Fals
     if value is not None and value.numel() == 1:
         value = value.reshape(())
     lc = compare(name, cfg, "loss", value, ref.detach(), ctx=ctx, missing="your loss returned None (a missing `return`?)")
-    if large and lc.status == "fail" and not lc.cause and value is not None and float(value) < float(ref.detach()):
-        lc.cause = ("log of a probability that underflowed to 0 (or was clamped): compute log-softmax directly, "
-                    "z - max(z) - log(sum(exp(z - max(z))))")
+    if lc.status == "fail" and value is not None and value.numel() == 1:
+        v, r = float(value), float(ref.detach())
+        # +inf (log 0) or too small (clamped): an underflow, not an overflow; nan: inf/inf, an overflow
+        underflow = v == math.inf or (math.isfinite(v) and v < r and limit)
+        if underflow and limit:
+            lc.status, lc.cause, lc.reason = "pass", "", UNDERFLOW_NOTE
+        elif underflow:
+            lc.cause = UNDERFLOW_CAUSE
+        elif math.isnan(v):
+            lc.cause = OVERFLOW_CAUSE
     lc.reason = "; ".join(p for p in (lc.reason, note) if p)
     gc = compare(name, cfg, "input gradient", dx, grad, ctx=ctx,
                  missing="no gradient: return (loss, dx), or give the file a backward function (docs/gradcheck.md)")
