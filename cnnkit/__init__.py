@@ -32,6 +32,7 @@ _API = {
     "evaluate": "cnnkit.api.inference", "predict": "cnnkit.api.inference", "load": "cnnkit.api.inference",
     "Predictor": "cnnkit.api.inference",
     "register_model": "cnnkit.registry:register",  # your own network under a name (stdlib only: no torch)
+    "explore": "cnnkit.api.web",
 }
 _MODULES = ("visualize",)  # submodules exposed as attributes
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from cnnkit import __version__
-from cnnkit.cli import arith, data, draw, experiments, models, scratch, train, viz
+from cnnkit.cli import arith, data, draw, experiments, explore, models, scratch, train, viz
 from cnnkit.cli.errors import CnnkitGroup
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ app.add_typer(train.app)
 app.add_typer(scratch.app)
 app.add_typer(viz.app)
 app.add_typer(experiments.app)
+app.add_typer(explore.app)
 
 
 def main() -> None:

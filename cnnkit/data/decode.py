@@ -7,6 +7,7 @@ because a palette PNG stores class indices that must not be expanded to colours.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from pathlib import Path
 
@@ -111,6 +112,28 @@ def read_images(paths: list[Path], chunk: int = 512) -> list[torch.Tensor]:
                 t = t[:1]
             out.append(t)
     return out
+
+
+class _FileBytes(io.BytesIO):
+    """A file's bytes under its name, standing in for a Path in read_images (which asks
+    for .suffix and .read_bytes(); PIL opens it as a file object)."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name, self.suffix = name, Path(name).suffix
+
+    def read_bytes(self) -> bytes:
+        return self.getvalue()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def decode_image_bytes(data: bytes, name: str) -> torch.Tensor:
+    """An image file's bytes that never touched the disk (a file dropped on the
+    `cnnkit explore` page) -> (C, H, W) uint8, decoded exactly as read_images decodes a
+    file of that name; a DataError naming it when it is not an image."""
+    return read_images([_FileBytes(data, name)])[0]
 
 
 def read_mask(path: Path) -> np.ndarray:

@@ -367,6 +367,21 @@ def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None
     'target_name', 'probability', 'predicted_name', 'notes'}; the target defaults to the
     predicted class. Grad-CAM uses `layer`, else the model spec's gradcam_layer when its
     map is larger than 1x1 at this input, else the last layer that is (viz.layers)."""
+    from cnnkit.viz.attribution import check_relus
+
+    if ckpt["task"] != "classification":  # before reading the image: the model is the first thing wrong
+        raise CnnkitError(f"this is a {ckpt['task']} model; attribution explains a class decision")
+    if method in ("guided-backprop", "deconvolution"):
+        check_relus(model, method, ckpt["model"]["name"])
+    source = _source_shape(image)
+    x, img = prepare_image(ckpt, image)
+    return explain_tensor(ckpt, model, x, img, method, target, layer, image_notes(source, tuple(img.shape)))
+
+
+def explain_tensor(ckpt: dict, model, x: torch.Tensor, img: torch.Tensor, method: str, target=None, layer=None,
+                   notes: list | None = None) -> dict:
+    """explain_image for an image already preprocessed: x (1, C, H, W) as `preprocess` gives it,
+    img the (C, H, W) uint8 image it came from (`cnnkit explore` keeps its inputs so)."""
     from cnnkit.registry import get_spec
     from cnnkit.viz.attribution import attribute, check_relus
     from cnnkit.viz.layers import check_layer, spatial_layer
@@ -375,8 +390,6 @@ def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None
         raise CnnkitError(f"this is a {ckpt['task']} model; attribution explains a class decision")
     if method in ("guided-backprop", "deconvolution"):
         check_relus(model, method, ckpt["model"]["name"])
-    source = _source_shape(image)
-    x, img = prepare_image(ckpt, image)
     with torch.no_grad():
         probs = model(x).softmax(1)[0]
     names = ckpt["class_names"] or [str(i) for i in range(len(probs))]
@@ -393,7 +406,7 @@ def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None
     a = attribute(model, x, method, cls, used)
     return {"image": img, "map": a["map"], "map_size": list(a["map_size"]), "layer": used, "target": cls,
             "target_name": names[cls], "probability": float(probs[cls]), "predicted_name": names[int(probs.argmax())],
-            "notes": image_notes(source, tuple(img.shape))}
+            "notes": list(notes or [])}
 
 
 def training_images(ckpt: dict, data_dir=None, limit: int = 2000) -> dict | None:

@@ -301,8 +301,25 @@ def header_lines(d: Drawing) -> list[str]:
 def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: float = 2.0) -> dict:
     """Write the GIF or sheet; returns {'path', 'frames_drawn', 'frames_total', 'notes'}."""
     path = check_out_path(path)
+    return dict(_render_to(d, path, path.suffix.lower(), max_frames, fps), path=str(path))
+
+
+def render_bytes(d: Drawing, suffix: str = ".gif", max_frames: int | None = None, fps: float = 2.0) -> tuple[bytes, dict]:
+    """The GIF or PNG sheet as bytes, written nowhere (`cnnkit explore` sends it to the page);
+    and {'frames_drawn', 'frames_total', 'notes'} as render gives them."""
+    import io
+
+    if suffix not in (".gif", ".png"):
+        raise CnnkitError(f"render_bytes draws .gif or .png, not {suffix}")
+    buf = io.BytesIO()
+    info = _render_to(d, buf, suffix, max_frames, fps)
+    return buf.getvalue(), info
+
+
+def _render_to(d: Drawing, path, suffix: str, max_frames: int | None, fps: float) -> dict:
+    """render's body: `path` is a Path (written atomically) or a binary buffer."""
     vs = views(d)
-    sheet = path.suffix.lower() != ".gif"
+    sheet = suffix != ".gif"
     total = sum(len(v.frames) for v in vs)
     limit = max_frames or (48 if sheet else 200)
     notes = []
@@ -333,7 +350,7 @@ def render(d: Drawing, path: str | Path, max_frames: int | None = None, fps: flo
         _write_sheet(renderers, head, foot, text_w, path)
     else:
         _write_gif(renderers, head, foot, text_w, path, fps)
-    return {"path": str(path), "frames_drawn": sum(len(v.frames) for v in vs), "frames_total": total, "notes": notes}
+    return {"frames_drawn": sum(len(v.frames) for v in vs), "frames_total": total, "notes": notes}
 
 
 CH_BOX, CH_PITCH = 26, 22  # channel boxes: width, vertical pitch
@@ -435,7 +452,7 @@ def _write_sheet(renderers, head, foot, text_w, path: Path) -> None:
     ch_h = channel_panel_height(renderers[0].d)
     top = M + 18 * len(head) + 10 + ch_h
     height = top + n_rows * th + 18 * len(foot) + M
-    svg = path.suffix.lower() == ".svg"
+    svg = isinstance(path, Path) and path.suffix.lower() == ".svg"  # a buffer (render_bytes) gets a PNG
     cv = SvgCanvas(width, height) if svg else PilCanvas(width, height)
     _text_block(cv, M, M, head)
     if ch_h:
@@ -462,7 +479,11 @@ def save_canvas(cv, path: Path) -> None:
 
 
 def _atomic(path: Path, write) -> None:
-    """Write to a temporary file beside `path`, then rename: no half-written figure."""
+    """Write to a temporary file beside `path`, then rename: no half-written figure.
+    A binary buffer instead of a path (render_bytes) is written directly."""
+    if not isinstance(path, Path):
+        write(path)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -1,0 +1,478 @@
+"""One network and its inputs, answering the page's questions as JSON-able dicts.
+
+Every number comes from the function the matching CLI command uses, so the page and
+the commands cannot disagree:
+
+    network()      cnnkit.api.zoo.summary            (`cnnkit summary --json`)
+    predict(i)     Predictor.predict                  (`cnnkit predict`: the run's preprocessing and TTA)
+    layer(name)    viz.features.feature_maps          (`cnnkit visualize features`)
+                   viz.filters.conv_weights           (`cnnkit visualize filters`)
+                   arith.frames.plan + viz.draw       (`cnnkit draw conv|maxpool|avgpool|transpose`)
+    channel(...)   viz.maximize.top_activating        (`cnnkit visualize maximize`, its top images)
+    maximize(...)  viz.maximize.maximize
+    attribution()  engine.evaluate.explain_tensor     (`cnnkit visualize attribution`)
+
+Tensors travel as base64 little-endian float32 ("f32": exact, and the page draws them
+with its own colour scale and shows each value under the pointer); images as PNG data
+URLs. Nothing is written to disk: dropped files are decoded in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from cnnkit.errors import CnnkitError
+
+# the layer types whose arithmetic `cnnkit draw` draws, by its op name
+_DRAW_OPS = {nn.Conv2d: "conv", nn.MaxPool2d: "maxpool", nn.AvgPool2d: "avgpool", nn.ConvTranspose2d: "transpose"}
+ATTRIBUTION_METHODS = ("gradcam", "saliency", "guided-backprop")
+
+
+@dataclass
+class Input:
+    """One image as the model sees it: `image` (C, H, W) uint8 after the checkpoint's
+    channel conversion and resizing, `x` (1, C, H, W) normalised float."""
+
+    name: str
+    image: torch.Tensor
+    x: torch.Tensor
+    label: Optional[int] = None  # the true class, for a test image
+    truth: Optional[torch.Tensor] = None  # (H, W) true mask, for a segmentation test image
+    notes: list = field(default_factory=list)
+
+
+def f32(t: torch.Tensor) -> dict:
+    """{'shape', 'f32': base64 of the float32 values in C order}: exact, about a third of JSON's size."""
+    t = t.detach().float().cpu().contiguous()
+    return {"shape": list(t.shape), "f32": base64.b64encode(t.numpy().astype("<f4").tobytes()).decode("ascii")}
+
+
+def decode_f32(obj: dict) -> torch.Tensor:
+    """f32's inverse (tests, and Python users of the JSON API)."""
+    import numpy as np
+
+    data = np.frombuffer(base64.b64decode(obj["f32"]), dtype="<f4")
+    return torch.from_numpy(data.copy()).reshape(obj["shape"])
+
+
+def png(image: torch.Tensor) -> str:
+    """A (C, H, W) uint8 image (C = 1 or 3) or (H, W) uint8 -> a PNG data URL."""
+    from PIL import Image
+
+    arr = image.cpu().numpy()
+    if arr.ndim == 3:
+        arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def checkpoint_file(ref) -> Optional[Path]:
+    """The checkpoint `ref` names (a file, or a run directory's best.pt / last.pt), or None for a model name."""
+    path = Path(str(ref))
+    if path.is_dir():
+        found = next((path / f for f in ("best.pt", "last.pt") if (path / f).is_file()), None)
+        if found is None:
+            raise CnnkitError(f"{ref} is a folder without best.pt or last.pt; give a checkpoint file or a run directory")
+        return found
+    return path if path.suffix in (".pt", ".pth") or path.is_file() else None
+
+
+def load_model(ref, device="cpu", options: Optional[dict] = None, shape=None, classes: Optional[int] = None):
+    """(checkpoint dict, model in eval mode, display name, trained?) for anything cnnkit loads:
+    a checkpoint file, a run directory (its best.pt), or a model name as `cnnkit summary`
+    takes it (built through api.zoo.model_and_shape, untrained, for `shape` and `classes`
+    when given: those of the data it is shown)."""
+    from cnnkit.api.zoo import model_and_shape
+    from cnnkit.engine.evaluate import load_for_inference
+
+    path = checkpoint_file(ref)
+    if path is not None:
+        if options:
+            raise CnnkitError("--opt does not apply to a checkpoint: it stores its own model options")
+        ckpt, model, _ = load_for_inference(str(path), str(device))
+        return ckpt, model, str(path), True
+    model, shape, name = model_and_shape(str(ref), shape, classes, options)
+    config = getattr(model, "cnnkit_config", None) or {"name": name, "kwargs": {}}
+    from cnnkit.registry import get_spec
+
+    spec = get_spec(config["name"])
+    ckpt = {"model": {"name": config["name"], "kwargs": dict(config["kwargs"])}, "task": spec.task,
+            "input_shape": list(shape), "class_names": None, "normalization": None, "config": {}}
+    return ckpt, model.to(device).eval(), name, False
+
+
+class Explorer:
+    """A model (`load_model`'s forms) with inputs: `images` (files), a few test images of
+    `dataset` (default: the one the checkpoint was trained on), and files dropped on the page."""
+
+    def __init__(self, model, images=(), dataset: Optional[str] = None, data_dir: Optional[str] = None,
+                 device: str = "cpu", examples: int = 10, pool: int = 256, options: Optional[dict] = None):
+        from cnnkit.api.inference import Predictor
+        from cnnkit.engine.device import resolve_device
+
+        self.device = resolve_device(device)
+        data = None
+        if dataset and checkpoint_file(model) is None:  # a model name shown a dataset: built for its images and classes
+            from cnnkit.data.catalog import DataOptions, load_dataset
+
+            data = load_dataset(dataset, DataOptions(data_dir=data_dir))
+        shape, classes = (data.input_shape, data.num_classes) if data is not None else (None, None)
+        self.ckpt, self.model, self.name, self.trained = load_model(model, self.device, options, shape, classes)
+        self.predictor = Predictor(self.model, self.ckpt, self.device)
+        self.task = self.ckpt["task"]
+        self.input_shape = tuple(self.ckpt["input_shape"])
+        self.notes: list[str] = []
+        if not self.trained:
+            self.notes.append(f"{self.name} is untrained (random weights): its predictions and maps mean nothing yet; "
+                              "give a checkpoint (runs/NAME/best.pt) to see what a trained network does")
+        self.inputs: list[Input] = [self._from_file(p) for p in images]
+        self.pool = None  # (N, C, H, W) uint8 test images searched for a channel's top activations
+        self.pool_labels = None
+        self.dataset = dataset or self.ckpt.get("dataset")
+        if self.dataset:
+            self._load_test_images(self.dataset, data_dir, dataset is not None, examples, pool, data)
+        self._summary = None
+        self._modules = dict(self.model.named_modules())
+
+    # -- inputs ---------------------------------------------------------------------------
+    def _from_file(self, path) -> Input:
+        from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
+
+        source = _source_shape(path)  # a clear error for a folder or a missing file
+        x, img = prepare_image(self.ckpt, path)
+        return Input(Path(path).name, img, x.to(self.device), notes=image_notes(source, tuple(img.shape)))
+
+    def add_bytes(self, data: bytes, name: str) -> dict:
+        """A file dropped on the page: decoded in memory as `read_images` decodes a file of
+        that name, then preprocessed as the checkpoint evaluates. Returns inputs()."""
+        from cnnkit.data.decode import DataError, decode_image_bytes
+        from cnnkit.engine.evaluate import image_notes, preprocess
+
+        name = Path(name or "dropped file").name
+        if not data:
+            raise CnnkitError(f"{name} is empty; drop an image file (PNG, JPEG, ...)")
+        try:
+            source = decode_image_bytes(data, name)
+        except DataError:
+            raise CnnkitError(f"{name} is not an image cnnkit can read; drop an image file (PNG, JPEG, BMP, ...)") from None
+        x, img = preprocess(self.ckpt, source)
+        self.inputs.append(Input(name, img, x.to(self.device), notes=image_notes(tuple(source.shape), tuple(img.shape))))
+        return self.list_inputs()
+
+    def _load_test_images(self, spec: str, data_dir, asked: bool, examples: int, pool: int, ds=None) -> None:
+        """`examples` test images spread over the classes as inputs; `pool` of them for top activations."""
+        from cnnkit.data.catalog import load_dataset
+        from cnnkit.engine.evaluate import checkpoint_data_options, preprocess
+
+        try:  # loaded as `cnnkit evaluate` loads it: the run's splits, at the model's input size
+            ds = ds or load_dataset(spec, checkpoint_data_options(self.ckpt, data_dir, same_data=spec == self.ckpt.get("dataset")))
+        except CnnkitError as e:
+            if asked:
+                raise
+            self.notes.append(f"no test images: the model's dataset {spec} did not load ({e}); give --dataset or --image")
+            return
+        c = self.input_shape[0]
+        if ds.task != self.task or ds.input_shape[0] != c:
+            raise CnnkitError(f"{self.name} is a {self.task} model taking {c}-channel images, but {spec} is a {ds.task} "
+                              f"dataset of {ds.input_shape[0]}-channel images; give a dataset the model was made for")
+        names = self.ckpt.get("class_names") or ds.class_names
+        if self.ckpt.get("class_names") is None:
+            self.ckpt["class_names"] = list(ds.class_names)  # an untrained model named by its data's classes
+        elif len(names) != ds.num_classes:
+            raise CnnkitError(f"{self.name} predicts {len(names)} classes but {spec} has {ds.num_classes}")
+        split = ds.test if ds.test is not None else ds.split("val")
+        n = len(split)
+        picks = _spread(split.targets if self.task == "classification" else None, examples, n)
+        for i in picks:
+            img = split.images[i]
+            x, seen = preprocess(self.ckpt, img)
+            label = int(split.targets[i]) if self.task == "classification" else None
+            truth = split.targets[i].long() if self.task == "segmentation" else None
+            name = "/".join(Path(split.files[i]).parts[-2:]) if split.files else f"test[{i}]"  # cat/0000.jpg
+            self.inputs.append(Input(name, seen, x.to(self.device), label, truth))
+        index = torch.arange(n) if n <= pool else torch.linspace(0, n - 1, pool).round().long().unique()
+        self.pool = split.images[index]
+        self.pool_labels = split.targets[index] if self.task == "classification" else None
+        self.pool_files = [split.files[i] if split.files else f"test[{i}]" for i in index.tolist()]
+
+    def _input(self, i) -> Input:
+        try:
+            i = int(i)
+        except (TypeError, ValueError):
+            raise CnnkitError(f"input {i!r} is not a number") from None
+        if not self.inputs:
+            raise CnnkitError("no input image yet: drop an image on the page, or start with --image IMG or --dataset D")
+        if not 0 <= i < len(self.inputs):
+            raise CnnkitError(f"input {i} does not exist; there are {len(self.inputs)} (0..{len(self.inputs) - 1})")
+        return self.inputs[i]
+
+    def list_inputs(self) -> dict:
+        names = self.class_names()
+        return {"inputs": [{"index": k, "name": inp.name, "image": png(inp.image), "notes": inp.notes,
+                            "label": inp.label, "class_name": None if inp.label is None else names[inp.label],
+                            "has_mask": inp.truth is not None}
+                           for k, inp in enumerate(self.inputs)]}
+
+    def class_names(self) -> list[str]:
+        names = self.ckpt.get("class_names")
+        if names:
+            return list(names)
+        return [str(i) for i in range(self._summary_dict()["output_shape"][0])]
+
+    # -- the network ------------------------------------------------------------------------
+    def _summary_dict(self) -> dict:
+        if self._summary is None:
+            from cnnkit.api.zoo import summary
+
+            self._summary = summary(self.model, input=self.input_shape)
+            self._summary["model"] = self.name
+        return self._summary
+
+    def network(self) -> dict:
+        """The `cnnkit summary --json` object plus what the page needs to draw each row."""
+        s = self._summary_dict()
+        layers = []
+        for row in s["layers"]:
+            module = self._modules.get(row["name"])
+            shape = row["output_shape"] or []
+            layers.append(dict(row, kind=_kind(module), feature_map=len(shape) == 4, filters=isinstance(module, nn.Conv2d),
+                               drawn=type(module) in _DRAW_OPS))
+        return {"model": self.name, "task": self.task, "trained": self.trained, "input_shape": list(self.input_shape),
+                "class_names": self.class_names(), "dataset": self.dataset, "notes": self.notes,
+                "attribution_methods": list(ATTRIBUTION_METHODS) if self.task == "classification" else [],
+                "summary": s, "layers": layers}
+
+    def predict(self, i) -> dict:
+        """Classification: every class's probability (Predictor.predict, so `cnnkit predict`'s numbers);
+        segmentation: the predicted mask, the palette, class fractions and, with a known mask, Dice."""
+        inp = self._input(i)
+        names = self.class_names()
+        out = {"input": int(i), "name": inp.name, "image": png(inp.image), "notes": inp.notes, "task": self.task,
+               "label": inp.label, "class_name": None if inp.label is None else names[inp.label]}
+        r = self.predictor.predict(inp.image, top_k=len(names))
+        if self.task != "segmentation":
+            return dict(out, top=r["top"], predicted=r["top"][0]["index"], predicted_name=r["top"][0]["class"])
+        from cnnkit.viz.palette import palette
+
+        ignore = self.ckpt.get("ignore_index", self.ckpt.get("config", {}).get("ignore_index"))
+        mask = r["mask"].cpu()  # (H, W) class indices
+        pal = palette(max(len(names), int(mask.max()) + 1), ignore)
+        out.update(mask=f32(mask), palette=pal.hex(names), class_fractions=r["class_fractions"], dice=None)
+        if inp.truth is not None:
+            out.update(truth=f32(inp.truth), **_dice(mask, inp.truth, len(names), ignore, names))
+        return out
+
+    def _row(self, name: str) -> dict:
+        for row in self._summary_dict()["layers"]:
+            if row["name"] == name:
+                return row
+        raise CnnkitError(f"no layer {name!r} in {self.name}; layers: {', '.join(r['name'] for r in self._summary_dict()['layers'])}")
+
+    def layer(self, name: str, i=None) -> dict:
+        """One layer: its summary row, feature maps for input i, its filters (conv) and its arithmetic."""
+        from cnnkit.viz.features import feature_maps
+        from cnnkit.viz.filters import conv_weights, dead_filters
+
+        row = self._row(name)
+        module = self._modules[name]
+        out = {"row": row, "kind": _kind(module), "maps": None, "filters": None, "arith": arithmetic(module, row)}
+        if row["output_shape"] and len(row["output_shape"]) == 4 and i is not None and self.inputs:
+            fm = feature_maps(self.model, self._input(i).x, [name])[name]  # (C, H, W)
+            out["maps"] = dict(f32(fm), input=int(i))
+        if isinstance(module, nn.Conv2d):
+            w = conv_weights(self.model, name)  # (O, C, kh, kw)
+            out["filters"] = dict(f32(w), dead=[int(k) for k in dead_filters(w).nonzero().flatten()])
+        return out
+
+    def channel(self, name: str, channel, i=None, top: int = 8) -> dict:
+        """One channel: its map for input i and the test images (of the pool) that activate it most."""
+        from cnnkit.viz.features import feature_maps
+        from cnnkit.viz.maximize import top_activating
+
+        row = self._row(name)
+        c = _channel(channel, row)
+        out = {"layer": name, "channel": c, "map": None, "top": [], "pool": 0}
+        if i is not None and self.inputs:
+            out["map"] = f32(feature_maps(self.model, self._input(i).x, [name])[name][c])
+        if self.pool is not None:
+            images, scores, index = top_activating(self.model, self.pool.to(self.device), self._norm(), name, c, None, top)
+            names = self.class_names()
+            for img, s, k in zip(images.cpu(), scores.tolist(), index.tolist()):
+                label = None if self.pool_labels is None else int(self.pool_labels[k])
+                out["top"].append({"image": png(img), "value": float(s), "file": self.pool_files[k], "label": label,
+                                   "class_name": None if label is None else names[label]})
+            out["pool"] = len(self.pool)
+        return out
+
+    def maximize(self, name: str, channel, seeds: int = 1, steps: int = 64) -> dict:
+        """Gradient ascent on the pixels for one channel (viz.maximize, as `visualize maximize`)."""
+        from cnnkit.viz.maximize import maximize
+
+        c = _channel(channel, self._row(name))
+        r = maximize(self.model, self.input_shape, self._norm(), name, c, None, seeds, steps)
+        images = (r["images"] * 255).round().to(torch.uint8).cpu()  # (S, C, H, W)
+        return {"layer": name, "channel": c, "steps": steps, "images": [png(im) for im in images],
+                "scores": [float(v) for v in r["scores"]], "random_scores": [float(v) for v in r["random_scores"]]}
+
+    def attribution(self, i, method: str = "gradcam", target=None, layer: Optional[str] = None) -> dict:
+        """Why the model decided (Captum through explain_tensor, as `cnnkit visualize attribution`)."""
+        from cnnkit.engine.evaluate import explain_tensor
+
+        if method not in ATTRIBUTION_METHODS:
+            raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(ATTRIBUTION_METHODS)}")
+        if target in ("", None):
+            target = None
+        else:
+            try:
+                target = int(target)
+            except ValueError:
+                raise CnnkitError(f"class {target!r} is not a class index") from None
+        inp = self._input(i)
+        r = explain_tensor(self.ckpt, self.model, inp.x, inp.image, method, target, layer or None, inp.notes)
+        return {"input": int(i), "method": method, "map": f32(r["map"]), "map_size": r["map_size"], "layer": r["layer"],
+                "target": r["target"], "class_name": r["target_name"], "probability": r["probability"],
+                "predicted": r["predicted_name"], "signed": method != "gradcam"}
+
+    def _norm(self) -> dict:
+        c = self.input_shape[0]
+        return self.ckpt.get("normalization") or {"mean": [0.5] * c, "std": [0.5] * c}
+
+
+def _spread(labels, k: int, n: int) -> list[int]:
+    """k indices of a split: one per class in class order while classes last (labels given), else evenly spaced."""
+    if labels is None:
+        return torch.linspace(0, n - 1, min(k, n)).round().long().unique().tolist()
+    picks = []
+    for cls in torch.unique(labels).tolist()[:k]:
+        picks.append(int(torch.nonzero(labels == cls)[0]))
+    return picks
+
+
+def _channel(channel, row: dict) -> int:
+    shape = row["output_shape"] or []
+    if len(shape) != 4:
+        raise CnnkitError(f"{row['name']} does not output a feature map, so it has no channels to show")
+    try:
+        c = int(channel)
+    except (TypeError, ValueError):
+        raise CnnkitError(f"channel {channel!r} is not a number") from None
+    if not 0 <= c < shape[1]:
+        raise CnnkitError(f"{row['name']} has {shape[1]} channels (0..{shape[1] - 1}), not {c}")
+    return c
+
+
+def _kind(module) -> str:
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
+        return "conv"
+    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return "pool"
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
+        return "norm"
+    if module is not None and type(module).__module__.startswith("torch.nn.modules.activation"):
+        return "activation"
+    return "other"
+
+
+def _dice(mask: torch.Tensor, truth: torch.Tensor, k: int, ignore, names: list[str]) -> dict:
+    """Per-class and macro Dice of one image through evaluate's meter (it scores the argmax
+    of its logits, so the one-hot of the predicted mask stands in for them)."""
+    from cnnkit.engine.metrics import SegmentationMeter
+
+    meter = SegmentationMeter(k, ignore)
+    onehot = torch.nn.functional.one_hot(mask.long().clamp_max(k - 1), k).permute(2, 0, 1)[None].float()  # (1, K, H, W)
+    meter.update(onehot, truth[None].long())
+    per = meter.per_image()["dice"][0]  # (K,), NaN where a class is in neither mask
+    m = meter.compute()
+    return {"dice": m["dice_mean"], "pixel_accuracy": m["pixel_accuracy"],
+            "dice_per_class": {n: (None if v != v else float(v)) for n, v in zip(names, per.tolist())}}
+
+
+def arithmetic(module, row: dict) -> Optional[dict]:
+    """The layer's arithmetic with its own numbers: `cnnkit draw`'s plan on the layer's real
+    input size (formula and PyTorch line), and its drawing (an animated GIF) on a small input
+    with the same kernel, stride, padding and dilation, as `cnnkit draw` would draw it."""
+    op = _DRAW_OPS.get(type(module))
+    shape_in, shape_out = row.get("input_shape") or [], row.get("output_shape") or []
+    if op is None or len(shape_in) != 4:
+        return _other_arithmetic(module, row)
+    from cnnkit.arith.frames import plan
+    from cnnkit.viz.draw import render_bytes
+
+    two = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    k, s = two(module.kernel_size), two(module.stride or module.kernel_size)
+    d = two(getattr(module, "dilation", 1))
+    if isinstance(module.padding, str):
+        pad = module.padding  # 'same' / 'valid'
+    else:
+        pad = "x".join(map(str, two(module.padding)))
+    h, w = shape_in[2:]
+    ceil = bool(getattr(module, "ceil_mode", False))
+    out_pad = "x".join(map(str, two(getattr(module, "output_padding", 0))))
+    sizes = lambda a: "x".join(map(str, a))
+    channels = {}
+    if op in ("conv", "transpose"):
+        channels = {"in_channels": module.in_channels, "out_channels": module.out_channels, "groups": module.groups}
+    real = plan(op, size=f"{h}x{w}", kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
+                output_padding=out_pad, **channels)
+    out = {"op": op, "pytorch": real.pytorch, "formula": real.formula, "input_size": [h, w],
+           "output_size": [real.rows.out, real.cols.out], "kernel": list(k), "stride": list(s), "dilation": list(d),
+           "padding": [real.rows.p_before, real.cols.p_before], "notes": [], "drawing": None}
+    if len(shape_out) == 4 and list(shape_out[2:]) != out["output_size"]:  # never show a formula that disagrees with torch
+        out["notes"].append(f"the formula gives {out['output_size']} but the layer outputs {shape_out[2:]}")
+    # the drawing: a small input (about four output cells a side) with the layer's own k, s, p, d
+    small = [min(n, max(5, (kk - 1) * dd + 1 + 3 * ss - 2 * pp))
+             for n, kk, ss, dd, pp in zip((h, w), k, s, d, (real.rows.p_before, real.cols.p_before))]
+    if op == "transpose":
+        small = [min(n, 4) for n in (h, w)]
+    try:
+        drawn = plan(op, size=sizes(small), kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
+                     output_padding=out_pad)
+        gif, info = render_bytes(drawn, ".gif", max_frames=64, fps=2.0)
+        same = lambda a: str(a[0]) if a[0] == a[1] else sizes(a)
+        command = f"cnnkit draw {op} --in {same(small)} --k {same(k)} --s {same(s)} --p {pad if isinstance(module.padding, str) else same(two(module.padding))}"
+        command += (f" --d {same(d)}" if d != (1, 1) else "") + (" --ceil" if ceil else "") + \
+            (f" --output-padding {out_pad}" if out_pad not in ("0x0", "0") else "") + " --out drawing.gif"
+        out["drawing"] = {"gif": "data:image/gif;base64," + base64.b64encode(gif).decode("ascii"), "input_size": small,
+                          "output_size": [drawn.rows.out, drawn.cols.out], "notes": info["notes"], "command": command}
+    except CnnkitError as e:  # e.g. a kernel larger than a drawable grid: the formula still stands
+        out["notes"].append(f"not drawn: {e}")
+    return out
+
+
+def _other_arithmetic(module, row: dict) -> Optional[dict]:
+    """In words, for layers `cnnkit draw` does not draw."""
+    shape_in, shape_out = row.get("input_shape"), row.get("output_shape")
+    if isinstance(module, nn.Linear):
+        i, o = module.in_features, module.out_features
+        bias = module.bias is not None
+        return {"op": "linear", "formula": [
+            "y = W x + b" if bias else "y = W x",
+            f"W: {o} x {i} = {o * i:,} weights" + (f", b: {o}; params = {o} * {i} + {o} = {o * i + o * bias:,}" if bias else ""),
+            f"MACs = {o} * {i} = {o * i:,} per image"], "pytorch": f"nn.Linear({i}, {o}{'' if bias else ', bias=False'})"}
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and shape_in and shape_out:
+        kind = "average" if isinstance(module, nn.AdaptiveAvgPool2d) else "maximum"
+        return {"op": "adaptive pool", "formula": [
+            f"each of the {shape_out[2]}x{shape_out[3]} outputs is the {kind} of its share of the "
+            f"{shape_in[2]}x{shape_in[3]} input (windows sized to fit, no parameters)"], "pytorch": repr(module)}
+    if isinstance(module, nn.BatchNorm2d):
+        c = module.num_features
+        return {"op": "batch norm", "formula": [
+            "y = (x - running_mean) / sqrt(running_var + eps) * weight + bias   (per channel, eval mode)",
+            f"{c} channels: {2 * c if module.affine else 0} learned parameters, {2 * c} running statistics"], "pytorch": repr(module)}
+    if isinstance(module, nn.Flatten) and shape_in and shape_out:
+        return {"op": "flatten", "formula": [f"{' x '.join(map(str, shape_in[1:]))} = {shape_out[1]:,} numbers per image, "
+                                             "in channel, row, column order"], "pytorch": repr(module)}
+    if _kind(module) == "activation":
+        return {"op": "activation", "formula": [f"{type(module).__name__}, applied to each number on its own: "
+                                                "the shape is unchanged, no parameters"], "pytorch": repr(module)}
+    return None
