@@ -73,7 +73,14 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
     """The weights of a conv layer (default: the model's first conv) on one symmetric scale,
     dead filters crossed out. Default file: CKPT_DIR/<ckpt>-filters-<layer>.png."""
     from cnnkit.registry import get_spec
-    from cnnkit.viz.filters import conv_weights, dead_filters, filters_figure
+    from cnnkit.viz.filters import (
+        MAX_FILTER_ROWS,
+        MAX_INPUT_COLUMNS,
+        conv_weights,
+        dead_filters,
+        filters_figure,
+        sample,
+    )
 
     ckpt, model = _load(checkpoint)
     name = layer or get_spec(ckpt["model"]["name"]).first_conv
@@ -81,6 +88,9 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
     dead = dead_filters(weights)
     fig = filters_figure(weights, f"{ckpt['model']['name']} {name}", per_filter, dead)
     info = {"layer": name, "shape": list(weights.shape), "dead_filters": [int(i) for i in dead.nonzero().flatten()]}
+    if weights.shape[1] not in (1, 3):  # a deep layer: the drawn sample
+        info |= {"filters_shown": sample(weights.shape[0], MAX_FILTER_ROWS),
+                 "input_channels_shown": sample(weights.shape[1], MAX_INPUT_COLUMNS)}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"))
 
 
@@ -157,11 +167,13 @@ def segmentation(checkpoint, image, mask=None, out: Out = None):
 
 
 def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = None, class_index: Optional[int] = None,
-             seeds: int = 3, steps: int = 128, top: int = 8, data_dir: Optional[str] = None, out: Out = None,
-             pool: int = 2000):
+             seeds: Optional[int] = None, steps: int = 128, top: int = 8, data_dir: Optional[str] = None, out: Out = None,
+             pool: int = 2000, channels=None):
     """What a channel (`layer` + `channel`) or a class (`class_index`) responds to: gradient ascent
-    from `seeds` different random starts, next to the `top` training images (of `pool` spread
-    evenly over the training split) that activate it most, each with its true label.
+    from `seeds` (default 3) different random starts, next to the `top` training images (of `pool`
+    spread evenly over the training split) that activate it most, each with its true label.
+    `channels` ('0-15', '0,4,9' or a list) with `layer`: many channels in one grid, optimised
+    as one batch from one shared start, each above its strongest training image (top > 0).
     Default file: CKPT_DIR/<ckpt>-maximize-<what>.png."""
     import torch
 
@@ -170,8 +182,11 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     from cnnkit.viz.maximize import maximize as ascend
     from cnnkit.viz.maximize import maximize_figure, similarity_words, top_activating
 
+    if channels is not None:
+        return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool)
+    seeds = 3 if seeds is None else seeds
     if (class_index is None) == (layer is None or channel is None):
-        raise CnnkitError("give --layer NAME --channel C, or --class K (not both)")
+        raise CnnkitError("give --layer NAME --channel C (or --channels 0-15), or --class K (not both)")
     for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
@@ -216,3 +231,118 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
             "top_images": tops}
     slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))
+
+
+def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool):
+    """maximize(channels=...): K channels of one layer in one figure (report-style "16 filters")."""
+    import torch
+
+    from cnnkit.engine.evaluate import training_images
+    from cnnkit.viz.layers import check_layer
+    from cnnkit.viz.maximize import grid_figure, parse_channels, strongest_per_channel
+    from cnnkit.viz.maximize import maximize as ascend
+
+    if channel is not None or class_index is not None:
+        raise CnnkitError("give --channels or one --channel / --class, not both")
+    if layer is None:
+        raise CnnkitError("--channels needs --layer NAME (the layer whose channels to draw)")
+    if seeds not in (None, 1):
+        raise CnnkitError("--channels draws one start per channel; leave out --seeds (or use --channel K --seeds N)")
+    for name, v, low in (("--steps", steps, 1), ("--top", top, 0)):
+        if v < low:
+            raise CnnkitError(f"{name} must be at least {low}, not {v}")
+    chans = parse_channels(channels)
+    ckpt, model = _load(checkpoint)
+    c, h, w = ckpt["input_shape"]
+    check_layer(model, torch.zeros(1, c, h, w), layer)
+    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    result = ascend(model, (c, h, w), norm, layer, chans, None, 1, steps)
+    tops, top_images, top_scores, labels, where = [], None, None, None, ""
+    data = training_images(ckpt, data_dir, limit=pool) if top else None
+    if data is not None:
+        index, top_scores = strongest_per_channel(model, data["images"], norm, layer, chans)
+        top_images = data["images"][index]
+        class_names = data["class_names"] or list(ckpt["class_names"] or [])
+        for ch, i, v in zip(chans, index.tolist(), top_scores.tolist()):
+            label = None if data["labels"] is None else int(data["labels"][i])
+            tops.append({"channel": ch, "path": data["files"][i], "label": label,
+                         "class_name": None if label is None else class_names[label], "value": float(v)})
+        labels = [t["class_name"] or "" for t in tops]
+        where = f"; below: its strongest of {len(data['images'])} training images"
+    span = _channel_words(chans)
+    title = (f"{ckpt['model']['name']} {layer}: {span}, one shared random start, {steps} steps"
+             f"\nscore = mean activation of the channel (a random image's in brackets){where}")
+    fig = grid_figure(result, chans, title, top_images, top_scores, labels)
+    info = {"layer": layer, "channels": chans, "scores": [float(v) for v in result["scores"]],
+            "random_scores": [float(v) for v in result["random_scores"]], "top_images": tops}
+    slug = f"{layer}-channels-{chans[0]}-{chans[-1]}"
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))
+
+
+def _channel_words(chans: list[int]) -> str:
+    """[0..15] -> 'channels 0-15'; [0, 4, 9] -> 'channels 0, 4, 9'."""
+    if chans == list(range(chans[0], chans[-1] + 1)) and len(chans) > 2:
+        return f"channels {chans[0]}-{chans[-1]}"
+    return "channels " + ", ".join(map(str, chans))
+
+
+def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split: str = "test",
+           data_dir: Optional[str] = None, out: Out = None, pool: int = 2000):
+    """Zeiler & Fergus's deconvnet: the strongest activation of `channel` of `layer` projected
+    back to pixels, beside guided backprop of the same unit (Captum's neuron attributions).
+    On `image`, or on the `top` images of the dataset's `split` (of `pool` spread evenly over
+    it) whose strongest activation of the channel is largest. The unit's receptive field is
+    boxed; both projections are zero outside it. Default file: CKPT_DIR/<ckpt>-deconv-<layer>-<channel>.png."""
+    import torch
+
+    from cnnkit.engine.evaluate import prepare_image, training_images
+    from cnnkit.viz.deconv import deconv_figure, mask_box, project, receptive_mask, strongest
+    from cnnkit.viz.layers import check_layer
+
+    if layer is None or channel is None:
+        raise CnnkitError("give --layer NAME --channel K: the unit whose strongest activation to project back")
+    if top < 1:
+        raise CnnkitError(f"--top must be at least 1, not {top}")
+    if split not in ("train", "test"):
+        raise CnnkitError(f"--split is train or test, not {split!r}")
+    ckpt, model = _load(checkpoint)
+    c, h, w = ckpt["input_shape"]
+    check_layer(model, torch.zeros(1, c, h, w), layer)
+    names = list(ckpt["class_names"] or [])
+    if image is not None:
+        x, img = prepare_image(ckpt, image)
+        xs, imgs, labels, files = x, img[None], [Path(image).name], [str(image)]
+        searched = f"on {Path(image).name}"
+    else:
+        from cnnkit.data.augment import normalize
+
+        data = training_images(ckpt, data_dir, limit=pool, split=split)
+        if data is None:
+            raise CnnkitError("this checkpoint records no dataset; give an IMAGE file")
+        norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+        mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+        values = torch.cat([strongest(model, normalize(data["images"][i : i + 256], mean, std), layer, channel)[0]
+                            for i in range(0, len(data["images"]), 256)])
+        best = values.topk(min(top, len(values))).indices
+        imgs = data["images"][best]
+        xs = normalize(imgs, mean, std)
+        class_names = data["class_names"] or names
+        labels = [Path(data["files"][i]).name + ("" if data["labels"] is None else f" ({class_names[int(data['labels'][i])]})")
+                  for i in best.tolist()]
+        files = [data["files"][i] for i in best.tolist()]
+        searched = f"its top {len(best)} of {len(data['images'])} {split} images searched ({data['total']} in the split)"
+    value, where = strongest(model, xs, layer, channel)
+    rows = []
+    for k in range(len(xs)):
+        pos = where[k].tolist()
+        maps = project(model, xs[k : k + 1], layer, channel, pos)
+        box = mask_box(receptive_mask(model, (c, h, w), layer, channel, pos))
+        rows.append({"image": imgs[k], "label": labels[k], "value": float(value[k]), "position": pos, "receptive_field": box,
+                     **maps})
+    title = (f"{ckpt['model']['name']} {layer} channel {channel}: its strongest activation {searched}, projected back to "
+             f"pixels\n(every other activation of the layer set to 0; yellow: the unit's receptive field)")
+    fig = deconv_figure(rows, title)
+    info = {"layer": layer, "channel": channel, "split": None if image is not None else split,
+            "images": [{"path": f, "value": r["value"], "position": r["position"], "receptive_field": r["receptive_field"]}
+                       for f, r in zip(files, rows)]}
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-deconv-{layer}-{channel}.png"))

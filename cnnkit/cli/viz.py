@@ -111,10 +111,11 @@ def maximize(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Layer whose channel to maximise (with --channel).")] = None,
     channel: Annotated[Optional[int], typer.Option("--channel", help="Channel of --layer.")] = None,
+    channels: Annotated[Optional[str], typer.Option("--channels", help="Many channels of --layer in one grid, optimised as one batch, e.g. --channels 0-15 or 0,4,9.")] = None,
     class_index: Annotated[Optional[int], typer.Option("--class", help="Maximise this class's logit instead (classification models).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Independent random starting images.")] = 3,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Independent random starting images (default 3; --channels uses one shared start).")] = None,
     steps: Annotated[int, typer.Option("--steps", help="Gradient-ascent steps.")] = 128,
-    top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none).")] = 8,
+    top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none); with --channels, the strongest one per channel.")] = 8,
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
@@ -122,7 +123,33 @@ def maximize(
     """What a channel (or class) responds to: gradient ascent with jitter, blur and decay, next to the training images that activate it most.
 
     Example: cnnkit visualize maximize runs/convnet/best.pt --class 9 --json
+
+    Example: cnnkit visualize maximize runs/convnet/best.pt --layer features.conv2 --channels 0-15
     """
     from cnnkit import visualize
 
-    _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True), json_)
+    _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True,
+                             channels=channels), json_)
+
+
+@app.command()
+def deconv(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train (a network with ReLU layers).")],
+    image: Annotated[Optional[str], typer.Argument(help="An image file; without it, the top --top images of the dataset's --split.")] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="The layer of the unit, e.g. features.act3.")] = None,
+    channel: Annotated[Optional[int], typer.Option("--channel", help="Its channel; the strongest position of it is projected.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Without IMAGE: how many of the most strongly activating images, e.g. --top 6.")] = 4,
+    split: Annotated[str, typer.Option("--split", help="Without IMAGE: search the test or train split, e.g. --split train.")] = "test",
+    data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Zeiler-Fergus deconvnet of one unit beside guided backprop of it: the channel's strongest activation projected back to pixels, its receptive field boxed.
+
+    Example: cnnkit visualize deconv runs/convnet/best.pt --layer features.act3 --channel 5 --top 4
+
+    Example: cnnkit visualize deconv runs/convnet/best.pt cat.png --layer features.act2 --channel 0 --json
+    """
+    from cnnkit import visualize
+
+    _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True), json_)

@@ -409,15 +409,17 @@ def explain_tensor(ckpt: dict, model, x: torch.Tensor, img: torch.Tensor, method
             "notes": list(notes or [])}
 
 
-def training_images(ckpt: dict, data_dir=None, limit: int = 2000) -> dict | None:
-    """Up to `limit` training images of the checkpoint's dataset at its input size, spread
-    evenly over the whole training split (folder data is sorted by class: the first
-    2,000 would be two or three classes): {'images': (N, C, H, W) uint8, 'labels': (N,)
+def training_images(ckpt: dict, data_dir=None, limit: int = 2000, split: str = "train") -> dict | None:
+    """Up to `limit` images of the checkpoint's dataset (its `split`: train or test) at its
+    input size, spread evenly over the whole split (folder data is sorted by class: the
+    first 2,000 would be two or three classes): {'images': (N, C, H, W) uint8, 'labels': (N,)
     or None, 'files': [str], 'class_names', 'total'}, or None without a recorded dataset."""
     if not ckpt.get("dataset"):
         return None
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
-    train = ds.train
+    train = getattr(ds, split)
+    if train is None:
+        raise CnnkitError(f"{ckpt['dataset']} has no {split} split here; use --split train")
     n = len(train)
     index = torch.arange(n) if n <= limit else torch.linspace(0, n - 1, limit).round().long().unique()
     labels = train.targets[index] if ds.task == "classification" else None

@@ -80,29 +80,50 @@ def filters_figure(weights: torch.Tensor, title: str = "", per_filter: bool = Fa
             fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
         fig.suptitle(title + f"\n({o} filters, 1 input channel" + (", each on its own scale)" if per_filter else ")"), fontsize=9)
     else:
-        shown = min(c, 8)
-        rows = min(o, 32)
+        # a deep layer (128 x 64 kernels) cannot be drawn whole at a readable size: an even
+        # sample of at most 16 filters (rows) x 8 input channels (columns), said in the title
+        filt, chans = sample(o, MAX_FILTER_ROWS), sample(c, MAX_INPUT_COLUMNS)
+        rows, shown = len(filt), len(chans)
         # at least 3.8 inches wide: one input channel alone gave ~2 inches (210 px), too narrow
         # for the title and the colorbar
-        fig = Figure(figsize=(max(1.1 * shown + 1.6, 3.8), 1.1 * rows + 0.9), layout="constrained")
+        fig = Figure(figsize=(max(1.1 * shown + 1.6, 3.8), 1.1 * rows + 1.1), layout="constrained")
         axes = fig.subplots(rows, shown, squeeze=False)
         image = None
-        for i in range(rows):
-            for j in range(shown):
-                ax = axes[i, j]
+        for r, i in enumerate(filt):
+            for col, j in enumerate(chans):
+                ax = axes[r, col]
                 ax.set_xticks([])
                 ax.set_yticks([])
                 w = weights[i, j]
                 scale = float(weights[i].abs().max().clamp_min(1e-12)) if per_filter else limit
                 image = ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
-                if j == 0:
+                if col == 0:
                     ax.set_ylabel(f"{i}" + (" dead" if dead[i] else ""), fontsize=7)
-                if i == 0:
+                if r == 0:
                     ax.set_title(f"in {j}", fontsize=7)
         if not per_filter and image is not None:
             fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
-        fig.suptitle(title + f"\n(filters {rows} of {o}, input channels {shown} of {c})", fontsize=9)
+        fig.suptitle(title + f"\nrows: {sample_words(filt, o, 'filters')}\ncolumns: {sample_words(chans, c, 'input channels')}",
+                     fontsize=9)
     return fig
+
+
+MAX_FILTER_ROWS, MAX_INPUT_COLUMNS = 16, 8  # 16 rows x 1.1 in: a figure about 1,900 px tall at most
+
+
+def sample(n: int, most: int) -> list[int]:
+    """Indices 0..n-1, or `most` of them spread evenly from the first to the last."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+
+
+def sample_words(shown: list[int], n: int, what: str) -> str:
+    """'all 6 filters' or 'filters 0, 9, 17, ... 127: 16 of 128, spread evenly'."""
+    if len(shown) == n:
+        return f"all {n} {what}"
+    head = ", ".join(map(str, shown[:3]))
+    return f"{what} {head}, ... {shown[-1]}: {len(shown)} of {n}, spread evenly"
 
 
 def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_filter: bool = False,

@@ -17,8 +17,28 @@ import torch.nn.functional as F
 from cnnkit.errors import CnnkitError
 
 
-def _objective(model: nn.Module, layer: Optional[str], channel: Optional[int], class_index: Optional[int]):
-    """A function x -> (N,) scores to maximise."""
+def parse_channels(text) -> list[int]:
+    """'0-15', '0,3,7-9' (or a list of ints) -> [0, 1, ..., 15]: the channels of one grid."""
+    if isinstance(text, (list, tuple)):
+        return [int(c) for c in text]
+    out: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise CnnkitError(f"--channels {text!r}: give channel numbers and ranges, e.g. 0-15 or 0,3,7-9") from None
+        if last < first:
+            raise CnnkitError(f"--channels {text!r}: the range {part} runs backwards; write {last}-{first}")
+        out += [c for c in range(first, last + 1) if c not in out]
+    if not out:
+        raise CnnkitError("--channels is empty; give e.g. 0-15")
+    return out
+
+
+def _objective(model: nn.Module, layer: Optional[str], channel, class_index: Optional[int]):
+    """A function x -> (N,) scores to maximise. channel: one int (every image scores it), or a
+    list of N channels, image i scoring channel[i] (a grid optimised as one batch)."""
     if class_index is not None:
         return lambda x: model(x)[:, class_index]
     modules = dict(model.named_modules())
@@ -32,8 +52,13 @@ def _objective(model: nn.Module, layer: Optional[str], channel: Optional[int], c
         y = store["y"]
         if y.ndim != 4:
             raise CnnkitError(f"{layer} does not output a feature map; pick a conv or activation layer")
-        if not 0 <= channel < y.shape[1]:
-            raise CnnkitError(f"--channel {channel} is out of range: {layer} has {y.shape[1]} channels")
+        wanted = channel if isinstance(channel, list) else [channel]
+        bad = [c for c in wanted if not 0 <= c < y.shape[1]]
+        if bad:
+            flag = "--channels" if isinstance(channel, list) else "--channel"
+            raise CnnkitError(f"{flag} {bad[0]} is out of range: {layer} has {y.shape[1]} channels (0..{y.shape[1] - 1})")
+        if isinstance(channel, list):  # (N, C, h, w) -> image i's own channel: (N,)
+            return y[torch.arange(len(y)), torch.tensor(channel)].mean(dim=(1, 2))
         return y[:, channel].mean(dim=(1, 2))
 
     return score
@@ -64,15 +89,23 @@ def starts(seeds: int, shape, low: torch.Tensor, high: torch.Tensor, gen: torch.
     return torch.cat(out)
 
 
-def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional[str] = None, channel: Optional[int] = None,
+def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional[str] = None, channel=None,
              class_index: Optional[int] = None, seeds: int = 3, steps: int = 128, lr: float = 0.1, jitter: int = 2,
              blur_every: int = 4, decay: float = 1e-3) -> dict:
     """{'images': (S, C, H, W) in [0, 1], 'scores': (S,), 'random_scores': (S,), 'similarity'} for S
-    different random starts, each with its own jitter."""
+    different random starts, each with its own jitter.
+
+    channel may be a list of K channels (a grid): then one batch of K images is optimised
+    together, image i for channel[i], all from the same start (so they differ only by
+    their channel), one start each; images (K, C, H, W), similarity None. The images of a
+    batch never interact (the copy is in eval mode), so this equals K separate runs."""
     import copy
 
     if (class_index is None) == (channel is None):
         raise CnnkitError("give either --channel (with --layer) or --class")
+    grid = isinstance(channel, list)
+    if grid and seeds != 1:
+        raise CnnkitError("--channels draws one start per channel; leave out --seeds (or use --channel K --seeds N)")
     net = copy.deepcopy(model).eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -83,8 +116,12 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     low, high = (0 - mean) / std, (1 - mean) / std  # where real, normalised pixels live
     gen = torch.Generator().manual_seed(0)
     x = starts(seeds, (c, h, w), low, high, gen)
+    noise = torch.randn(seeds, c, h, w, generator=gen).clamp(low, high)
+    if grid:  # the same start (and random image) for every channel: (K, C, H, W)
+        x, noise = x.repeat(len(channel), 1, 1, 1), noise.repeat(len(channel), 1, 1, 1)
+    seeds = len(x)
     with torch.no_grad():
-        random_scores = score(torch.randn(seeds, c, h, w, generator=gen).clamp(low, high))
+        random_scores = score(noise)
     x.requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     for step in range(steps):
@@ -101,7 +138,7 @@ def maximize(model: nn.Module, input_shape, normalization: dict, layer: Optional
     with torch.no_grad():
         final = score(x)
     images = (x.detach() * std + mean).clamp(0, 1)
-    return {"images": images, "scores": final, "random_scores": random_scores, "similarity": similarity(images)}
+    return {"images": images, "scores": final, "random_scores": random_scores, "similarity": None if grid else similarity(images)}
 
 
 def similarity_words(r: float) -> str:
@@ -140,6 +177,62 @@ def top_activating(model: nn.Module, images: torch.Tensor, normalization: dict, 
     scores = torch.cat([score(normalize(images[i : i + batch], mean, std)) for i in range(0, len(images), batch)])
     top = scores.topk(min(k, len(scores)))
     return images[top.indices], top.values, top.indices
+
+
+@torch.no_grad()
+def strongest_per_channel(model: nn.Module, images: torch.Tensor, normalization: dict, layer: str, channels: list[int],
+                          batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of the K channels, the index into `images` (N, C, H, W uint8) of the image
+    with the largest mean activation of that channel, and that activation: (K,), (K,)."""
+    import copy
+
+    from cnnkit.data.augment import normalize
+
+    net = copy.deepcopy(model).eval()
+    store = {}
+    dict(net.named_modules())[layer].register_forward_hook(lambda _m, _i, y: store.__setitem__("y", y))
+    mean, std = torch.tensor(normalization["mean"]), torch.tensor(normalization["std"])
+    acts = []
+    for i in range(0, len(images), batch):
+        net(normalize(images[i : i + batch], mean, std))
+        acts.append(store["y"][:, channels].mean(dim=(2, 3)))  # (n, K)
+    values, index = torch.cat(acts).max(dim=0)
+    return index, values
+
+
+def grid_figure(result: dict, channels: list[int], title: str, top_images: Optional[torch.Tensor] = None,
+                top_scores: Optional[torch.Tensor] = None, top_labels: Optional[list[str]] = None, cols: int = 8):
+    """One panel per channel, titled with its number and score (and a random image's score);
+    with top_images, each channel's strongest training image under it."""
+    from matplotlib.figure import Figure
+
+    imgs = result["images"]
+    k = len(channels)
+    cols = min(cols, k)
+    blocks = -(-k // cols)
+    per = 1 if top_images is None else 2  # panel rows per block of channels
+    fig = Figure(figsize=(1.6 * cols + 0.4, (1.9 * per) * blocks + 0.8), layout="constrained")
+    axes = fig.subplots(blocks * per, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+
+    def show(ax, img):
+        grey = img.shape[0] == 1
+        ax.imshow(img[0].numpy() if grey else img.permute(1, 2, 0).numpy(), cmap="gray" if grey else None,
+                  interpolation="nearest", vmin=0, vmax=1)
+
+    for i, ch in enumerate(channels):
+        r, col = divmod(i, cols)
+        ax = axes[r * per, col]
+        show(ax, imgs[i])
+        ax.set_title(f"channel {ch}\n{float(result['scores'][i]):.2f} (random {float(result['random_scores'][i]):.2f})", fontsize=7)
+        if top_images is not None:
+            below = axes[r * per + 1, col]
+            show(below, top_images[i].float() / 255)
+            label = f" {top_labels[i]}" if top_labels else ""
+            below.set_title(f"strongest real: {float(top_scores[i]):.2f}\n{label.strip()}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return fig
 
 
 def maximize_figure(result: dict, top_images: Optional[torch.Tensor], top_scores: Optional[torch.Tensor], title: str,

@@ -90,3 +90,38 @@ def test_importing_cnnkit_visualize_does_not_import_torch():
 
     code = "import sys, cnnkit.visualize; assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_deep_filter_grid_is_an_even_sample_said_in_the_title():
+    from cnnkit.viz.filters import filters_figure, sample
+
+    assert sample(6, 16) == list(range(6))
+    rows = sample(128, 16)
+    assert len(rows) == 16 and rows[0] == 0 and rows[-1] == 127 and rows == sorted(set(rows))
+    weights = torch.randn(128, 64, 3, 3)
+    fig = filters_figure(weights, "net conv3")
+    drawn = [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+    assert len(drawn) == 16 * 8  # not 32 x 8 (a 3,600-pixel-tall figure)
+    assert fig.get_size_inches()[1] <= 20
+    title = fig._suptitle.get_text()
+    assert "16 of 128, spread evenly" in title and "8 of 64, spread evenly" in title
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels[:2] == ["0", str(rows[1])] and labels[15] == "127"  # rows are named by their real filter index
+    # the panel in row 1, column 1 is filter rows[1]'s input channel sample(64, 8)[1]
+    first = [ax for ax in drawn if ax.get_ylabel() == str(rows[1])]
+    assert torch.equal(torch.tensor(first[0].images[0].get_array().data), weights[rows[1], 0])
+
+
+def test_confusion_figure_says_what_it_shows():
+    from cnnkit.viz.plots import confusion_figure
+
+    cm = torch.tensor([[8, 2], [1, 89]])
+    fig = confusion_figure(cm, ["cat", "dog"])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert "row-normalised" in ax.get_title() and "100 images" in ax.get_title()
+    bar = fig.axes[1]
+    assert "each row sums to 1" in bar.get_ylabel()
+    shown = ax.images[0].get_array()
+    assert shown[0].tolist() == pytest.approx([0.8, 0.2]) and shown[1].tolist() == pytest.approx([1 / 90, 89 / 90])
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "8", "89"]  # the counts in the cells
