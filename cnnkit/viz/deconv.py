@@ -89,7 +89,7 @@ def receptive_mask(model: nn.Module, input_shape, layer: str, channel: int, posi
     pools of the same window, normalisation removed and weights made positive, the
     gradient of the unit is non-zero exactly on its receptive field (clipped to the image)."""
     net = copy.deepcopy(model).eval().double()
-    for name, m in list(net.named_modules()):
+    for m in list(net.modules()):
         for child_name, child in list(m.named_children()):
             if isinstance(child, nn.MaxPool2d):
                 setattr(m, child_name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding, ceil_mode=child.ceil_mode))
