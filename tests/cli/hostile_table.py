@@ -187,6 +187,8 @@ def rows() -> list[tuple[str, list[str], str | None]]:
     for what, (path, frag) in BAD_FILES.items():
         add(f"visualize-features-image-{what}", ["visualize", "features", CLS, path, "--out", "out/vfe.png", "--json"], frag)
         add(f"visualize-attribution-image-{what}", ["visualize", "attribution", CLS, path, "--out", "out/va.png", "--json"], frag)
+        add(f"visualize-deconv-image-{what}", ["visualize", "deconv", CLS, path, "--layer", "features.act1", "--channel", "0",
+                                                "--out", "out/vd.png", "--json"], frag)
     for id_, argv in (
         ("visualize-filters--layer=nosuch", ["visualize", "filters", CLS, "--layer", "nosuch"]),
         ("visualize-features--top=0", ["visualize", "features", CLS, IMG, "--top", "0"]),
@@ -198,6 +200,13 @@ def rows() -> list[tuple[str, list[str], str | None]]:
         ("visualize-maximize--steps=0", ["visualize", "maximize", CLS, "--class", "1", "--steps", "0"]),
         ("visualize-maximize--seeds=0", ["visualize", "maximize", CLS, "--class", "1", "--seeds", "0"]),
         ("visualize-maximize-seg-class", ["visualize", "maximize", SEG, "--class", "1"]),
+        ("visualize-maximize--channels=backwards", ["visualize", "maximize", CLS, "--layer", "features.act1", "--channels", "5-2"]),
+        ("visualize-maximize--channels=words", ["visualize", "maximize", CLS, "--layer", "features.act1", "--channels", "all"]),
+        ("visualize-deconv--channel=99", ["visualize", "deconv", CLS, IMG, "--layer", "features.act1", "--channel", "99"]),
+        ("visualize-deconv--layer=nosuch", ["visualize", "deconv", CLS, IMG, "--layer", "nosuch", "--channel", "0"]),
+        ("visualize-deconv-no-layer", ["visualize", "deconv", CLS, IMG, "--channel", "0"]),
+        ("visualize-deconv--top=0", ["visualize", "deconv", CLS, "--layer", "features.act1", "--channel", "0", "--top", "0"]),
+        ("visualize-deconv--split=nosuch", ["visualize", "deconv", CLS, "--layer", "features.act1", "--channel", "0", "--split", "x"]),
         ("visualize-curves-missing", ["visualize", "curves", "nope"]),
         ("visualize-curves-not-a-run", ["visualize", "curves", "afolder"]),
         ("visualize-curves--metric=nosuch", ["visualize", "curves", RUN, "--metric", "nosuch"]),
