@@ -55,6 +55,7 @@ class SummaryRow:
     trainable: int = 0
     macs: int = 0  # this module and everything it called
     receptive_field: tuple | None = None
+    textbook_rf: tuple | None = None  # RF += (k-1)·d·jump along the widest path, unclipped
     leaf: bool = True
     shared: bool = False  # a repeated call of a module already listed
 
@@ -70,6 +71,7 @@ class SummaryRow:
             "macs": self.macs, "flops": self.flops,
             "receptive_field": None if self.receptive_field is None else [
                 int(v) for v in self.receptive_field],
+            "textbook_receptive_field": None if self.textbook_rf is None else [_num(v) for v in self.textbook_rf],
             "shared": self.shared,
         }
 
@@ -101,6 +103,11 @@ class ModelSummary:
             "size_mb": self.size_bytes / 2**20,
             "layers": [r.as_dict() for r in self.rows], "notes": self.notes,
         }
+
+
+def _num(v: Fraction):
+    """A whole number as an int, else a float (a transposed conv can make it fractional)."""
+    return int(v) if v.denominator == 1 else float(v)
 
 
 def _shape(x) -> list[int] | None:
@@ -139,7 +146,7 @@ def _module_windows(module: nn.Module, x: torch.Tensor, y: torch.Tensor):
     ceil mode, output padding and padding='same' need no special case.
     """
     if isinstance(module, _POINTWISE):
-        return [(receptive.identity_windows(n), Fraction(1), Fraction(0)) for n in x.shape[2:]]
+        return [(receptive.identity_windows(n), Fraction(1), Fraction(0), Fraction(0)) for n in x.shape[2:]]
     if x.dim() < 3 or y.dim() != x.dim():
         return None  # no spatial axes (linear, flatten)
     n_in, n_out = x.shape[2:], y.shape[2:]
@@ -161,18 +168,19 @@ def _module_windows(module: nn.Module, x: torch.Tensor, y: torch.Tensor):
         for n, m, kk, ss, pp, dd in zip(n_in, n_out, k, s, p, d):
             if isinstance(module, _CONVT):
                 out.append((receptive.transpose_windows(n, m, kk, ss, pp, dd), Fraction(1, ss),
-                            receptive.transpose_centre(kk, ss, pp, dd)))
+                            receptive.transpose_centre(kk, ss, pp, dd), receptive.transpose_growth(kk, ss, dd)))
             else:
-                out.append((receptive.conv_windows(n, m, kk, ss, pp, dd), Fraction(ss), receptive.conv_centre(kk, dd, pp)))
+                out.append((receptive.conv_windows(n, m, kk, ss, pp, dd), Fraction(ss), receptive.conv_centre(kk, dd, pp),
+                            receptive.conv_growth(kk, dd)))
         return out
     if isinstance(module, _ADAPTIVE):
-        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m))
+        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m), receptive.adaptive_growth(n, m))
                 for n, m in zip(n_in, n_out)]
     if isinstance(module, nn.Upsample) and module.mode in ("nearest", "bilinear", "linear") \
             and not module.align_corners and all(m % n == 0 for n, m in zip(n_in, n_out)):
         mode = "nearest" if module.mode == "nearest" else "bilinear"
-        return [(receptive.upsample_windows(n, m // n, mode), Fraction(n, m), receptive.upsample_centre(m // n))
-                for n, m in zip(n_in, n_out)]
+        return [(receptive.upsample_windows(n, m // n, mode), Fraction(n, m), receptive.upsample_centre(m // n),
+                 receptive.upsample_growth(m // n, mode)) for n, m in zip(n_in, n_out)]
     return None  # anything unknown: left undefined rather than guessed
 
 
@@ -190,7 +198,7 @@ def _union(fields: list[list[receptive.AxisField]], sizes) -> list[receptive.Axi
             seen = [b for b in seen if b is not None]
             boxes.append((min(b[0] for b in seen), max(b[1] for b in seen)) if seen else None)
         ref = next((f[a] for f in fields if len(f[a].boxes) == n), fields[0][a])
-        out.append(receptive.AxisField(boxes, ref.jump, ref.start))
+        out.append(receptive.AxisField(boxes, ref.jump, ref.start, max(f[a].textbook for f in fields)))
     return out
 
 
@@ -302,6 +310,7 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], device: str | torc
             keep.append(y)
         if y is not None and y.dim() >= 3 and id(y) in field_of:
             row.receptive_field = tuple(f.size for f in field_of[id(y)])
+            row.textbook_rf = tuple(f.textbook for f in field_of[id(y)])
 
     handles = []
     for module in names:

@@ -87,6 +87,9 @@ class AxisField:
     boxes: list[tuple[int, int] | None]
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
+    # The textbook receptive field, RF += (k-1)·d·jump, never clipped: what a unit would see
+    # on an input large enough (and padded enough) that no window reaches past its border.
+    textbook: Fraction = Fraction(1)
 
     @classmethod
     def identity(cls, n: int) -> AxisField:
@@ -97,18 +100,20 @@ class AxisField:
         """The receptive field: the largest footprint of any position."""
         return max((b - a + 1 for a, b in filter(None, self.boxes)), default=0)
 
-    def through(self, windows: list[Window], scale: Fraction, centre: Fraction) -> AxisField:
+    def through(self, windows: list[Window], scale: Fraction, centre: Fraction, grow: Fraction = Fraction(0)) -> AxisField:
         """The field after a layer with these windows.
 
         scale: jump multiplier (stride, 1/stride, 1/f or n/m); centre: where output
-        position 0 sits, in positions of this layer.
+        position 0 sits, in positions of this layer; grow: how many more of this layer's
+        input positions one output reads than one input does, unclipped ((k-1)·d for a
+        conv; see textbook_growth), for the textbook receptive field.
         """
         boxes: list[tuple[int, int] | None] = []
         for w in windows:
             seen = [self.boxes[i] for i in range(w[0], w[1] + 1, w[2])] if w else []
             seen = [b for b in seen if b is not None]
             boxes.append((min(a for a, _ in seen), max(b for _, b in seen)) if seen else None)
-        return AxisField(boxes, self.jump * scale, self.start + centre * self.jump)
+        return AxisField(boxes, self.jump * scale, self.start + centre * self.jump, self.textbook + grow * self.jump)
 
 
 def back_project(windows_per_layer: list[list[Window]], first: int, last: int) -> list[tuple[int, int] | None]:
@@ -147,3 +152,25 @@ def upsample_centre(f: int) -> Fraction:
 def adaptive_centre(n: int, out: int) -> Fraction:
     """Adaptive pool output 0 averages [0, ceil(n/out)); its centre."""
     return Fraction(-(-n // out) - 1, 2)
+
+
+def conv_growth(k: int, d: int) -> Fraction:
+    """Conv and pooling: k taps d apart span (k-1)·d more inputs than one tap."""
+    return Fraction((k - 1) * d)
+
+
+def transpose_growth(k: int, s: int, d: int) -> Fraction:
+    """Transposed conv: the inputs reaching one output are at most (k-1)//(s/g)·(s/g)·d/s
+    positions apart (g = gcd(s, d))."""
+    period = s // gcd(s, d)
+    return Fraction((k - 1) // period * period * d, s)
+
+
+def adaptive_growth(n: int, m: int) -> Fraction:
+    """Adaptive pool n -> m: windows of up to ceil(n/m) (+1 when m does not divide n) inputs."""
+    return Fraction(-(-n // m) + (0 if n % m == 0 else 1) - 1)
+
+
+def upsample_growth(f: int, mode: str) -> Fraction:
+    """Bilinear upsampling mixes two neighbours; nearest copies one."""
+    return Fraction(1 if mode == "bilinear" and f > 1 else 0)

@@ -99,6 +99,8 @@ class LayerRow:
     notes: list[str] = field(default_factory=list)
     geoms: tuple[AxisGeometry, ...] = ()  # conv/pool/convT: the resolved geometry per axis
     start: tuple[Fraction, ...] | None = None  # centre of output position 0, in input pixels
+    # RF += (k-1)·d·jump unclipped (receptive_field is what fits in this input)
+    textbook_rf: tuple[Fraction, ...] | None = None
 
     @property
     def flops(self) -> int:
@@ -116,6 +118,7 @@ class LayerRow:
             "macs": self.macs,
             "flops": self.flops,
             "receptive_field": _frac_list(self.receptive_field),
+            "textbook_receptive_field": _frac_list(self.textbook_rf if self.receptive_field is not None else None),
             "effective_stride": _frac_list(self.jump),
             "rf_start": _frac_list(self.start),
             "notes": self.notes,
@@ -358,6 +361,7 @@ def _trace(shape: Shape, rows: list[LayerRow]) -> None:
         if fields is not None and windows is not None:
             fields = [f.through(*w) for f, w in zip(fields, windows)]
             row.receptive_field = tuple(Fraction(f.size) for f in fields)
+            row.textbook_rf = tuple(f.textbook for f in fields)
             row.jump = tuple(f.jump for f in fields)
             row.start = tuple(f.start for f in fields)
         else:
@@ -376,6 +380,7 @@ def _recurrence(shape: Shape, rows: list[LayerRow]) -> int | None:
     n_in = shape[1:]
     uneven = None  # index of the first layer where the recurrence stops being exact
     state = [(Fraction(1), Fraction(1), Fraction(0)) for _ in n_in] or None  # (rf, jump, start)
+    textbook = [Fraction(1) for _ in n_in]
     for row in rows:
         if state is None or len(row.input_shape) < 2 or len(row.output_shape) < 2:
             state = None
@@ -402,16 +407,19 @@ def _recurrence(shape: Shape, rows: list[LayerRow]) -> int | None:
                 uneven = uneven or (row.index if f > 1 else None)
                 extra = jump if row.layer.upsample_mode == "bilinear" and f > 1 else 0
                 rf, start, jump = rf + extra, start + receptive.upsample_centre(f) * jump, jump / f
+            textbook[a] += rf - state[a][0]  # the growth before clipping at the image
             new.append((min(rf, Fraction(n_in[a])), jump, start))
         state = new
+        row.textbook_rf = tuple(textbook)
         row.receptive_field = tuple(x[0] for x in state)
         row.jump = tuple(x[1] for x in state)
         row.start = tuple(x[2] for x in state)
     return uneven
 
 
-def layer_windows(row: LayerRow) -> list[tuple[list, Fraction, Fraction]] | None:
-    """Per spatial axis: (windows, jump scale, centre of position 0) of one layer.
+def layer_windows(row: LayerRow) -> list[tuple[list, Fraction, Fraction, Fraction]] | None:
+    """Per spatial axis: (windows, jump scale, centre of position 0, textbook growth) of one
+    layer (the arguments of AxisField.through).
 
     None for layers that mix every position (flatten, linear).
     """
@@ -424,19 +432,20 @@ def layer_windows(row: LayerRow) -> list[tuple[list, Fraction, Fraction]] | None
         for g in row.geoms:
             if g.op == "transpose":
                 w = receptive.transpose_windows(g.n, g.out, g.k, g.s, g.p_before, g.d)
-                out.append((w, Fraction(1, g.s), receptive.transpose_centre(g.k, g.s, g.p_before, g.d)))
+                out.append((w, Fraction(1, g.s), receptive.transpose_centre(g.k, g.s, g.p_before, g.d),
+                            receptive.transpose_growth(g.k, g.s, g.d)))
             else:
                 w = receptive.conv_windows(g.n, g.out, g.k, g.s, g.p_before, g.d)
-                out.append((w, Fraction(g.s), receptive.conv_centre(g.k, g.d, g.p_before)))
+                out.append((w, Fraction(g.s), receptive.conv_centre(g.k, g.d, g.p_before), receptive.conv_growth(g.k, g.d)))
         return out
     if kind == "gap":
-        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m))
+        return [(receptive.adaptive_windows(n, m), Fraction(n, m), receptive.adaptive_centre(n, m), receptive.adaptive_growth(n, m))
                 for n, m in zip(n_in, n_out)]
     if kind == "upsample":
         f = layer.scale
-        return [(receptive.upsample_windows(n, f, layer.upsample_mode), Fraction(1, f), receptive.upsample_centre(f))
-                for n in n_in]
-    return [(receptive.identity_windows(n), Fraction(1), Fraction(0)) for n in n_in]
+        return [(receptive.upsample_windows(n, f, layer.upsample_mode), Fraction(1, f), receptive.upsample_centre(f),
+                 receptive.upsample_growth(f, layer.upsample_mode)) for n in n_in]
+    return [(receptive.identity_windows(n), Fraction(1), Fraction(0), Fraction(0)) for n in n_in]
 
 
 def _need_spatial(layer: Layer, shape: Shape) -> None:

@@ -156,19 +156,22 @@ def _render_layers(report: dict, batch, optimizer) -> None:
 
     table = Table(title=f"input {format_sizes(report['input_shape'])}", title_justify="left")
     for name, justify in [("#", "right"), ("layer", "left"), ("output", "left"), ("params", "right"),
-                          ("formula", "left"), ("MACs", "right"), ("RF", "right"), ("jump", "right")]:
+                          ("formula", "left"), ("MACs", "right"), ("RF in image", "right"), ("RF textbook", "right"),
+                          ("jump", "right")]:
         table.add_column(name, justify=justify, no_wrap=name in ("output", "params", "MACs"))
     for r in report["layers"]:
         table.add_row(str(r["index"]), r["layer"], format_sizes(r["output_shape"]), f"{r['params']:,}",
                       r["params_formula"] if r["params"] else "", f"{r['macs']:,}" if r["macs"] else "",
-                      _rf_text(r["receptive_field"]), _rf_text(r["effective_stride"]))
+                      _rf_text(r["receptive_field"]), _rf_text(r.get("textbook_receptive_field", r["receptive_field"])),
+                      _rf_text(r["effective_stride"]))
     console = stdout_console()
     console.print(table)
     console.print(f"total params: {report['total_params']:,}")
     console.print(f"total MACs:   {report['total_macs']:,} (multiply-accumulates per image, conv/linear layers)")
     console.print(f"total FLOPs:  {report['total_flops']:,} (= 2 x MACs)")
-    console.print("RF: receptive field, the largest input footprint of any position (pixels); jump: effective stride; "
-                  "'all': every input pixel")
+    console.print("RF in image: receptive field, the largest footprint of any position on this input (pixels; padding "
+                  "and the image border clip it); RF textbook: RF += (k-1)·d·jump, never clipped, as lecture notes compute "
+                  "it; jump: effective stride; 'all': every input pixel")
     for r in report["layers"]:
         for n in r["notes"]:
             console.print(f"layer {r['index']}: {n}")

@@ -84,14 +84,16 @@ def _render(r: dict) -> None:
     table = Table(title=f"{r['model']}  input {format_sizes(r['input_shape'])} -> output {format_sizes(r['output_shape'])}",
                   title_justify="left")
     for col, justify in [("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"),
-                         ("MACs", "right"), ("RF", "right")]:
+                         ("MACs", "right"), ("RF in image", "right"), ("RF textbook", "right")]:
         table.add_column(col, justify=justify, no_wrap=True)
     for row in r["layers"]:
         frozen = row["frozen_params"]
         params = f"{row['params']:,}" + (f" ({frozen:,} frozen)" if frozen else "") + (" shared" if row["shared"] else "")
         rf = "" if row["receptive_field"] is None else format_sizes([int(v) for v in row["receptive_field"]])
+        textbook = row.get("textbook_receptive_field")
+        tb = "" if textbook is None else "x".join(f"{v:g}" for v in textbook)
         table.add_row(row["name"], row["type"], format_sizes(row["output_shape"][1:]) if row["output_shape"] else "?", params,
-                      f"{row['macs']:,}" if row["macs"] else "", rf)
+                      f"{row['macs']:,}" if row["macs"] else "", rf, tb)
     console = stdout_console()
     console.print(table)
     memory = r["training_memory_bytes"]
@@ -99,7 +101,8 @@ def _render(r: dict) -> None:
     console.print(f"MACs: {r['total_macs']:,} per image (conv/linear); FLOPs = 2 x MACs = {r['total_flops']:,}")
     console.print(f"model size: {r['size_mb']:.2f} MB (parameters and buffers)")
     console.print(f"training memory (batch {memory['batch']}, {memory['optimizer']}, fp32, estimate): {memory['total'] / 2**20:.1f} MiB")
-    console.print("RF: receptive field, the largest input footprint of any position (pixels), as `cnnkit layers`; "
-                  "blank after flatten/linear (every input pixel) or where it cannot be followed")
+    console.print("RF in image: receptive field, the largest footprint of any position on this input (pixels, clipped by "
+                  "padding and the image border), as `cnnkit layers`; RF textbook: RF += (k-1)·d·jump along the widest "
+                  "path, never clipped; blank after flatten/linear (every input pixel) or where it cannot be followed")
     for n in r["notes"]:
         console.print(n)

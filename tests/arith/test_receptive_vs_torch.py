@@ -76,8 +76,8 @@ def cnnkit_footprints(spec: str) -> tuple[list[list], list]:
     field = AxisField.identity(report.input_shape[1])
     per_layer = []
     for row in report.rows:
-        ((windows, scale, centre),) = layer_windows(row)
-        field = field.through(windows, scale, centre)
+        ((windows, scale, centre, grow),) = layer_windows(row)
+        field = field.through(windows, scale, centre, grow)
         per_layer.append(field.boxes)
     return per_layer, report.rows
 
@@ -177,3 +177,24 @@ def test_start_and_jump_are_footprint_centres_without_padding(n, layers):
         if len(boxes) > 1:
             assert row.jump[0] == Fraction(boxes[1][0] + boxes[1][1] - a - b, 2), (spec, row.layer.text)
     assert report.rows[-1].receptive_field[0] >= 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    st.integers(6, 30),
+    st.lists(st.tuples(st.sampled_from(["conv 1 k{k} s{s} d{d} p{p}", "maxpool {k} s{s}", "avgpool {k} s{s} p{hp}"]),
+                       st.integers(1, 5), st.integers(1, 3), st.integers(1, 2), st.integers(0, 2)), min_size=1, max_size=5),
+)
+def test_textbook_rf_is_the_field_on_an_input_too_large_to_clip(n, layers):
+    """RF += (k-1)·d·jump unclipped equals the exact footprint where no window reaches the border:
+    the same layers on an input much larger than the field."""
+    texts = [t.format(k=k, s=s, d=d, p=min(p, d * (k - 1)), hp=min(p, k // 2)) for t, k, s, d, p in layers]
+    try:
+        small = analyse(" | ".join([f"1x{n}", *texts]))
+    except GeometryError:
+        assume(False)
+    large = analyse(" | ".join(["1x3000", *texts]))
+    for a, b in zip(small.rows, large.rows):
+        assert a.textbook_rf == b.receptive_field, (texts, a.layer.text)
+        assert a.receptive_field[0] <= a.textbook_rf[0]
+        assert a.as_dict()["textbook_receptive_field"] == [int(b.receptive_field[0])]

@@ -154,6 +154,7 @@ def test_receptive_field_agrees_with_layers():
     layers = analyse(spec)
     assert [r.output_shape[1:] for r in s.rows] == [list(r.output_shape) for r in layers.rows]
     assert [r.receptive_field for r in s.rows] == [tuple(int(v) for v in r.receptive_field) for r in layers.rows]
+    assert [r.textbook_rf for r in s.rows] == [r.textbook_rf for r in layers.rows]
     assert gradient_rf(model, (1, 30, 30), [str(len(model) - 1)])[str(len(model) - 1)] == s.rows[-1].receptive_field
 
 
@@ -164,6 +165,18 @@ def test_receptive_field_capped_at_the_image_and_undefined_after_linear():
     # the textbook formula says 36 for pool3; its widest position reaches 30 real pixels
     assert rf["features.pool3"] == (30, 30)
     assert rf["classifier.fc1"] is None
+    textbook = {r.name: r.textbook_rf for r in s.rows}
+    assert textbook["features.conv1"] == (5, 5) and textbook["features.pool3"] == (36, 36)  # both, side by side
+    assert s.as_dict()["layers"][-1]["textbook_receptive_field"] is None
+
+
+def test_textbook_rf_follows_the_longest_path_of_a_resnet():
+    """ResNet-18 (CIFAR stem): 3 + 4·2 (layer1) + 2+3·4 (layer2) + 4+3·8 (layer3) + 8+3·16 (layer4) = 109,
+    the main path, not the 1x1 shortcut; the global pool adds (4-1)·8. On 32x32 the clipped field is the image."""
+    s = summarize(create_model("resnet18-cifar"), (3, 32, 32))
+    row = {r.name: r for r in s.rows}
+    assert row["layer4"].textbook_rf == (109, 109) and row["layer4"].receptive_field == (32, 32)
+    assert row["layer1"].textbook_rf == (11, 11) and row["avgpool"].textbook_rf == (133, 133)
 
 
 def test_depth_collapses_to_top_level_blocks():
