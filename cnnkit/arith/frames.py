@@ -243,8 +243,11 @@ def _check_drawable(rows, cols) -> None:
 def plan(op: str, size: str | None = None, kernel: str | None = None, stride: str | None = None,
          padding: str = "0", dilation: str = "1", ceil_mode: bool = False, output_padding: str = "0",
          image: str | None = None, kernel_values: str | None = None, in_channels: int | None = None,
-         out_channels: int | None = None, groups: int | None = None) -> Drawing:
+         out_channels: int | None = None, groups: int | None = None, steps: bool = True) -> Drawing:
     """Resolve `cnnkit draw`'s options into a Drawing (raises CnnkitError on bad geometry).
+
+    ``steps=False`` plans the formula and the PyTorch line only, no frames, for a layer of
+    any size (`cnnkit explore` shows a real layer's numbers beside a small drawing).
 
     One size means a square (``--in 5`` is 5x5). With ``image`` (a matrix, as `cnnkit
     conv --image`) the input size comes from it; with ``kernel_values`` (a named or
@@ -277,7 +280,8 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
         raise SpecError("draw shows 2-D grids: give sizes as one number (square) or H x W, e.g. 5x7")
     axes = layer_output(op, size, kernel, stride, padding, dilation, ceil_mode, output_padding)
     rows, cols = (axes * 2) if len(axes) == 1 else axes
-    _check_drawable(rows, cols)
+    if steps:
+        _check_drawable(rows, cols)
     channels = None
     if (in_channels, out_channels, groups) != (None, None, None):
         if values is not None and (in_channels or 1) > 1:
@@ -292,6 +296,8 @@ def plan(op: str, size: str | None = None, kernel: str | None = None, stride: st
             if rows.p_before == rows.p_after and cols.p_before == cols.p_after else drawing.pytorch
     for name, g in (("H", rows), ("W", cols)) if (rows != cols) else (("", rows),):
         drawing.formula += [f"{name}: {line}" if name else line for line in explain(g)]
+    if not steps:
+        return drawing
     if op == "transpose":
         drawing.frames, drawing.scatter = direct_frames(rows, cols), scatter_frames(rows, cols)
     else:

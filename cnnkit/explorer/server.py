@@ -11,6 +11,7 @@ must not see each other's forward hooks (feature_maps hooks the shared model).
     GET  /api/inputs            Explorer.list_inputs()
     GET  /api/predict?input=I   Explorer.predict(I)
     GET  /api/layer?name=L&input=I
+    GET  /api/drawing?name=L        the layer's arithmetic as `cnnkit draw` draws it
     GET  /api/channel?layer=L&channel=C&input=I
     GET  /api/maximize?layer=L&channel=C
     GET  /api/attribution?input=I&method=M[&target=K]
@@ -66,6 +67,7 @@ def make_app(explorer):
         "inputs": lambda r: explorer.list_inputs(),
         "predict": lambda r: explorer.predict(q(r, "input", 0)),
         "layer": lambda r: explorer.layer(q(r, "name", ""), q(r, "input")),
+        "drawing": lambda r: explorer.drawing(q(r, "name", "")),
         "channel": lambda r: explorer.channel(q(r, "layer", ""), q(r, "channel"), q(r, "input")),
         "maximize": lambda r: explorer.maximize(q(r, "layer", ""), q(r, "channel")),
         "attribution": lambda r: explorer.attribution(q(r, "input", 0), q(r, "method", "gradcam"), q(r, "target")),

@@ -141,6 +141,8 @@ class Explorer:
             self._load_test_images(self.dataset, data_dir, dataset is not None, examples, pool, data)
         self._summary = None
         self._modules = dict(self.model.named_modules())
+        self._drawings: dict = {}  # layer -> drawing (input-independent)
+        self._scores: dict = {}  # layer -> (pool, C) mean activation of every channel
 
     # -- inputs ---------------------------------------------------------------------------
     def _from_file(self, path) -> Input:
@@ -292,10 +294,18 @@ class Explorer:
             out["filters"] = dict(f32(w), dead=[int(k) for k in dead_filters(w).nonzero().flatten()])
         return out
 
+    def drawing(self, name: str) -> dict:
+        """The layer's arithmetic drawn as `cnnkit draw` draws it (the same for every input: kept)."""
+        if name not in self._drawings:
+            arith = arithmetic(self._modules[name], self._row(name))
+            if arith is None or "kernel" not in arith:
+                raise CnnkitError(f"{name} is not a conv, pooling or transposed conv layer: there is no drawing of it")
+            self._drawings[name] = dict(drawing(self._modules[name], arith), layer=name)
+        return self._drawings[name]
+
     def channel(self, name: str, channel, i=None, top: int = 8) -> dict:
         """One channel: its map for input i and the test images (of the pool) that activate it most."""
         from cnnkit.viz.features import feature_maps
-        from cnnkit.viz.maximize import top_activating
 
         row = self._row(name)
         c = _channel(channel, row)
@@ -303,14 +313,34 @@ class Explorer:
         if i is not None and self.inputs:
             out["map"] = f32(feature_maps(self.model, self._input(i).x, [name])[name][c])
         if self.pool is not None:
-            images, scores, index = top_activating(self.model, self.pool.to(self.device), self._norm(), name, c, None, top)
+            best = self.pool_scores(name)[:, c].topk(min(top, len(self.pool)))  # as top_activating ranks them
             names = self.class_names()
-            for img, s, k in zip(images.cpu(), scores.tolist(), index.tolist()):
+            for img, s, k in zip(self.pool[best.indices], best.values.tolist(), best.indices.tolist()):
                 label = None if self.pool_labels is None else int(self.pool_labels[k])
                 out["top"].append({"image": png(img), "value": float(s), "file": self.pool_files[k], "label": label,
                                    "class_name": None if label is None else names[label]})
             out["pool"] = len(self.pool)
         return out
+
+    @torch.no_grad()
+    def pool_scores(self, name: str, batch: int = 256) -> torch.Tensor:
+        """(N, C): every channel's mean activation of layer `name` on each pool image, the score
+        viz.maximize.top_activating ranks images by (one pass per layer, kept: a second channel
+        of the same layer is a look-up)."""
+        from cnnkit.data.augment import normalize
+
+        if name not in self._scores:
+            norm = self._norm()
+            mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+            seen = []
+            hook = self._modules[name].register_forward_hook(lambda _m, _i, y: seen.append(y.float().mean(dim=(2, 3)).cpu()))
+            try:
+                for k in range(0, len(self.pool), batch):
+                    self.model(normalize(self.pool[k : k + batch], mean, std).to(self.device))
+            finally:
+                hook.remove()
+            self._scores[name] = torch.cat(seen)
+        return self._scores[name]
 
     def maximize(self, name: str, channel, seeds: int = 1, steps: int = 64) -> dict:
         """Gradient ascent on the pixels for one channel (viz.maximize, as `visualize maximize`)."""
@@ -399,14 +429,12 @@ def _dice(mask: torch.Tensor, truth: torch.Tensor, k: int, ignore, names: list[s
 
 def arithmetic(module, row: dict) -> Optional[dict]:
     """The layer's arithmetic with its own numbers: `cnnkit draw`'s plan on the layer's real
-    input size (formula and PyTorch line), and its drawing (an animated GIF) on a small input
-    with the same kernel, stride, padding and dilation, as `cnnkit draw` would draw it."""
+    input size (formula and PyTorch line; `drawing` draws it)."""
     op = _DRAW_OPS.get(type(module))
     shape_in, shape_out = row.get("input_shape") or [], row.get("output_shape") or []
     if op is None or len(shape_in) != 4:
         return _other_arithmetic(module, row)
     from cnnkit.arith.frames import plan
-    from cnnkit.viz.draw import render_bytes
 
     two = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
     k, s = two(module.kernel_size), two(module.stride or module.kernel_size)
@@ -423,30 +451,43 @@ def arithmetic(module, row: dict) -> Optional[dict]:
     if op in ("conv", "transpose"):
         channels = {"in_channels": module.in_channels, "out_channels": module.out_channels, "groups": module.groups}
     real = plan(op, size=f"{h}x{w}", kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
-                output_padding=out_pad, **channels)
+                output_padding=out_pad, steps=False, **channels)
     out = {"op": op, "pytorch": real.pytorch, "formula": real.formula, "input_size": [h, w],
            "output_size": [real.rows.out, real.cols.out], "kernel": list(k), "stride": list(s), "dilation": list(d),
-           "padding": [real.rows.p_before, real.cols.p_before], "notes": [], "drawing": None}
+           "padding": [real.rows.p_before, real.cols.p_before], "notes": [], "drawn": True}
     if len(shape_out) == 4 and list(shape_out[2:]) != out["output_size"]:  # never show a formula that disagrees with torch
         out["notes"].append(f"the formula gives {out['output_size']} but the layer outputs {shape_out[2:]}")
-    # the drawing: a small input (about four output cells a side) with the layer's own k, s, p, d
-    small = [min(n, max(5, (kk - 1) * dd + 1 + 3 * ss - 2 * pp))
-             for n, kk, ss, dd, pp in zip((h, w), k, s, d, (real.rows.p_before, real.cols.p_before))]
+    return out  # drawn on request (Explorer.drawing): the formula needs no wait
+
+
+def drawing(module, arith: dict) -> dict:
+    """The layer's arithmetic drawn as `cnnkit draw` draws it (an animated GIF), on a small
+    input (three output cells a side: the window visibly slides, and nine frames draw in a
+    fraction of a second) with the layer's own kernel, stride, padding and dilation."""
+    from cnnkit.arith.frames import plan
+    from cnnkit.viz.draw import render_bytes
+
+    op, (h, w), k, s, d = arith["op"], arith["input_size"], arith["kernel"], arith["stride"], arith["dilation"]
+    sizes = lambda a: "x".join(map(str, a))
+    same = lambda a: str(a[0]) if a[0] == a[1] else sizes(a)
+    pad = module.padding if isinstance(module.padding, str) else same(arith["padding"])
+    ceil = bool(getattr(module, "ceil_mode", False))
+    two = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    out_pad = sizes(two(getattr(module, "output_padding", 0)))
+    small = [min(n, max(3, (kk - 1) * dd + 1 + 2 * ss - 2 * pp)) for n, kk, ss, dd, pp in zip((h, w), k, s, d, arith["padding"])]
     if op == "transpose":
-        small = [min(n, 4) for n in (h, w)]
+        small = [min(n, 3) for n in (h, w)]
     try:
         drawn = plan(op, size=sizes(small), kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
                      output_padding=out_pad)
         gif, info = render_bytes(drawn, ".gif", max_frames=64, fps=2.0)
-        same = lambda a: str(a[0]) if a[0] == a[1] else sizes(a)
-        command = f"cnnkit draw {op} --in {same(small)} --k {same(k)} --s {same(s)} --p {pad if isinstance(module.padding, str) else same(two(module.padding))}"
-        command += (f" --d {same(d)}" if d != (1, 1) else "") + (" --ceil" if ceil else "") + \
-            (f" --output-padding {out_pad}" if out_pad not in ("0x0", "0") else "") + " --out drawing.gif"
-        out["drawing"] = {"gif": "data:image/gif;base64," + base64.b64encode(gif).decode("ascii"), "input_size": small,
-                          "output_size": [drawn.rows.out, drawn.cols.out], "notes": info["notes"], "command": command}
     except CnnkitError as e:  # e.g. a kernel larger than a drawable grid: the formula still stands
-        out["notes"].append(f"not drawn: {e}")
-    return out
+        return {"gif": None, "notes": [f"not drawn: {e}"]}
+    command = f"cnnkit draw {op} --in {same(small)} --k {same(k)} --s {same(s)} --p {pad}"
+    command += (f" --d {same(d)}" if tuple(d) != (1, 1) else "") + (" --ceil" if ceil else "") + \
+        (f" --output-padding {out_pad}" if out_pad != "0x0" else "") + " --out drawing.gif"
+    return {"gif": "data:image/gif;base64," + base64.b64encode(gif).decode("ascii"), "input_size": small,
+            "output_size": [drawn.rows.out, drawn.cols.out], "notes": info["notes"], "command": command}
 
 
 def _other_arithmetic(module, row: dict) -> Optional[dict]:

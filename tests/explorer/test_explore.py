@@ -65,6 +65,7 @@ def test_the_page_numbers_are_the_commands_numbers(trained, cli):
     from cnnkit.engine.evaluate import explain_image, load_for_inference, prepare_image
     from cnnkit.explorer.session import Explorer, decode_f32
     from cnnkit.viz.features import feature_maps
+    from cnnkit.viz.maximize import top_activating
 
     ckpt_path, img = trained
     e = Explorer(ckpt_path, [img], device="cpu")
@@ -84,10 +85,12 @@ def test_the_page_numbers_are_the_commands_numbers(trained, cli):
     assert torch.allclose(decode_f32(cam["map"]), ref["map"], atol=1e-6)
     ch = e.channel("features.conv1", 3, 0)
     assert torch.equal(decode_f32(ch["map"]), feature_maps(model, x, ["features.conv1"])["features.conv1"][3])
-    values = [t["value"] for t in ch["top"]]
-    assert len(values) == 8 and values == sorted(values, reverse=True)  # the pool's strongest first
-    means = torch.stack([feature_maps(model, e.inputs[k].x, ["features.conv1"])["features.conv1"][3].mean() for k in range(1, 3)])
-    assert float(means.max()) <= values[0] + 1e-6  # no test image shown as an input beats the top one
+    _, values, index = top_activating(model, e.pool, e._norm(), "features.conv1", 3, None, 8)  # visualize maximize's ranking
+    assert [t["file"] for t in ch["top"]] == [e.pool_files[k] for k in index.tolist()]
+    assert [t["value"] for t in ch["top"]] == pytest.approx(values.tolist(), rel=1e-5, abs=1e-6)
+    drawn = e.drawing("features.conv1")
+    assert drawn["gif"].startswith("data:image/gif;base64,") and drawn["input_size"] == [3, 3] and drawn["output_size"] == [3, 3]
+    assert drawn["command"] == "cnnkit draw conv --in 3 --k 3 --s 1 --p 1 --out drawing.gif"
 
 
 def chromium():

@@ -181,8 +181,20 @@ async function selectLayer(name, channel = null) {
   for (const li of document.querySelectorAll("#layers .layer")) li.classList.toggle("selected", li.dataset.layer === name);
   const r = await api("layer", { name, input: S.inputs.length ? S.input : null });
   renderLayer(r);
-  if (channel !== null && r.maps) await selectChannel(channel);
+  const jobs = r.arith && r.arith.drawn ? [showDrawing(name, r.arith)] : [];
+  if (channel !== null && r.maps) jobs.push(selectChannel(channel));
   else $("channel-panel").hidden = true;
+  await Promise.all(jobs);
+}
+
+async function showDrawing(name, a) {  // asked after the maps are shown: it takes longest, and is the same for every input
+  const d = await api("drawing", { name });
+  const box = $("drawing-box");
+  if (!box || S.layer !== name) return;
+  if (!d.gif) { box.textContent = d.notes.join("; "); return; }
+  box.replaceChildren(el("figure", {}, el("img", { id: "drawing", src: d.gif, alt: "the arithmetic, step by step" }),
+    el("figcaption", { class: "scale", text: `drawn on a ${d.input_size.join("x")} input with this layer's kernel, stride, padding and dilation ` +
+      `(the layer's own ${a.input_size.join("x")} is in the formula above); the same drawing: ${d.command}` })));
 }
 
 function renderLayer(r) {
@@ -201,11 +213,7 @@ function renderLayer(r) {
     if (a.pytorch) box.append(el("pre", { id: "pytorch", text: a.pytorch }));
     box.append(el("pre", { id: "formula", text: a.formula.join("\n") }));
     for (const note of a.notes || []) box.append(el("p", { class: "scale", text: note }));
-    if (a.drawing) {
-      box.append(el("figure", {}, el("img", { id: "drawing", src: a.drawing.gif, alt: "the arithmetic, step by step" }),
-        el("figcaption", { class: "scale", text: `drawn on a ${a.drawing.input_size.join("x")} input with this layer's kernel, stride, padding and dilation ` +
-          `(the layer's own ${a.input_size.join("x")} is in the formula); the same drawing: ${a.drawing.command}` })));
-    }
+    if (a.drawn) box.append(el("div", { id: "drawing-box", class: "scale", text: "drawing the arithmetic ..." }));
   }
   // feature maps: one canvas per channel, each on its own scale, as `cnnkit visualize features`
   const maps = $("maps");
