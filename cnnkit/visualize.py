@@ -330,7 +330,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         labels = [Path(data["files"][i]).name + ("" if data["labels"] is None else f" ({class_names[int(data['labels'][i])]})")
                   for i in best.tolist()]
         files = [data["files"][i] for i in best.tolist()]
-        searched = f"its top {len(best)} of {len(data['images'])} {split} images searched ({data['total']} in the split)"
+        searched = f"on each of its top {len(best)} of {len(data['images']):,} {split} images ({data['total']:,} in the split)"
     value, where = strongest(model, xs, layer, channel)
     rows = []
     for k in range(len(xs)):
@@ -339,8 +339,8 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         box = mask_box(receptive_mask(model, (c, h, w), layer, channel, pos))
         rows.append({"image": imgs[k], "label": labels[k], "value": float(value[k]), "position": pos, "receptive_field": box,
                      **maps})
-    title = (f"{ckpt['model']['name']} {layer} channel {channel}: its strongest activation {searched}, projected back to "
-             f"pixels\n(every other activation of the layer set to 0; yellow: the unit's receptive field)")
+    title = (f"{ckpt['model']['name']} {layer} channel {channel}: the strongest activation {searched},\n"
+             "projected back to pixels with every other activation of the layer set to 0; yellow: the unit's receptive field")
     fig = deconv_figure(rows, title)
     info = {"layer": layer, "channel": channel, "split": None if image is not None else split,
             "images": [{"path": f, "value": r["value"], "position": r["position"], "receptive_field": r["receptive_field"]}
