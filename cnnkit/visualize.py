@@ -54,6 +54,8 @@ def curves(runs: Union[str, Path, list], metric: Optional[str] = None, out: Out 
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise CnnkitError("give at least one run directory")
+    if any((Path(r) / "sweep.json").is_file() or (Path(r) / "trials.json").is_file() for r in runs):
+        return _variant_curves(runs, metric, out)
     data = {}
     for r, label in zip(runs, run_labels(runs)):
         f = Path(r) / "metrics.csv"
@@ -67,6 +69,31 @@ def curves(runs: Union[str, Path, list], metric: Optional[str] = None, out: Out 
     fig = curves_figure(data, chosen)
     default = Path(runs[0]) / ("curves-compare.png" if len(runs) > 1 else "curves.png")
     return _finish(fig, {"metric": chosen, "runs": list(data)}, out, default)
+
+
+def _variant_curves(paths: list, metric: Optional[str], out: Out):
+    """Sweeps and --trials folders: one line per variant, the mean over its trials, with a
+    band from the lowest to the highest trial. Default file: FIRST/curves-variants.png."""
+    from cnnkit.engine.rundir import read_metrics
+    from cnnkit.experiments.compare import collect
+    from cnnkit.viz.curves import variant_curves_figure
+
+    variants: dict[str, list[list[dict]]] = {}
+    for v in collect([str(p) for p in paths]):
+        trials = [read_metrics(Path(r) / "metrics.csv") for r in v["runs"] if (Path(r) / "metrics.csv").is_file()]
+        if trials:
+            name = v["name"] if v["name"] not in variants else f"{v['name']} ({len(variants) + 1})"
+            variants[name] = trials
+    if not variants:
+        raise CnnkitError("no run of these sweeps has finished an epoch yet (no metrics.csv); let it train first")
+    keys = {k for trials in variants.values() for rows in trials for row in rows for k in row}
+    chosen = metric or next((m for m in ("accuracy", "dice", "pixel_accuracy") if f"val_{m}" in keys or f"train_{m}" in keys), "accuracy")
+    if f"val_{chosen}" not in keys and f"train_{chosen}" not in keys:
+        raise CnnkitError(f"no {chosen!r} column in these runs; columns: {', '.join(sorted(keys))}")
+    fig = variant_curves_figure(variants, chosen)
+    info = {"metric": chosen, "runs": list(variants), "variants": [{"name": n, "trials": len(t)} for n, t in variants.items()],
+            "band": "lowest to highest trial"}
+    return _finish(fig, info, out, Path(paths[0]) / "curves-variants.png")
 
 
 def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None):

@@ -21,7 +21,8 @@ def _done(fig, json_: bool) -> None:
 
 @app.command()
 def curves(
-    runs: Annotated[list[str], typer.Argument(help="Run directories (each with metrics.csv).")],
+    runs: Annotated[list[str], typer.Argument(help="Run directories (each with metrics.csv), or sweep / --trials folders "
+                                                   "(one line per variant: the mean over trials, a band from lowest to highest).")],
     metric: Annotated[Optional[str], typer.Option("--metric", help="accuracy, dice, pixel_accuracy, ... (default: from the runs).")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
@@ -29,6 +30,8 @@ def curves(
     """Loss and metric curves of one or several runs, overlaid (train dashed, validation solid).
 
     Example: cnnkit visualize curves runs/adam runs/sgd --out adam-vs-sgd.png
+
+    Example: cnnkit visualize curves sweeps/convnet-shapes   (writes sweeps/convnet-shapes/curves-variants.png)
     """
     from cnnkit import visualize
 

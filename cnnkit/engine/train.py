@@ -80,6 +80,8 @@ def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict
     values = recipe(name)
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
     config.policy = policy.decide(config, values, ds, given, d.world, device, arch, why)
+    if config.weights:  # checked against the model now, before anything trains
+        config.policy["notes"] += _check_weights(config, ds)
     if ds.val is None and config.val_split > 0 and "val_split" not in given:
         held = (key, config.val_split)
         if loaded is not None and held in loaded:
@@ -100,6 +102,18 @@ def _probe_model(model: str, input_shape, num_classes: int, options: Optional[di
     options = {k: v for k, v in (options or {}).items() if k != "pretrained"}
     with torch.device("meta"):
         return create_for_input(model, tuple(input_shape), num_classes, **options)
+
+
+def _check_weights(config: TrainConfig, ds) -> list[str]:
+    """--weights FILE against the model as it will be built (meta device: shapes only);
+    the lines saying which layers stay random."""
+    from cnnkit.models.weights_file import match, read_state_dict
+
+    if config.pretrained:
+        raise CnnkitError("--weights FILE and --pretrained both choose the starting weights; give one")
+    probe = _probe_model(config.model, ds.input_shape, ds.num_classes, config.model_options)
+    loaded, notes = match(probe, read_state_dict(config.weights), config.weights)
+    return [f"weights from {config.weights}: {len(loaded)} tensors checked against {config.model}"] + notes
 
 
 def _hold_out_validation(ds, fraction: float):
@@ -151,7 +165,7 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def build_model(config: TrainConfig, input_shape, num_classes: int) -> nn.Module:
+def build_model(config: TrainConfig, input_shape, num_classes: int, load_weights: bool = True) -> nn.Module:
     from cnnkit.models.init import init_weights
     from cnnkit.registry import create_for_input, get_spec
 
@@ -164,14 +178,19 @@ def build_model(config: TrainConfig, input_shape, num_classes: int) -> nn.Module
     model = create_for_input(config.model, tuple(input_shape), num_classes, **options)
     if config.init:
         init_weights(model, config.init)
+    if config.weights and load_weights:  # after --init: the file's weights win where they fit
+        from cnnkit.models.weights_file import load_into
+
+        load_into(model, config.weights)
     return model
 
 
-def _setup(config: TrainConfig, ds, device, d: distributed.Dist):
-    """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders."""
+def _setup(config: TrainConfig, ds, device, d: distributed.Dist, resume: bool = False):
+    """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders.
+    A resumed run loads its own weights from last.pt, not the --weights file again."""
     precision = resolve_precision(config.precision, device)
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
-    model = build_model(config, ds.input_shape, ds.num_classes)
+    model = build_model(config, ds.input_shape, ds.num_classes, load_weights=not resume)
     _data_init(model, ds)
     if config.bn_momentum is not None:
         from cnnkit.engine.speedpath import set_bn_momentum
@@ -326,7 +345,7 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
     config.out = str(run.path)
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
-    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device, d)
+    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device, d, resume)
     phases = parse_switch(config.switch, config.epochs, config.optimizer, config.lr)
     steps = len(train_loader)
     history: list[dict] = []

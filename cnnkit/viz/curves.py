@@ -64,6 +64,58 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "accuracy"):
     return fig
 
 
+def variant_curves_figure(variants: dict[str, list[list[dict]]], metric: str = "accuracy"):
+    """variants: {name: [rows of trial 1, rows of trial 2, ...]}: per variant and epoch the
+    mean over its trials (validation solid, training dashed) and a band from the lowest to
+    the highest trial (validation, or training where there is none), the figure a sweep's
+    report shows. An epoch reached by fewer trials (early stopping) averages those."""
+    import math
+
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(11, 4.4))
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    last = 1
+    for i, (name, trials) in enumerate(variants.items()):
+        colour = f"C{i % 10}"
+        for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
+            has_val = any(r.get(f"val_{key}") is not None for rows in trials for r in rows)
+            for split, style in (("train", "--"), ("val", "-")):
+                by_epoch: dict[int, list[float]] = {}
+                for rows in trials:
+                    for r in rows:
+                        v = r.get(f"{split}_{key}")
+                        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                            by_epoch.setdefault(int(r["epoch"]), []).append(float(v))
+                if not by_epoch:
+                    continue
+                epochs = sorted(by_epoch)
+                last = max(last, epochs[-1])
+                mean = [sum(by_epoch[e]) / len(by_epoch[e]) for e in epochs]
+                ax.plot(epochs, mean, style, color=colour, marker="o" if split == "val" and len(epochs) < 30 else None, ms=4,
+                        label=f"{name} {split} (n={len(trials)})" if split == "val" or not has_val else f"{name} {split}")
+                if split == ("val" if has_val else "train") and len(trials) > 1:
+                    ax.fill_between(epochs, [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs],
+                                    color=colour, alpha=0.18, linewidth=0)
+    trials = sorted({len(t) for t in variants.values()})
+    n = "/".join(map(str, trials))
+    for ax, key in ((ax_loss, "loss"), (ax_metric, metric)):
+        ax.set(xlabel="epoch", ylabel=key, title=f"{key}: mean of {n} trial(s), band lowest to highest")
+        if last <= 12:
+            ax.set_xticks(range(1, last + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, last + 0.5)
+        ax.margins(y=0.15)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.text(0.5, 0.005, "solid: validation, dashed: training; the band spans the trials (validation where there is one)",
+             ha="center", va="bottom", fontsize=8, color="0.3")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
 def plot_curves(runs: dict[str, list[dict]], path: str | Path, metric: str = "accuracy") -> Path:
     from cnnkit.viz.plots import save_figure
 

@@ -210,3 +210,23 @@ def test_compare_lists_only_metrics_it_accepts_and_takes_one_class(cli, sweep_di
     values = [json.loads((sweep_dir / "optimizer-sgd" / f"trial-{k}" / "summary.json").read_text())["test_per_class_accuracy"][name]
               for k in (1, 2)]
     assert rows[0]["values"] == pytest.approx(values)
+
+
+def test_curves_of_a_sweep_overlay_each_variants_mean_and_band(cli, sweep_dir):
+    """One line per variant: the mean over its trials per epoch; the band spans lowest to highest trial."""
+    from cnnkit import visualize
+    from cnnkit.engine.rundir import read_metrics
+
+    fig = visualize.curves(sweep_dir)
+    assert fig.cnnkit["variants"] == [{"name": "optimizer-sgd", "trials": 2}, {"name": "optimizer-adam", "trials": 2}]
+    metric_ax = fig.axes[1]
+    for name in ("optimizer-sgd", "optimizer-adam"):
+        vals = [read_metrics(sweep_dir / name / f"trial-{k}" / "metrics.csv")[0]["val_accuracy"] for k in (1, 2)]
+        line = next(ln for ln in metric_ax.lines if ln.get_label() == f"{name} val (n=2)")
+        assert list(line.get_ydata()) == pytest.approx([statistics.fmean(vals)])
+    bands = [c.get_paths()[0].vertices[:, 1] for c in metric_ax.collections]
+    sgd = [read_metrics(sweep_dir / "optimizer-sgd" / f"trial-{k}" / "metrics.csv")[0]["val_accuracy"] for k in (1, 2)]
+    assert min(bands[0]) == pytest.approx(min(sgd)) and max(bands[0]) == pytest.approx(max(sgd))
+    r = cli("visualize", "curves", sweep_dir, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["path"] == str(sweep_dir / "curves-variants.png") and (sweep_dir / "curves-variants.png").stat().st_size > 0
