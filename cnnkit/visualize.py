@@ -22,15 +22,32 @@ from cnnkit.errors import CnnkitError
 Out = Union[str, Path, bool, None]
 
 
-def _finish(fig, info: dict, out: Out, default: Path):
-    """Save when asked, attach the --json dict, return the figure."""
+def _finish(fig, info: dict, out: Out, default: Path, inputs=(), what: str = "visualize"):
+    """Save when asked (never over one of the figure's `inputs` or a file of the user's:
+    cnnkit.outputs), attach the --json dict, return the figure."""
     path = None
     if out:
         from cnnkit.viz.plots import save_figure
 
-        path = save_figure(fig, default if out is True else Path(out), tight=False)
+        path = save_figure(fig, default if out is True else Path(out), tight=False, inputs=inputs, what=what)
     fig.cnnkit = {"path": None if path is None else str(path), **info}
     return fig
+
+
+def _early(out: Out, inputs=()) -> None:
+    """An explicit --out the write rule refuses is refused before any work (cnnkit.outputs)."""
+    if out and out is not True:
+        from cnnkit.outputs import FIGURE, check_output
+
+        check_output(out, FIGURE, inputs)
+
+
+def _outside_data(out: Out, ckpt: dict) -> None:
+    """A figure that searches the training data is not written into that data's folder."""
+    if out and out is not True:
+        from cnnkit.outputs import check_outside, dataset_folders
+
+        check_outside(out, dataset_folders(ckpt.get("dataset")))
 
 
 def _load(checkpoint):
@@ -54,6 +71,8 @@ def curves(runs: Union[str, Path, list], metric: Optional[str] = None, out: Out 
     runs = [runs] if isinstance(runs, (str, Path)) else list(runs)
     if not runs:
         raise CnnkitError("give at least one run directory")
+    inputs = [Path(r) / "metrics.csv" for r in runs]
+    _early(out, inputs)
     if any((Path(r) / "sweep.json").is_file() or (Path(r) / "trials.json").is_file() for r in runs):
         return _variant_curves(runs, metric, out)
     data = {}
@@ -68,7 +87,7 @@ def curves(runs: Union[str, Path, list], metric: Optional[str] = None, out: Out 
         raise CnnkitError(f"no {chosen!r} column in these runs; columns: {', '.join(sorted(keys))}")
     fig = curves_figure(data, chosen)
     default = Path(runs[0]) / ("curves-compare.png" if len(runs) > 1 else "curves.png")
-    return _finish(fig, {"metric": chosen, "runs": list(data)}, out, default)
+    return _finish(fig, {"metric": chosen, "runs": list(data)}, out, default, inputs, "visualize curves")
 
 
 def _variant_curves(paths: list, metric: Optional[str], out: Out):
@@ -93,7 +112,7 @@ def _variant_curves(paths: list, metric: Optional[str], out: Out):
     fig = variant_curves_figure(variants, chosen)
     info = {"metric": chosen, "runs": list(variants), "variants": [{"name": n, "trials": len(t)} for n, t in variants.items()],
             "band": "lowest to highest trial"}
-    return _finish(fig, info, out, Path(paths[0]) / "curves-variants.png")
+    return _finish(fig, info, out, Path(paths[0]) / "curves-variants.png", [], "visualize curves")
 
 
 def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None):
@@ -109,6 +128,7 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
         sample,
     )
 
+    _early(out, [checkpoint])
     ckpt, model = _load(checkpoint)
     name = layer or get_spec(ckpt["model"]["name"]).first_conv
     weights = conv_weights(model, name)  # (O, C, kh, kw)
@@ -118,7 +138,8 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
     if weights.shape[1] not in (1, 3):  # a deep layer: the drawn sample
         info |= {"filters_shown": sample(weights.shape[0], MAX_FILTER_ROWS),
                  "input_channels_shown": sample(weights.shape[1], MAX_INPUT_COLUMNS)}
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-filters-{name}.png"),
+                   [checkpoint], "visualize filters")
 
 
 def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 16, out: Out = None):
@@ -131,6 +152,7 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
 
     if top < 1:
         raise CnnkitError(f"--top must be at least 1, not {top}")
+    _early(out, [checkpoint, image])
     ckpt, model = _load(checkpoint)
     source = _source_shape(image)
     x, img = prepare_image(ckpt, image)
@@ -145,7 +167,8 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
     title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
     fig = feature_maps_figure(maps, top, img, title)
     info = {"layer": layers[-1], "layers": {n: list(m.shape) for n, m in maps.items()}, "notes": notes}
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-features.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-features.png"),
+                   [checkpoint, image], "visualize features")
 
 
 def attribution(checkpoint, image, method: str = "saliency", target: Optional[int] = None, layer: Optional[str] = None,
@@ -160,6 +183,7 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
         raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if layer and method != "gradcam":  # the pixel methods explain the input, not a layer: refuse rather than ignore it
         raise CnnkitError(f"--layer is used by --method gradcam only; {method} attributes to the input pixels")
+    _early(out, [checkpoint, image])
     ckpt, model = _load(checkpoint)
     r = explain_image(ckpt, model, image, method, target, layer)
     where = f" on {r['layer']} ({r['map_size'][0]}x{r['map_size'][1]} map, upsampled)" if r["layer"] else ""
@@ -169,7 +193,8 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
     fig = attribution_figure(r["image"], r["map"], title, label, signed=method != "gradcam")
     info = {"method": method, "layer": r["layer"], "map_size": r["map_size"], "target": r["target"], "class_name": r["target_name"],
             "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": r["notes"]}
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"),
+                   [checkpoint, image], "visualize attribution")
 
 
 def segmentation(checkpoint, image, mask=None, out: Out = None):
@@ -180,6 +205,7 @@ def segmentation(checkpoint, image, mask=None, out: Out = None):
     from cnnkit.viz.palette import palette
     from cnnkit.viz.segmentation import segmentation_figure
 
+    _early(out, [checkpoint, image, mask])
     ckpt, model = _load(checkpoint)
     r = segment_image(ckpt, model, image, mask)
     names = list(ckpt["class_names"] or [])
@@ -190,7 +216,8 @@ def segmentation(checkpoint, image, mask=None, out: Out = None):
     s = r["scores"] or {}
     info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": r["notes"],
             "dice": s.get("Dice"), "iou": s.get("IoU"), "pixel_accuracy": s.get("pixel acc")}
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"),
+                   [checkpoint, image, mask], "visualize segmentation")
 
 
 def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = None, class_index: Optional[int] = None,
@@ -209,6 +236,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     from cnnkit.viz.maximize import maximize as ascend
     from cnnkit.viz.maximize import maximize_figure, similarity_words, top_activating
 
+    _early(out, [checkpoint])
     if channels is not None:
         return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool)
     seeds = 3 if seeds is None else seeds
@@ -218,6 +246,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     ckpt, model = _load(checkpoint)
+    _outside_data(out, ckpt)
     names = list(ckpt["class_names"] or [])
     c, h, w = ckpt["input_shape"]
     if class_index is not None:
@@ -257,7 +286,8 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
             "similarity": result["similarity"],
             "top_images": tops}
     slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"),
+                   [checkpoint], "visualize maximize")
 
 
 def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool):
@@ -280,6 +310,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     chans = parse_channels(channels)
     ckpt, model = _load(checkpoint)
+    _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
     norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
@@ -303,7 +334,8 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     info = {"layer": layer, "channels": chans, "scores": [float(v) for v in result["scores"]],
             "random_scores": [float(v) for v in result["random_scores"]], "top_images": tops}
     slug = f"{layer}-channels-{chans[0]}-{chans[-1]}"
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"),
+                   [checkpoint], "visualize maximize")
 
 
 def _channel_words(chans: list[int]) -> str:
@@ -332,7 +364,9 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         raise CnnkitError(f"--top must be at least 1, not {top}")
     if split not in ("train", "test"):
         raise CnnkitError(f"--split is train or test, not {split!r}")
+    _early(out, [checkpoint, image])
     ckpt, model = _load(checkpoint)
+    _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
     names = list(ckpt["class_names"] or [])
@@ -372,4 +406,5 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     info = {"layer": layer, "channel": channel, "split": None if image is not None else split,
             "images": [{"path": f, "value": r["value"], "position": r["position"], "receptive_field": r["receptive_field"]}
                        for f, r in zip(files, rows)]}
-    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-deconv-{layer}-{channel}.png"))
+    return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-deconv-{layer}-{channel}.png"),
+                   [checkpoint, image], "visualize deconv")

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from cnnkit.atomic import write_atomic_with
 from cnnkit.errors import CnnkitError
+from cnnkit.outputs import CHECKPOINT, write_output
 
 FORMAT = "cnnkit-checkpoint"
 VERSION = 1
@@ -65,11 +65,11 @@ def checkpoint_dict(model: nn.Module, input_shape, class_names=None, normalizati
 
 def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
     """Write atomically: a temporary file in the same folder, then os.replace, so a
-    crash mid-write never leaves a truncated checkpoint under the real name."""
+    crash mid-write never leaves a truncated checkpoint under the real name. Only where
+    the write rule (cnnkit.outputs) allows a checkpoint: never over a file of the user's."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_atomic_with(path, lambda f: torch.save(checkpoint, f), binary=True, fsync=True)
+        write_output(path, CHECKPOINT, lambda f: torch.save(checkpoint, f), binary=True, fsync=True)
     except RuntimeError as e:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
         raise CheckpointError(f"cannot write {path}: {str(e).splitlines()[0][:160]}; is the disk full? "
                               "free some space or choose another --out") from None

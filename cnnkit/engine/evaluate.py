@@ -8,6 +8,7 @@ from typing import Optional
 
 import torch
 
+from cnnkit import outputs as O
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
@@ -65,6 +66,17 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     spec = dataset or ckpt.get("dataset")
     if not spec:
         raise CnnkitError(f"{path} does not record its dataset; pass --dataset")
+    out = Path(out_dir) if out_dir else Path(path).parent
+    if out.exists() and not out.is_dir():
+        raise CnnkitError(f"--out {out} is a file; give a folder for the confusion matrix / per-image CSV")
+    stem = f"{Path(path).stem}-{split}"
+    # The write rule (cnnkit.outputs), before any work: never over a file of the user's or the
+    # checkpoint, never inside the dataset folder it reads.
+    O.check_outside(out, O.dataset_folders(spec), "--out")
+    files = ({f"{stem}-confusion.csv": O.TABLE, f"{stem}-confusion.png": O.FIGURE} if ckpt["task"] == "classification"
+             else {f"{stem}-per-image.csv": O.TABLE})
+    for name, kind in files.items():
+        O.check_output(out / name, kind, [path], "--out")
     c = ckpt["input_shape"][0]
     ds = load_dataset(spec, checkpoint_data_options(ckpt, data_dir, same_data=spec == ckpt.get("dataset")))
     if ds.task != ckpt["task"]:
@@ -82,8 +94,6 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
         for x, y in loader:
             meter.update(forward_tta(model, x, ds.task, tta).float(), y)
     metrics = meter.compute()
-    out = Path(out_dir) if out_dir else Path(path).parent
-    stem = f"{Path(path).stem}-{split}"
     result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
               "tta": tta not in (False, None, "none"),
               "class_names": ds.class_names, **metrics}
@@ -92,25 +102,29 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
         from cnnkit.viz.plots import plot_confusion
 
         cm = meter.confusion  # also in result["confusion_matrix"], from compute()
-        csv_path = out / f"{stem}-confusion.csv"
-        with open(csv_path, "w", newline="") as f:
+
+        def table(f):
             wr = csv.writer(f)
             wr.writerow(["true \\ predicted", *ds.class_names])
             for name, row in zip(ds.class_names, cm.tolist()):
                 wr.writerow([name, *row])
+
+        csv_path = O.write_output(out / f"{stem}-confusion.csv", O.TABLE, table, inputs=[path])
         result["confusion_csv"] = str(csv_path)
-        result["confusion_png"] = str(plot_confusion(cm, ds.class_names, out / f"{stem}-confusion.png"))
+        result["confusion_png"] = str(plot_confusion(cm, ds.class_names, out / f"{stem}-confusion.png", inputs=[path]))
     else:
         per = meter.per_image()
-        csv_path = out / f"{stem}-per-image.csv"
         files = data.files or [f"{split}[{i}]" for i in range(len(data))]
-        with open(csv_path, "w", newline="") as f:
+
+        def table(f):
             wr = csv.writer(f)
             wr.writerow(["image", *[f"dice_{n}" for n in ds.class_names], *[f"iou_{n}" for n in ds.class_names], "dice_macro"])
             for i, name in enumerate(files):
                 d, j = per["dice"][i], per["iou"][i]
                 cell = lambda v: "" if v != v else f"{float(v):.6f}"  # empty: class absent from prediction and target
                 wr.writerow([name, *map(cell, d), *map(cell, j), cell(d.nanmean())])
+
+        csv_path = O.write_output(out / f"{stem}-per-image.csv", O.TABLE, table, inputs=[path])
         result["per_image_csv"] = str(csv_path)
     return result
 
@@ -165,6 +179,13 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
     tta = tta_of(ckpt.get("config", {}))  # the run's TTA level (e.g. six views), as evaluate and the run's test
     seg = ckpt["task"] == "segmentation"
     out = Path(out_dir) if out_dir else Path(path).parent / "predictions"
+    if seg:  # the write rule (cnnkit.outputs): masks go to a folder of their own, new names only
+        if out.exists() and not out.is_dir():
+            raise CnnkitError(f"--out {out} is a file; give a folder for the masks")
+        for p in images:
+            if O.same_file(Path(p).parent, out):
+                raise CnnkitError(f"--out {out} is the folder of the image {p}; choose another folder for the masks, "
+                                  "so they are not mixed with the images")
     results = []
     for p in images:
         source = _source_shape(p)
@@ -200,14 +221,21 @@ def _write_mask(folder: Path, stem: str, mask: torch.Tensor, num_classes: int, i
         im.putpalette(palette(num_classes, ignore_index).pil_palette())
     else:
         im = Image.fromarray(arr.astype("uint16"))  # 16-bit grey: no palette holds that many classes
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Software", "cnnkit predict")  # the mark by which cnnkit knows its own mask (cnnkit.outputs)
     buf = io.BytesIO()
-    im.save(buf, format="PNG")
+    im.save(buf, format="PNG", pnginfo=info)
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(1, 100_000):
         target = folder / (f"{stem}_mask.png" if n == 1 else f"{stem}_mask-{n}.png")
         try:
             with open(target, "xb") as f:
                 f.write(buf.getvalue())
+            O.record_written(folder, target.name, O.MASK)
+            if O.folder_role(folder.parent) == "run":  # RUN/predictions/: --overwrite of the run clears it too
+                O.record_written(folder.parent, folder.name, O.FOLDER)
             return target
         except FileExistsError:
             continue

@@ -1,36 +1,34 @@
 """The run directory (../shared/CLI.md): config.json, metrics.csv, last.pt, best.pt,
 curves.png, summary.json. Every file is replaced atomically.
 
-One process owns a run directory while it writes (engine/runlock.py). `--overwrite`
-clears only what cnnkit itself wrote there (OWNED_NAMES / OWNED_PATTERNS and the
-trial folders), never a file of the user's.
+One process owns a run directory while it writes (engine/runlock.py). What may be
+written where, and what `--overwrite` clears, is cnnkit.outputs (the write rule): every
+file here is recorded in the folder's manifest, and --overwrite removes only those.
 """
 
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
 import json
 import math
-import shutil
 from pathlib import Path
 
-from cnnkit.atomic import write_atomic_with
+from cnnkit import outputs as O
 from cnnkit.engine.runlock import LOCK_NAME, RunLock
 from cnnkit.errors import CnnkitError
 
-# What cnnkit writes into a run / trials / sweep directory (train, evaluate, visualize, report).
-OWNED_NAMES = {"config.json", "metrics.csv", "last.pt", "best.pt", "curves.png", "summary.json", "trials.json",
-               "sweep.json", "report.html", "curves-compare.png", "tensorboard",
-               "model-source.py"}  # the copy of the model file a run was trained on (models/source.py)
-OWNED_PATTERNS = ("best-*.png", "last-*.png", "best-*.csv", "last-*.csv", ".*.tmp", ".config.json.*", ".metrics.csv.*",
-                  ".summary.json.*", ".trials.json.*", ".sweep.json.*", "events.out.tfevents.*")
+# The files a run writes in its folder, and their kinds (a file of the user's under one of
+# these names makes the folder unusable for a run: it is never replaced).
+RUN_FILES = {"config.json": O.RECORD, "metrics.csv": O.RECORD, "summary.json": O.RECORD, "last.pt": O.CHECKPOINT,
+             "best.pt": O.CHECKPOINT, "curves.png": O.FIGURE, "trials.json": O.RECORD,
+             "model-source.py": O.SOURCE}  # the copy of the model file a run was trained on (models/source.py)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Readers see the old or the new file, never half (cnnkit.atomic)."""
-    write_atomic_with(path, lambda f: f.write(text))
+def write_atomic(path: Path, text: str, kind: str = O.RECORD, inputs=()) -> None:
+    """Readers see the old or the new file, never half (cnnkit.atomic); only where the write
+    rule allows a file of `kind` (cnnkit.outputs), recorded in the folder's manifest."""
+    O.write_output(path, kind, lambda f: f.write(text), inputs=inputs)
 
 
 class RunDir:
@@ -50,16 +48,23 @@ class RunDir:
     def release(self) -> None:
         self.lock.release()
 
-    def create(self, overwrite: bool = False) -> RunDir:
-        """Take the folder for a new run: locked, and empty of an earlier run (cleared with overwrite)."""
+    def create(self, overwrite: bool = False, nested: bool = False) -> RunDir:
+        """Take the folder for a new run: locked, and empty of an earlier run (cleared with
+        overwrite). Refused in a sweep folder, inside another run or sweep (unless `nested`:
+        a trial or variant cnnkit places itself), and where a file of the user's has a name
+        the run writes."""
+        O.check_new_folder(self.path, "run", nested)
         self.acquire()
-        if (self.path / "config.json").exists() or (self.path / "trials.json").exists():
-            if not overwrite:
-                self.release()
+        try:
+            if O.folder_role(self.path) == "run" and not overwrite:
                 raise CnnkitError(f"{self.path} already holds a run; continue it with --resume {self.path}, "
-                                  "choose another --out, or pass --overwrite")
+                                  "choose another --out, or pass --overwrite to delete that run's files")
+            O.check_collisions(self.path, RUN_FILES)  # before anything is cleared: a refusal loses nothing
+        except BaseException:
+            self.release()
+            raise
         if overwrite:
-            clear_owned(self.path)
+            O.clear_written(self.path)
         return self
 
     def abandon(self) -> None:
@@ -105,35 +110,8 @@ class RunDir:
 
 
 def clear_owned(directory: Path) -> list[Path]:
-    """Delete what cnnkit wrote in `directory` (see OWNED_NAMES): run files, trial and sweep
-    variant folders that are themselves cnnkit directories. Returns what was removed."""
-    removed = []
-    if not directory.is_dir():
-        return removed
-    for child in sorted(directory.iterdir()):
-        name = child.name
-        if name == LOCK_NAME:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            if name == "tensorboard":  # event files only cnnkit writes there
-                shutil.rmtree(child)
-                removed.append(child)
-            elif _is_cnnkit_dir(child):  # trial-k/ or a sweep variant
-                removed += clear_owned(child)
-                (child / LOCK_NAME).unlink(missing_ok=True)
-                try:
-                    child.rmdir()
-                except OSError:
-                    pass  # a user's file inside keeps it
-            continue
-        if name in OWNED_NAMES or any(fnmatch.fnmatch(name, p) for p in OWNED_PATTERNS):
-            child.unlink()
-            removed.append(child)
-    return removed
-
-
-def _is_cnnkit_dir(path: Path) -> bool:
-    return any((path / n).exists() for n in ("config.json", "trials.json", "sweep.json", "last.pt", LOCK_NAME))
+    """What --overwrite removes: only the files cnnkit recorded writing (cnnkit.outputs.clear_written)."""
+    return O.clear_written(directory)
 
 
 def differences(recorded: dict, wanted: dict, keys=None) -> list[str]:

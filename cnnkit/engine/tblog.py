@@ -42,8 +42,15 @@ class TensorBoardLog:
     def __init__(self, run_dir: str | Path):
         from torch.utils.tensorboard import SummaryWriter
 
+        from cnnkit import outputs
+
         self.run_dir = Path(run_dir)
-        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        log_dir = self.run_dir / "tensorboard"
+        if not log_dir.exists() or outputs.owned_kind(log_dir) == outputs.LOG:
+            # listed in the run's manifest: --overwrite removes only its event files (a folder of the
+            # user's under this name gets new event files beside theirs and is never cleared)
+            outputs.record_written(self.run_dir, "tensorboard", outputs.LOG)
+        self.writer = SummaryWriter(log_dir=str(log_dir))
         self.losses: list = []  # this epoch's per-step loss tensors (0-dim, on the device)
         self.batches = 0
 

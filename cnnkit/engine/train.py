@@ -21,6 +21,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from cnnkit import outputs
 from cnnkit.data.augment import Augment
 from cnnkit.data.catalog import DataOptions, dataset_task, load_dataset
 from cnnkit.data.loader import BatchLoader
@@ -309,8 +310,10 @@ def _checkpoint(model, ds, config, epoch, history, best, bad_epochs, trainer=Non
     return checkpoint_dict(model, ds.input_shape, ds.class_names, ds.normalization, **extra)
 
 
-def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: bool = False, overwrite: bool = False) -> dict:
-    """Run (or continue, with resume=True and config.out set) one training run.
+def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: bool = False, overwrite: bool = False,
+          nested: bool = False) -> dict:
+    """Run (or continue, with resume=True and config.out set) one training run. `nested`:
+    a trial or sweep variant that cnnkit itself places inside its trials / sweep folder.
 
     Returns the summary dict that is also written to summary.json."""
     d, device = distributed.init(resolve_device(config.device))
@@ -325,8 +328,9 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
         with distributed.main_first(d):
             ds = load_dataset(config.dataset, data_options(config))
     run = RunDir(d.broadcast(str(config.out or default_out(config))))  # one name, though the ranks' clocks differ
+    outputs.check_outside(run.path, outputs.dataset_folders(config.dataset))  # the write rule (cnnkit.outputs)
     # Rank 0 owns the folder for the run's life (a second writer gets RunBusy naming its PID).
-    distributed.on_main(d, run.acquire if resume else (lambda: run.create(overwrite)))
+    distributed.on_main(d, run.acquire if resume else (lambda: run.create(overwrite, nested)))
     try:
         with tblog.logging(config.log if d.is_main else None, run.path, progress) as progress:  # rank 0 logs
             return _train_in(run, config, ds, d, device, progress, resume)
@@ -532,13 +536,16 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
     base = Path(config.out or default_out(config))
     d = distributed.from_env()
     base_run = RunDir(base)  # locked for the whole set; --overwrite clears old trial folders and trials.json
+    outputs.check_outside(base, outputs.dataset_folders(config.dataset))
     distributed.on_main(d, lambda: base_run.create(overwrite))
     results = []
     try:
         for k in range(trials):
             c = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=str(base / f"trial-{k + 1}")))
             progress("trial", trial=k + 1, trials=trials, seed=c.seed)
-            results.append(train(c, ds, progress, overwrite=overwrite))
+            if d.is_main:  # listed in the set's manifest: --overwrite of the set clears it
+                outputs.record_written(base, f"trial-{k + 1}", outputs.FOLDER)
+            results.append(train(c, ds, progress, overwrite=overwrite, nested=True))
     finally:
         if d.is_main:
             base_run.release()

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from cnnkit import outputs as O
 from cnnkit.data.catalog import dataset_task
 from cnnkit.engine.rundir import RunDir, read_metrics, write_atomic
 from cnnkit.errors import CnnkitError
@@ -57,6 +58,8 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
     if not target.is_dir():
         raise CnnkitError(f"{target}: no such directory; give a run, trials or sweep directory")
     kind = kind_of(target)
+    path = Path(out) if out else target / "report.html"
+    O.check_output(path, O.REPORT)  # the write rule, before the long work: never over a run's or a user's file
     if kind == "run":  # an unfinished run has no summary.json yet, which collect() needs
         variants = [{"name": target.name, "settings": {}, "runs": [str(target)]}]
     else:
@@ -65,6 +68,7 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
     every = [r for rs in runs.values() for r in rs]
     if not every:
         raise CnnkitError(f"{target} has no runs yet; run the sweep first")
+    O.check_outside(path, [d for r in every for d in O.dataset_folders(r.config.get("dataset"))])
     first = every[0]
     task = (first.summary or {}).get("task") or dataset_task(first.config.get("dataset", "shapes"))
     table = _comparison(target, kind)
@@ -84,9 +88,7 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
     subtitle = {"run": f"run {target}", "trials": f"{len(every)} trials in {target}",
                 "sweep": f"sweep {target}: {len(variants)} variants, {len(every)} runs"}[kind]
     page = H.page(f"cnnkit report: {title}", subtitle, sections)
-    path = Path(out) if out else target / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, page)
+    write_atomic(path, page, O.REPORT)
     return {"report": str(path), "kind": kind, "sections": [s.id for s in sections], "bytes": len(page.encode())}
 
 

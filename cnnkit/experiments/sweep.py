@@ -23,6 +23,8 @@ from typing import Optional
 from cnnkit.engine.config import TrainConfig
 from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
+from cnnkit.outputs import (FOLDER, check_new_folder, check_outside, dataset_folders, is_legacy_folder, owned_kind,
+                            record_written, written)
 
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"model", "dataset", "out", "seed", "model_options"}
 FILE_KEYS = ("model", "dataset", "trials", "out", "train", "vary", "variant")
@@ -218,10 +220,13 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                     if k == 0:
                         for line in variant["policy"]:
                             progress("note", text=line)
+                if d.is_main:  # listed in the manifests: --overwrite of the sweep clears them
+                    record_written(out, run.parent.name, FOLDER)
+                    record_written(run.parent, run.name, FOLDER)
                 if (run / "last.pt").exists() and (run / "config.json").exists():
                     train(resume_config(run, configs[str(run)].epochs), data[str(run)], quiet, resume=True)
                     continue
-                train(configs[str(run)], data[str(run)], quiet, overwrite=True)
+                train(configs[str(run)], data[str(run)], quiet, overwrite=True, nested=True)
     finally:
         if d.is_main:
             lock.release()
@@ -254,6 +259,8 @@ def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> str:
     other settings is refused, naming them, unless `overwrite`: then those runs alone are
     deleted and trained again. Returns a line saying what was kept and what re-runs
     ('' for a new sweep)."""
+    check_new_folder(lock.path, "sweep")  # not a run folder, not inside a run or another sweep
+    check_outside(lock.path, dataset_folders(sweep["dataset"]))
     lock.acquire()
     try:
         try:
@@ -291,7 +298,8 @@ def _claim(lock: RunDir, sweep: dict, configs: dict, overwrite: bool) -> str:
                         _remove_empty(Path(run))
                     _remove_empty(lock.path / str(v.get("name", "")))
             for name in ("sweep.json", "report.html"):  # the sweep's own files; the runs are dealt with above
-                (lock.path / name).unlink(missing_ok=True)
+                if owned_kind(lock.path / name) is not None:  # a file of the user's under that name stays
+                    (lock.path / name).unlink(missing_ok=True)
             if old is None and not (lock.path / "sweep.json").exists():
                 _clear_unplanned(lock.path, planned)
         parts = []
@@ -346,10 +354,8 @@ def _variants_of(runs, root: Path) -> str:
 def _clear_unplanned(path: Path, planned: set[str]) -> None:
     """--overwrite on a folder whose sweep.json was damaged: what cnnkit wrote there, except
     the planned variants' folders (their runs were checked one by one)."""
-    from cnnkit.engine.rundir import _is_cnnkit_dir
-
     for child in sorted(path.iterdir()):
-        if child.is_dir() and child.name not in planned and _is_cnnkit_dir(child):
+        if child.is_dir() and child.name not in planned and (written(child) is not None or is_legacy_folder(child)):
             clear_owned(child)
             _remove_empty(child)
 

@@ -8,7 +8,6 @@ so a 100-frame GIF takes a fraction of a second.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,26 +52,9 @@ def check_out_path(path: str | Path, suffixes: tuple[str, ...] = SUFFIXES) -> Pa
         raise CnnkitError(f"--out {path} must end in {' or '.join(suffixes)}: this is one still picture")
     if path.is_dir():
         raise CnnkitError(f"--out {path} is a folder; give a file name such as {path / 'conv.gif'}")
-    if path.exists() and not is_drawing(path):
-        raise CnnkitError(f"{path} exists and was not drawn by cnnkit draw; choose another --out "
-                          "(or delete it yourself) so it is not overwritten")
-    return path
+    from cnnkit.outputs import FIGURE, check_output
 
-
-def is_drawing(path: Path) -> bool:
-    """True for a GIF / PNG / SVG that carries our mark (a comment or text chunk)."""
-    if path.suffix.lower() == ".svg":
-        return f"<!-- {MARK} -->" in path.read_bytes()[:4096].decode("utf-8", "replace")
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            info = im.info
-    except Exception:  # not an image at all: not ours
-        return False
-    comment = info.get("comment", b"")
-    return MARK in (comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)) \
-        or info.get("Software") == MARK
+    return check_output(path, FIGURE)  # the write rule: an earlier cnnkit figure may be replaced, nothing else
 
 
 @dataclass
@@ -420,7 +402,7 @@ def _write_gif(renderers, head, foot, text_w, path: Path, fps: float) -> None:
             rd.draw_step(cv, M, top, t, str(len(rd.v.frames)))
             # A fixed palette: no per-frame colour search, and identical colours in every frame.
             frames.append(cv.image.quantize(palette=palette, dither=Image.Dither.NONE))
-    _atomic(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+    _atomic(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
                                              duration=int(1000 / fps), loop=0, optimize=False, comment=MARK))
 
 
@@ -469,29 +451,25 @@ def _write_sheet(renderers, head, foot, text_w, path: Path) -> None:
 def save_canvas(cv, path: Path) -> None:
     """A finished PilCanvas as PNG or an SvgCanvas as SVG, marked as ours, atomically."""
     if isinstance(cv, SvgCanvas):
-        _atomic(path, lambda tmp: Path(tmp).write_text(cv.svg().replace("\n", f"\n<!-- {MARK} -->\n", 1)))
+        _atomic(path, lambda f: f.write(cv.svg().replace("\n", f"\n<!-- {MARK} -->\n", 1)), binary=False)
     else:
         from PIL.PngImagePlugin import PngInfo
 
         info = PngInfo()
         info.add_text("Software", MARK)
-        _atomic(path, lambda tmp: cv.image.save(tmp, format="PNG", optimize=True, pnginfo=info))
+        _atomic(path, lambda f: cv.image.save(f, format="PNG", optimize=True, pnginfo=info))
 
 
-def _atomic(path: Path, write) -> None:
-    """Write to a temporary file beside `path`, then rename: no half-written figure.
-    A binary buffer instead of a path (render_bytes) is written directly."""
+def _atomic(path: Path, write, binary: bool = True) -> None:
+    """write(f) on a temporary file, then rename (no half-written figure), where the write
+    rule allows a figure (cnnkit.outputs). A binary buffer instead of a path (render_bytes)
+    is written directly."""
     if not isinstance(path, Path):
         write(path)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from cnnkit.outputs import FIGURE, write_output
+
+    write_output(path, FIGURE, write, binary=binary)
 
 
 def draw_layer(op: str, out: str | Path, size: str | None = None, kernel: str | None = None,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
-
-from cnnkit.errors import CnnkitError
 
 
 def agg_pyplot():
@@ -25,25 +22,24 @@ def agg_pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path, tight: bool = True) -> Path:
-    """Write the figure as a PNG atomically (a viewer never sees half a file) and close it."""
+def save_figure(fig, path: str | Path, tight: bool = True, inputs=(), what: str = "figure") -> Path:
+    """Write the figure as a PNG atomically (a viewer never sees half a file) and close it.
+
+    Only where the write rule allows a figure (cnnkit.outputs): never over a file of the
+    user's or over one of the command's `inputs`. The PNG carries the text chunk
+    "Software: cnnkit <what>", by which a later figure knows it may replace it."""
+    from cnnkit.outputs import FIGURE, check_output, write_output
+
     plt = agg_pyplot()
-    if tight and fig.get_layout_engine() is None:  # figures built with a layout engine keep theirs
-        fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir():
-        raise CnnkitError(f"{path} is a folder; give a PNG file name")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")  # per process: two writers never share one
     try:
-        fig.savefig(tmp, dpi=100)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a failed save leaves no half file behind
-        raise
+        check_output(path, FIGURE, inputs)  # before the layout work: a refusal costs nothing
+        if tight and fig.get_layout_engine() is None:  # figures built with a layout engine keep theirs
+            fig.tight_layout()
+        return write_output(path, FIGURE, lambda f: fig.savefig(f, format="png", dpi=100,
+                                                                metadata={"Software": f"cnnkit {what}"}),
+                            binary=True, inputs=inputs)
     finally:
         plt.close(fig)
-    return path
 
 
 def confusion_figure(cm: torch.Tensor, class_names: list[str]):
@@ -71,9 +67,9 @@ def confusion_figure(cm: torch.Tensor, class_names: list[str]):
     return fig
 
 
-def plot_confusion(cm: torch.Tensor, class_names: list[str], path: str | Path) -> Path:
-    """confusion_figure, written to path."""
-    return save_figure(confusion_figure(cm, class_names), path)
+def plot_confusion(cm: torch.Tensor, class_names: list[str], path: str | Path, inputs=()) -> Path:
+    """confusion_figure, written to path (never over one of the command's `inputs`: cnnkit.outputs)."""
+    return save_figure(confusion_figure(cm, class_names), path, inputs=inputs, what="evaluate")
 
 
 def plot_variant_scores(values: dict[str, list[float]], metric: str, path: str | Path) -> Path:

@@ -117,14 +117,19 @@ def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(tmp_path, cli, m
 def test_overwrite_clears_what_cnnkit_wrote_only(tmp_path, cli):
     out = tmp_path / "t"
     assert cli("train", *TINY, "--epochs", "1", "--trials", "3", "--out", out).exit_code == 0
-    (out / "report.html").write_text("old report")
-    (out / "trial-1" / "best-test-confusion.png").write_bytes(b"old")
+    assert cli("report", out).exit_code == 0  # cnnkit's own files in the folder: removed by --overwrite
+    assert cli("evaluate", out / "trial-1" / "best.pt").exit_code == 0
+    (out / "report-notes.html").write_text("mine")  # the user's files: kept, byte for byte
     (out / "mine.txt").write_text("keep")
+    (out / "trial-3" / "best-photo.png").write_bytes(b"photo")
     assert_clean_error(cli("train", *TINY, "--epochs", "1", "--trials", "2", "--out", out), "--overwrite")
     r = cli("train", *TINY, "--epochs", "1", "--trials", "2", "--out", out, "--overwrite")
     assert r.exit_code == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["mine.txt", "trial-1", "trial-2", "trials.json"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "mine.txt", "report-notes.html", "trial-1", "trial-2", "trial-3", "trials.json"]
     assert not (out / "trial-1" / "best-test-confusion.png").exists()
+    assert sorted(p.name for p in (out / "trial-3").iterdir()) == ["best-photo.png"]
+    assert (out / "trial-3" / "best-photo.png").read_bytes() == b"photo"
     assert len(json.loads((out / "trials.json").read_text())["runs"]) == 2
 
 
@@ -142,12 +147,17 @@ def test_resume_keeps_the_runs_settings_and_records_new_epochs(tmp_path, cli):
 
 
 def test_clear_owned_and_differences(tmp_path):
+    from cnnkit.outputs import TABLE, record_written
+
     d = tmp_path / "d"
     RunDir(d).create()
-    for name in ("config.json", "summary.json", "curves.png", "best-test-confusion.csv", "data.csv", "model.pt"):
+    (d / "config.json").write_text('{"model": "convnet", "dataset": "shapes"}')  # a run from before manifests
+    for name in ("summary.json", "curves.png", "best-test-confusion.csv", "data.csv", "model.pt"):
         (d / name).write_text("x")
     removed = {p.name for p in clear_owned(d)}
-    assert removed == {"config.json", "summary.json", "curves.png", "best-test-confusion.csv"}
+    assert removed == {"config.json", "summary.json", "curves.png"}  # its exact names only
+    record_written(d, "best-test-confusion.csv", TABLE)  # with a manifest: what it lists
+    assert {p.name for p in clear_owned(d)} == {"best-test-confusion.csv"}
     assert sorted(p.name for p in d.iterdir()) == [".cnnkit.lock", "data.csv", "model.pt"]
     assert differences({"lr": 0.05, "widths": [8, 16], "epochs": 3}, {"lr": 0.05, "widths": (8, 16), "epochs": 3}) == []
     assert differences({"lr": 0.05, "momentum": 0.9}, {"lr": 0.1, "momentum": 0.9}) == ["lr 0.05 -> 0.1"]

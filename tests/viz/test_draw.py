@@ -205,11 +205,11 @@ def test_frame_cap_says_so(cli, tmp_path):
 def test_never_overwrites_a_file_it_did_not_draw(cli, tmp_path):
     mine = tmp_path / "notes.png"
     mine.write_text("my coursework notes")
-    assert_clean_error(cli("draw", "conv", "--in", "5", "--k", "3", "--out", mine), "not drawn by cnnkit")
+    assert_clean_error(cli("draw", "conv", "--in", "5", "--k", "3", "--out", mine), "not a file cnnkit wrote")
     assert mine.read_text() == "my coursework notes"
     photo = tmp_path / "photo.png"
     Image.new("RGB", (4, 4)).save(photo)
-    assert_clean_error(cli("draw", "conv", "--in", "5", "--k", "3", "--out", photo), "not drawn by cnnkit")
+    assert_clean_error(cli("draw", "conv", "--in", "5", "--k", "3", "--out", photo), "not a file cnnkit wrote")
     ours = tmp_path / "ours.gif"
     assert cli("draw", "conv", "--in", "5", "--k", "3", "--out", ours).exit_code == 0
     assert cli("draw", "conv", "--in", "4", "--k", "3", "--out", ours).exit_code == 0  # a redraw replaces it
