@@ -23,8 +23,16 @@ from typing import Optional
 from cnnkit.engine.config import TrainConfig
 from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
-from cnnkit.outputs import (FOLDER, check_new_folder, check_outside, dataset_folders, is_legacy_folder, owned_kind,
-                            record_written, written)
+from cnnkit.outputs import (
+    FOLDER,
+    check_new_folder,
+    check_outside,
+    dataset_folders,
+    is_legacy_folder,
+    owned_kind,
+    record_written,
+    written,
+)
 
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"model", "dataset", "out", "seed", "model_options"}
 FILE_KEYS = ("model", "dataset", "trials", "out", "train", "vary", "variant")
