@@ -45,7 +45,7 @@ MARKED = {FIGURE, REPORT, MASK}  # kinds that carry their own mark, so need no m
 # What a folder written before manifests existed holds under cnnkit's own names.
 LEGACY_NAMES = {"config.json": RECORD, "metrics.csv": RECORD, "summary.json": RECORD, "trials.json": RECORD,
                 "sweep.json": RECORD, "last.pt": CHECKPOINT, "best.pt": CHECKPOINT, "curves.png": FIGURE,
-                "curves-compare.png": FIGURE, "report.html": REPORT, "tensorboard": LOG}
+                "curves-compare.png": FIGURE, "tensorboard": LOG}  # (report.html: known by its mark)
 RUN_MARKERS = ("config.json", "trials.json")  # a run (or a set of trials) lives here
 SWEEP_MARKER = "sweep.json"
 
@@ -56,10 +56,16 @@ def record_written(folder: str | Path, name: str, kind: str) -> None:
     """Note in `folder`'s manifest that cnnkit wrote `name` (a file or subfolder of
     `folder`) of `kind`, so a later write may replace it and --overwrite may remove it."""
     folder = Path(folder)
-    if (written(folder) or {}).get(name) == kind:
+    have = written(folder)
+    if (have or {}).get(name) == kind:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"name": name, "kind": kind}) + "\n"
+    entries = {name: kind}
+    if have is None and is_legacy_folder(folder):
+        # The first manifest of a folder an earlier cnnkit wrote (a resumed old run) lists what
+        # that cnnkit wrote too: from now on the manifest alone says what is cnnkit's.
+        entries = {**legacy_entries(folder), name: kind}
+    line = "".join(json.dumps({"name": n, "kind": k}) + "\n" for n, k in entries.items())
     fd = os.open(folder / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     try:
         os.write(fd, line.encode())  # one short O_APPEND write: concurrent writers interleave whole lines
@@ -123,7 +129,22 @@ def owned_kind(path: str | Path) -> Optional[str]:
             return marked
     if listed is None and path.name in LEGACY_NAMES and is_legacy_folder(path.parent):
         return LEGACY_NAMES[path.name]
+    if listed is None and path.is_dir() and is_legacy_folder(path.parent) and is_legacy_folder(path):
+        return FOLDER  # a trial or variant folder of an earlier cnnkit
     return None
+
+
+def legacy_entries(folder: Path) -> dict[str, str]:
+    """What an earlier cnnkit (no manifest) wrote in `folder`: its exact names, a report that
+    carries the report mark, and trial / variant folders that are themselves cnnkit's."""
+    if not is_legacy_folder(folder):
+        return {}
+    out = {n: k for n, k in LEGACY_NAMES.items() if (folder / n).exists()}
+    if (folder / "report.html").is_file() and marked_kind(folder / "report.html") == REPORT:
+        out["report.html"] = REPORT
+    out.update({c.name: FOLDER for c in sorted(folder.iterdir())
+                if c.is_dir() and not c.is_symlink() and c.name != "tensorboard" and is_legacy_folder(c)})
+    return out
 
 
 def marked_kind(path: Path) -> Optional[str]:
@@ -291,11 +312,7 @@ def clear_written(folder: str | Path) -> list[Path]:
         return []
     listed = written(folder)
     if listed is None:
-        if not is_legacy_folder(folder):
-            return []
-        listed = {n: k for n, k in LEGACY_NAMES.items() if (folder / n).exists()}
-        listed.update({c.name: FOLDER for c in folder.iterdir()
-                       if c.is_dir() and not c.is_symlink() and c.name != "tensorboard" and is_legacy_folder(c)})
+        listed = legacy_entries(folder)
     removed = []
     for name, kind in listed.items():
         p = folder / name

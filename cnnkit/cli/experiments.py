@@ -48,7 +48,7 @@ def sweep(
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="key=v1,v2 (repeatable): a training option or a model option.")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Seeds per variant (seed, seed+1, ...); default 1.")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Sweep directory (default sweeps/MODEL-DATA).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete the runs of an earlier sweep in --out and start afresh.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete and re-train the runs of an earlier sweep in --out whose settings changed (only cnnkit's files: docs/files.md). Example: --out sweeps/a --overwrite")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -143,7 +143,7 @@ def compare_cmd(
 @app.command("report")
 def report_cmd(
     directory: Annotated[str, typer.Argument(help="A run, trials (--trials) or sweep directory.")],
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="HTML file to write (default DIR/report.html).")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="HTML file to write (default DIR/report.html); never a run's file or one of yours, an earlier report is replaced. Example: --out report.html")] = None,
     device: Annotated[str, typer.Option("--device", help="Device for the segmentation examples: auto|cpu|cuda[:N]|mps.")] = "cpu",
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root, if the data moved since training.")] = None,
     json_: JsonOpt = False,

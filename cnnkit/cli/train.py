@@ -78,7 +78,7 @@ def train(
     model_dtype: Annotated[OptionalStr, Opt("--model-dtype", help="Weights in auto (fp16 on CUDA), fp32, fp16 (CUDA) or bf16; no autocast then.")] = None,
     trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
     resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run.")] = False,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run: deletes only the files cnnkit listed there (docs/files.md), never yours. Example: --out runs/a --overwrite")] = False,
     log: Annotated[OptionalStr, Opt("--log", help="tensorboard: also write TensorBoard event files to RUN/tensorboard/ (needs pip install 'cnnkit[tensorboard]').")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
     json_: JsonOpt = False,

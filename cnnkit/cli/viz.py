@@ -11,7 +11,7 @@ from cnnkit.cli.options import JsonOpt, print_written
 
 app = typer.Typer(name="visualize", help="Figures from checkpoints and runs (PNG files, no display needed).", no_args_is_help=True)
 
-OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="PNG file to write (default: next to the checkpoint or run).")]
+OutOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="PNG file to write (default: next to the checkpoint or run); never one of the inputs or a file of yours, an earlier cnnkit figure is replaced. Example: --out filters.png")]
 
 
 def _done(fig, json_: bool) -> None:

@@ -25,6 +25,7 @@ from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
 from cnnkit.outputs import (
     FOLDER,
+    MANIFEST,
     check_new_folder,
     check_outside,
     dataset_folders,
@@ -384,6 +385,8 @@ def _old_sweep(path: Path) -> Optional[dict]:
 def _remove_empty(path: Path) -> None:
     try:
         (path / ".cnnkit.lock").unlink(missing_ok=True)
+        if not any((path / n).exists() for n in (written(path) or {})):
+            (path / MANIFEST).unlink(missing_ok=True)  # it lists nothing that is left
         path.rmdir()
     except OSError:
         pass  # not empty (a user's file) or already gone

@@ -264,3 +264,17 @@ def test_run_and_sweep_folders_refuse_to_become_the_other(tmp_path):
     assert_clean_error(run_cli("train", "convnet", *TINY, "--out", run / "sub"), "inside the run folder")
     assert tree(sweep) == sweep_before and tree(run) == run_before
     assert not (run / "sub").exists()
+
+
+def test_resuming_a_run_from_before_manifests_adopts_its_files(tmp_path):
+    from cnnkit.outputs import written
+
+    run = tmp_path / "old"
+    assert run_cli("train", "convnet", *TINY, "--out", run).exit_code == 0
+    (run / ".cnnkit-files").unlink()  # as a run written by an earlier cnnkit
+    (run / "best-photo.png").write_bytes(PHOTO)
+    r = run_cli("train", "--resume", run, "--epochs", "2", "-q")
+    assert r.exit_code == 0, r.stderr
+    listed = written(run)
+    assert {"config.json", "metrics.csv", "summary.json", "best.pt", "last.pt", "curves.png"} <= set(listed)
+    assert "best-photo.png" not in listed and (run / "best-photo.png").read_bytes() == PHOTO
