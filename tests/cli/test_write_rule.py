@@ -70,11 +70,13 @@ def cases(w: Path) -> list[Case]:
         Case("maximize", ["visualize", "maximize", a / "best.pt", "--class", "0", "--seeds", "1", "--steps", "2", "--top", "0"],
              [a / "best.pt"]),
         Case("curves", ["visualize", "curves", a], [a / "metrics.csv"]),
+        Case("deconv", ["visualize", "deconv", a / "best.pt", w / "img.png", "--layer", "features.act2", "--channel", "0"],
+             [a / "best.pt", w / "img.png"]),
         Case("draw", ["draw", "conv", "--in", "5", "--k", "3"], []),
     ]
 
 
-NAMES = ["report", "filters", "features", "attribution", "segmentation", "maximize", "curves", "draw"]
+NAMES = ["report", "filters", "features", "attribution", "segmentation", "maximize", "curves", "deconv", "draw"]
 
 
 def _case(world, name) -> Case:
