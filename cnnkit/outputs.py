@@ -292,6 +292,23 @@ def check_outside(out: str | Path, dataset_roots: Iterable, flag: str = "--out")
                               f"choose an {flag} outside it, so its files do not become part of the data")
 
 
+def check_inputs_not_inside(folder: str | Path, inputs: Iterable, flag: str = "--out") -> None:
+    """A folder a command may clear (--overwrite) holds none of the command's inputs that
+    cnnkit wrote: clearing it would delete the file the command is about to read
+    (train --weights RUN/best.pt --out RUN --overwrite)."""
+    try:
+        f = Path(folder).resolve()
+    except OSError:
+        return
+    for given in inputs:
+        if given is None:
+            continue
+        p = Path(given).resolve()
+        if f in p.parents and owned_kind(p) is not None:  # cnnkit's file there: --overwrite would delete it
+            raise CnnkitError(f"{given} is inside {flag} {folder}, whose run files this command replaces; "
+                              f"copy it out of that folder first, or choose another {flag}")
+
+
 def dataset_folders(spec: Optional[str]) -> list[Path]:
     """The folders a `folder:PATH` / `segfolder:PATH` dataset spec reads (none for built-in data)."""
     if not spec or ":" not in str(spec):

@@ -329,6 +329,8 @@ def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: boo
             ds = load_dataset(config.dataset, data_options(config))
     run = RunDir(d.broadcast(str(config.out or default_out(config))))  # one name, though the ranks' clocks differ
     outputs.check_outside(run.path, outputs.dataset_folders(config.dataset))  # the write rule (cnnkit.outputs)
+    if not resume and getattr(config, "weights", None):
+        outputs.check_inputs_not_inside(run.path, [config.weights])
     # Rank 0 owns the folder for the run's life (a second writer gets RunBusy naming its PID).
     distributed.on_main(d, run.acquire if resume else (lambda: run.create(overwrite, nested)))
     try:

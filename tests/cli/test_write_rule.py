@@ -280,3 +280,12 @@ def test_resuming_a_run_from_before_manifests_adopts_its_files(tmp_path):
     listed = written(run)
     assert {"config.json", "metrics.csv", "summary.json", "best.pt", "last.pt", "curves.png"} <= set(listed)
     assert "best-photo.png" not in listed and (run / "best-photo.png").read_bytes() == PHOTO
+
+
+def test_overwrite_never_deletes_the_weights_the_run_starts_from(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("train", "convnet", *TINY, "--out", run).exit_code == 0
+    before = tree(run)
+    assert_clean_error(run_cli("train", "convnet", *TINY, "--weights", run / "best.pt", "--out", run, "--overwrite"),
+                       "copy it out of that folder")
+    assert tree(run) == before
