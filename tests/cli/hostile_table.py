@@ -118,6 +118,22 @@ def rows() -> list[tuple[str, list[str], str | None]]:
                    ("--test-split", "0"), ("--test-split", "1.5"), ("--test-split", "nan")):
         add(f"data-check{opt}={v}", ["data", "check", "shapes:n=48,size=16", opt, v, "--json"])
 
+    # ---- the write rule (docs/files.md): never over an input, a run's file or a user's file (issue lines, exactly)
+    for target in (CLS, f"{RUN}/config.json", f"{RUN}/metrics.csv", "runs/seg/best.pt", IMG):
+        add(f"report-over[{target}]", ["report", RUN, "--out", target], target)
+    add("filters-over-its-input", ["visualize", "filters", CLS, "--out", CLS], "input of this command")
+    for sub in ("features", "attribution"):
+        add(f"{sub}-over-its-image", ["visualize", sub, CLS, IMG, "--out", IMG], "input of this command")
+    add("segmentation-over-its-image", ["visualize", "segmentation", SEG, SEG_IMG, "--out", SEG_IMG], "input of this command")
+    add("maximize-over-a-checkpoint", ["visualize", "maximize", CLS, "--class", "0", "--steps", "1", "--seeds", "1",
+                                       "--out", f"{RUN}/last.pt"], "a checkpoint")
+    add("curves-over-a-users-file", ["visualize", "curves", RUN, "--out", "notes.txt"], "not a file cnnkit wrote")
+    add("draw-over-a-users-image", ["draw", "conv", "--in", "5", "--k", "3", "--out", IMG], "not a file cnnkit wrote")
+    add("evaluate-out-is-a-file", ["evaluate", CLS, "--out", "notes.txt"], "is a file")
+    add("train-out-inside-a-run", ["train", "convnet", *TINY, "--out", f"{RUN}/sub"], "inside the run folder")
+    add("sweep-out-is-a-run", ["sweep", "convnet", "-d", "shapes:n=48,size=16", "--vary", "lr=0.1", "--out", RUN, "--overwrite"],
+        "run folder")
+
     # ---- train: every numeric option x malformed values, names, paths
     numeric = {"--epochs": ("0", "-1", "abc", "nan"), "--batch-size": ("0", "-1"), "--lr": ("0", "-1", "nan", "inf", "abc"),
                "--momentum": ("-0.5", "1.5", "nan"), "--weight-decay": ("-1", "nan"), "--grad-clip": ("-1", "nan"),
