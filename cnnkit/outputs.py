@@ -104,15 +104,18 @@ def _rewrite_manifest(folder: Path, entries: dict[str, str]) -> None:
 # ---- whose file is this -------------------------------------------------------------------------
 
 def is_legacy_folder(folder: Path) -> bool:
-    """A folder cnnkit wrote before manifests: a config.json / trials.json / sweep.json there
-    reads as cnnkit's (its lock file alone is no proof: a refused start may leave one)."""
-    for name, keys in (("config.json", ("model", "dataset")), ("trials.json", ("trials", "runs")),
-                       ("sweep.json", ("variants", "model"))):
+    """A folder cnnkit wrote before manifests: a config.json with cnnkit's run settings beside
+    the run's metrics.csv or last.pt, or a trials.json / sweep.json with cnnkit's keys (a
+    project's own config.json with a "model" key is not enough; the lock file alone is no
+    proof either: a refused start may leave one)."""
+    checks = (("config.json", ("model", "dataset", "optimizer", "seed", "epochs"), ("metrics.csv", "last.pt")),
+              ("trials.json", ("trials", "runs", "seeds"), ()), ("sweep.json", ("variants", "model", "vary"), ()))
+    for name, keys, beside in checks:
         try:
             data = json.loads((folder / name).read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and all(k in data for k in keys):
+        if isinstance(data, dict) and all(k in data for k in keys) and (not beside or any((folder / b).exists() for b in beside)):
             return True
     return False
 

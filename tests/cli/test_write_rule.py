@@ -289,3 +289,14 @@ def test_overwrite_never_deletes_the_weights_the_run_starts_from(tmp_path):
     assert_clean_error(run_cli("train", "convnet", *TINY, "--weights", run / "best.pt", "--out", run, "--overwrite"),
                        "copy it out of that folder")
     assert tree(run) == before
+
+
+def test_a_projects_own_config_json_is_not_taken_for_a_run(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"model": "my-cnn", "dataset": "cats"}')
+    r = run_cli("train", "convnet", *TINY, "--out", project / "runs" / "a")
+    assert r.exit_code == 0, r.stderr
+    assert (project / "config.json").read_text() == '{"model": "my-cnn", "dataset": "cats"}'
+    assert_clean_error(run_cli("train", "convnet", *TINY, "--out", project, "--overwrite"), "config.json", "not cnnkit's")
+    assert (project / "config.json").read_text() == '{"model": "my-cnn", "dataset": "cats"}'

@@ -151,11 +151,12 @@ def test_clear_owned_and_differences(tmp_path):
 
     d = tmp_path / "d"
     RunDir(d).create()
-    (d / "config.json").write_text('{"model": "convnet", "dataset": "shapes"}')  # a run from before manifests
-    for name in ("summary.json", "curves.png", "best-test-confusion.csv", "data.csv", "model.pt"):
+    (d / "config.json").write_text(json.dumps({"model": "convnet", "dataset": "shapes", "optimizer": "sgd", "seed": 0,
+                                               "epochs": 1}))  # a run from before manifests
+    for name in ("metrics.csv", "summary.json", "curves.png", "best-test-confusion.csv", "data.csv", "model.pt"):
         (d / name).write_text("x")
     removed = {p.name for p in clear_owned(d)}
-    assert removed == {"config.json", "summary.json", "curves.png"}  # its exact names only
+    assert removed == {"config.json", "metrics.csv", "summary.json", "curves.png"}  # its exact names only
     record_written(d, "best-test-confusion.csv", TABLE)  # with a manifest: what it lists
     assert {p.name for p in clear_owned(d)} == {"best-test-confusion.csv"}
     assert sorted(p.name for p in d.iterdir()) == [".cnnkit.lock", "data.csv", "model.pt"]
