@@ -266,16 +266,13 @@ def check_new_folder(folder: str | Path, role: str, nested: bool = False) -> Non
 
 
 def check_collisions(folder: str | Path, names: dict[str, str]) -> None:
-    """Every name a command will write in `folder` is free or cnnkit's own of that kind."""
+    """No name a run writes in `folder` is taken by a file of the user's (any file cnnkit
+    wrote there is replaced by the run, or cleared first by --overwrite)."""
     folder = Path(folder)
     for name, kind in names.items():
         p = folder / name
-        if not os.path.lexists(p):
-            continue
-        have = owned_kind(p)
-        if have != kind:
-            whose = "is not cnnkit's" if have is None else f"is {WORDS.get(have, have)}"
-            raise CnnkitError(f"{p} {whose}, and a run writes {WORDS[kind]} there; choose another --out "
+        if os.path.lexists(p) and owned_kind(p) is None:
+            raise CnnkitError(f"{p} is not cnnkit's, and a run writes {WORDS[kind]} there; choose another --out "
                               "(cnnkit never replaces a file of yours, even with --overwrite)")
 
 

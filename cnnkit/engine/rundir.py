@@ -86,6 +86,13 @@ class RunDir:
         write_atomic(self.file(name), json.dumps(obj, indent=2, default=_jsonable) + "\n")
         return self.file(name)
 
+    def write_text(self, name: str, text: str, kind: str = O.RECORD) -> Path:
+        """Any other file of the run (e.g. the model file's copy, models/source.py: kind
+        O.SOURCE), written by the write rule and listed in the folder's manifest, so
+        --overwrite clears it. A file written by other means: outputs.record_written."""
+        write_atomic(self.file(name), text, kind)
+        return self.file(name)
+
     def read_json(self, name: str) -> dict:
         f = self.file(name)
         if not f.exists():
