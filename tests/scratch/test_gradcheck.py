@@ -123,6 +123,11 @@ BUGS = [
     ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "weight gradient"), "fail", "uses the unbiased variance (N-1)"),
     ("bug_bn_unbiased_norm.py", "BatchNorm1d", ("train", "finite differences"), "fail", "forward output already differs"),
     ("bug_autograd_weight_grad.py", "Linear", ("8 -> 5", "weight gradient"), "fail", "sign flipped"),
+    ("bug_bn_running_never_updated.py", "BatchNorm2d", ("train", "running mean"), "fail", "never updated"),
+    ("bug_bn_running_replaced.py", "BatchNorm2d", ("train", "running variance"), "fail", "replaced by the batch statistic"),
+    ("bug_dropout_keep_prob.py", "Dropout", ("p 0.3", "mask"), "fail", "scaled by 1/p: p is the probability of dropping"),
+    ("bug_linear_bias_mean.py", "Linear", ("8 -> 5", "bias gradient"), "fail", "divided by N = 4 once too often"),
+    ("bug_relu_grad_doubled.py", "ReLU", ("", "input gradient"), "fail", "twice the expected value"),
     ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k2", "input gradient"), "fail", "scaled by the kernel size k = 2"),
     ("bug_avgpool_divided_by_k.py", "AvgPool2d", ("k3 s2 p1 include pad", "input gradient"), "fail",
      "scaled by the kernel size k = 3"),
@@ -158,6 +163,17 @@ def test_a_softmax_without_the_row_maximum_is_told_overflow_on_realistic_logits(
     c = by_key(run_checks(load_impl(IMPLS / "bug_softmax_overflow.py"), ["SoftmaxCrossEntropy"]))
     assert c[("SoftmaxCrossEntropy", "classes", "loss")]["status"] == "pass"
     assert "subtract the row maximum" in c[("SoftmaxCrossEntropy", "large logits", "loss")]["reason"]
+
+
+@pytest.mark.parametrize("name, layer, where, status, cause", [b for b in BUGS if b[3] == "fail"], ids=[b[0] for b in BUGS if b[3] == "fail"])
+def test_each_bug_file_has_its_one_cause_and_no_other(name, layer, where, status, cause):
+    """A bug built to have one cause: every failing check of that layer names that cause,
+    another one of the same file's table rows, the forward it follows from, or none."""
+    allowed = [b[4].split(" = ")[0] for b in BUGS if b[0] == name]  # "scaled by N" in every configuration's own N
+    allowed += ["fix that first"]  # a gradient of a forward already wrong
+    for c in run_checks(load_impl(IMPLS / name), [layer])["checks"]:
+        if c["status"] == "fail" and "likely cause" in c["reason"]:
+            assert any(a in c["reason"] for a in allowed), c
 
 
 def test_no_cause_is_blamed_on_precision_or_the_batch_when_it_is_the_formula():
