@@ -258,9 +258,19 @@ def create_model(name: str, num_classes: int | None = None, in_channels: int | N
         model = spec.builder(**resolved)
     except CnnkitError:
         raise
-    except (TypeError, ValueError, RuntimeError, KeyError) as e:  # a value the builder cannot use
+    except (TypeError, ValueError, RuntimeError, KeyError, MemoryError) as e:  # a value the builder cannot use
         given = {k: v for k, v in kwargs.items() if v is not None}
         shown = ", ".join(f"{k}={v!r}" for k, v in given.items()) or "its defaults"
+        text = str(e)
+        if isinstance(e, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
+            import re
+
+            wanted = re.search(r"allocate (\d+) bytes", text)
+            size = f" ({int(wanted.group(1)) / 2**30:.1f} GiB for one weight tensor)" if wanted else ""
+            sizes = ", ".join(f"{k}={v:,}" for k, v in (("num_classes", num_classes), ("in_channels", in_channels))
+                              if isinstance(v, int)) + (f", {shown}" if given else "")
+            raise CnnkitError(f"{name} with {sizes} needs more memory than this machine has{size}; its weights grow "
+                              "with the number of classes and the widths: use fewer --classes or smaller --opt values") from None
         raise CnnkitError(f"{name} cannot be built with {shown}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
                           f"check the --opt values (cnnkit summary {name} builds it with its defaults)") from None
     model.cnnkit_config = {"name": name, "kwargs": resolved}

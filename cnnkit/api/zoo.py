@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from cnnkit.errors import SpecError
+from cnnkit.errors import CnnkitError, SpecError
 
 
 def models(pattern: str = "*", task: Optional[str] = None) -> dict:
@@ -25,6 +25,9 @@ def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Opt
     from cnnkit.api.plain import plain
     from cnnkit.model_summary import collapse
 
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise CnnkitError(f"--depth must be a whole number, at least 1 (1 = top-level blocks), got {depth!r}; "
+                          "leave it out to list every layer")
     net, shape, name = model_and_shape(model, input, classes, options)
     result = run_summary(net, shape, name)
     rows = collapse(result, depth) if depth else [r for r in result.rows if r.leaf]

@@ -212,14 +212,18 @@ def _render_eval(r: dict) -> None:
     from cnnkit.cli.console import stdout_console
 
     console = stdout_console()
-    console.print(f"{r['checkpoint']} on {r['dataset']} [{r['split']}], {r['images']} images", highlight=False)
+    from rich.markup import escape
+
+    console.print(escape(f"{r['checkpoint']} on {r['dataset']} [{r['split']}], {r['images']} images"), highlight=False)
+    for note in r.get("notes", []):
+        console.print(f"note: {escape(note)}", highlight=False)
     table = Table()
     if r["task"] == "classification":
         console.print(f"accuracy {r['accuracy']:.4f}" + (f"   top-5 {r['top5_accuracy']:.4f}" if "top5_accuracy" in r else ""))
         table.add_column("class")
         table.add_column("accuracy", justify="right")
         for name, acc in zip(r["class_names"], r["per_class_accuracy"]):
-            table.add_row(name, f"{acc:.4f}")
+            table.add_row(name, "no images" if acc is None else f"{acc:.4f}")
         console.print(table)
         console.print(f"confusion matrix: {r['confusion_png']} and {r['confusion_csv']}", highlight=False)
     else:

@@ -9,6 +9,7 @@ normalisation statistics (from the train split only).
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -58,6 +59,13 @@ def dataset_task(spec: str) -> str:
         return "segmentation"
     check_known(kind, spec)
     return "classification"
+
+
+def ignore_index_refusal(dataset: str) -> str:
+    """Why --ignore-index has no meaning for classification (one place: train, sweep, data check)."""
+    return (f"--ignore-index is for segmentation masks (a mask value that is no class, e.g. 255 on borders); {dataset} "
+            "is a classification dataset, one label per image, where the class would never be learnt yet still "
+            "counted in accuracy; drop --ignore-index (to leave a class out, move its folder out of the dataset)")
 
 
 def check_known(kind: str, spec: str) -> None:
@@ -132,7 +140,7 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     path = folder.require_folder(Path(rest).expanduser(), spec)
     if kind == "folder":
         scan = folder.scan_class_folders(path)
-        problem = folder.one_class_problem(scan, path)
+        problem = folder.one_class_problem(scan, path) or folder.empty_split_problem(scan, path)
         if problem:
             raise DataError(problem)
         files = [p for items in scan["splits"].values() for p, _ in items]
@@ -144,6 +152,21 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
         value, _ = cached(root, label, key, lambda: folder.load_class_folders(path, opts.image_size))
         return dict(value, task="classification")
     scan = folder.scan_seg_folders(path)
+    problem = folder.empty_split_problem(scan, path)
+    if problem:
+        raise DataError(problem)
+    if opts.image_size:  # masks are not streamed: the decoded, resized split must fit before any is made
+        from cnnkit.data.stream import memory_budget_bytes
+
+        pairs = [pair for ps in scan["splits"].values() for pair in ps]
+        channels = read_images([pairs[0][0]])[0].shape[0]
+        h, w = opts.image_size
+        needed = len(pairs) * (channels + 1) * h * w  # uint8 images + masks
+        if needed > memory_budget_bytes():
+            raise DataError(f"--image-size {h}x{w}: {len(pairs)} images and masks at that size take "
+                            f"{needed / 2**30:,.1f} GiB, over the in-memory budget of {memory_budget_bytes() / 2**30:.1f} GiB "
+                            "(a quarter of RAM, or CNNKIT_MAX_MEMORY_MB); choose a smaller --image-size (or --crop to "
+                            "train on parts of full-size images)")
     files = [p for pairs in scan["splits"].values() for pair in pairs for p in pair]
     files += scan["unpaired_images"] + scan["unpaired_masks"]
     label = f"segfolder-{path.resolve().name}"
@@ -165,6 +188,14 @@ def _streamed_folder(scan: dict, files: list[Path], opts: DataOptions) -> dict |
     needed = len(files) * channels * size[0] * size[1]
     if needed <= memory_budget_bytes():
         return None
+    one = 4 * channels * size[0] * size[1]  # one image as float32, what every batch holds at least
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = None
+    if ram and one > ram // 2:  # streaming bounds the data, not one image: this one could never be trained on
+        raise DataError(f"images of {size[0]}x{size[1]} take {one / 2**30:,.1f} GiB each as float32, more than half of "
+                        f"this machine's {ram / 2**30:.0f} GiB of memory; choose a smaller --image-size")
     raw = {"task": "classification", "classes": scan["classes"],
            "notes": [f"streaming from disk: decoded it would take {needed / 2**30:.1f} GiB, over the in-memory budget "
                      f"(CNNKIT_MAX_MEMORY_MB); every image is resized to {size[0]}x{size[1]}"]}

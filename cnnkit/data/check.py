@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnkit.data import folder as folders
-from cnnkit.data.catalog import BUILTIN, DataOptions, check_known, load_dataset
-from cnnkit.data.decode import DataError, read_mask
+from cnnkit.data.catalog import BUILTIN, DataOptions, check_known, dataset_task, ignore_index_refusal, load_dataset
+from cnnkit.data.decode import DataError, mode_problem, read_mask
 from cnnkit.data.named import NAMED
 
 UNET_MULTIPLE = 16  # a depth-4 U-Net halves the size four times
@@ -27,7 +27,7 @@ def _header(path: Path):
         with Image.open(path) as im:
             im.verify()  # checks structure without decoding all pixels
         with Image.open(path) as im:
-            return im.size[0], im.size[1], im.mode
+            return im.size[0], im.size[1], im.mode, im.format
     except Exception as e:
         return f"{type(e).__name__}: {e}"
 
@@ -48,6 +48,9 @@ def _check_images(report, paths):
             _problem(report, "error", f"cannot read image {p} ({h[:120]})", "replace or delete the file")
             sizes.append(None)
             continue
+        refused = mode_problem(h[2], h[3])  # the rule decoding applies when training
+        if refused:
+            _problem(report, "error", f"{p} {refused.split('; ')[0]}", refused.split("; ", 1)[1])
         sizes.append((h[1], h[0]))
         modes[h[2]] += 1
     known = [s for s in sizes if s]
@@ -94,6 +97,8 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     opts = options or DataOptions()
     kind, _, rest = spec.partition(":")
     check_known(kind, spec)
+    if opts.ignore_index is not None and dataset_task(spec) == "classification":  # as `train` refuses it
+        raise DataError(ignore_index_refusal(spec))
     report = {"dataset": spec, "problems": []}
     if kind in BUILTIN or kind in NAMED:
         ds = load_dataset(spec, opts)
@@ -129,15 +134,18 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
                 _problem(report, "warning", f"{split}/ has no images of {', '.join(empty[:5])}", f"add images to {path}/{split}/<class>/ or remove the class folder")
         if scan["layout"] == "flat":
             _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split); training then holds out a validation split sized to the data (--val-split)")
-        one_class = folders.one_class_problem(scan, path)
-        if one_class:
-            _problem(report, "error", one_class.split("; ")[0], one_class.split("; ", 1)[1])
+        for found in (folders.one_class_problem(scan, path), folders.empty_split_problem(scan, path)):
+            if found:  # the rules that make training refuse the folder
+                _problem(report, "error", found.split("; ")[0], found.split("; ", 1)[1])
         _check_images(report, [p for items in scan["splits"].values() for p, _ in items])
         grey = set(report["image_modes"]) <= GREY_MODES
         _policy_checks(report, spec, "classification", 1 if grey else 3, report["splits"].get("train", {}).get("per_class", {}), "images")
         return report
     scan = folders.scan_seg_folders(path)
     report.update(task="segmentation", layout=scan["layout"], splits={s: {"count": len(p)} for s, p in scan["splits"].items()})
+    empty = folders.empty_split_problem(scan, path)
+    if empty:
+        _problem(report, "error", empty.split("; ")[0], empty.split("; ", 1)[1])
     if scan["layout"] == "flat":
         _problem(report, "info", "no train/ and test/ folders", f"cnnkit holds out {opts.test_split:.0%} as test (--test-split); training then holds out a validation split sized to the data (--val-split)")
     report["unpaired_images"] = [str(p) for p in scan["unpaired_images"]]
@@ -180,8 +188,13 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     if note:
         _problem(report, "info", note.replace("mapped", "mask values will be mapped:", 1), "nothing to do; set --ignore-index if one value means 'unlabelled'")
     report["ignore_index"] = opts.ignore_index
+    n_classes = len(colours) if colour else folders.num_classes_of(set(values), opts.ignore_index)
+    names = None
+    try:  # the rule training applies to classes.txt, with the class count training will use
+        names = folders.class_names_file(path, n_classes) if values or colours else None
+    except DataError as e:
+        _problem(report, "error", str(e).split("; ")[0], str(e).split("; ", 1)[1] if "; " in str(e) else "fix classes.txt")
     if not colour:  # colour masks become classes by colour: their values say nothing about 'unlabelled'
-        names = folders.class_names_file(path, 0) if (path / "classes.txt").is_file() else None
         grey = set(report["image_modes"]) <= GREY_MODES
         _policy_checks(report, spec, "segmentation", 1 if grey else 3,
                        {k: n for k, n in values.items() if k != opts.ignore_index}, "pixels", names)

@@ -28,17 +28,30 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def mode_problem(mode: str, fmt: str | None) -> str | None:
+    """Why an image of this PIL mode cannot be read as pixels, or None. One rule for
+    training (decoding) and `cnnkit data check` (headers only): 16-bit images (and PNG's
+    'I', which holds 16-bit data) are scaled to 8 bits; 32-bit integer and float images
+    have no defined value range."""
+    if mode.startswith("I;16") or (mode == "I" and fmt == "PNG"):
+        return None
+    if mode in ("I", "F"):
+        return (f"is a {'32-bit integer' if mode == 'I' else 'floating-point'} image, whose value range is not "
+                "defined; save it as an 8- or 16-bit PNG")
+    return None
+
+
 def _pil_image(path: Path) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
+            refused = mode_problem(im.mode, im.format)
+            if refused:
+                raise DataError(f"{path} {refused}")
             if im.mode.startswith("I;16") or (im.mode == "I" and im.format == "PNG"):
                 arr = scale_16bit(np.asarray(im), path)
-            elif im.mode in ("I", "F"):
-                raise DataError(f"{path} is a {'32-bit integer' if im.mode == 'I' else 'floating-point'} image, whose "
-                                "value range is not defined; save it as an 8- or 16-bit PNG")
             else:
                 if im.mode not in ("L", "RGB"):
                     im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr", "LA") or len(im.getbands()) > 1 else "L")

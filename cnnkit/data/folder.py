@@ -83,6 +83,17 @@ def scan_class_folders(root: Path) -> dict:
     return {"layout": layout, "classes": classes, "splits": splits}
 
 
+def empty_split_problem(scan: dict, root: Path) -> str | None:
+    """A val/ or test/ folder with no images would be measured on 0 images: an accuracy of
+    0.0 that means nothing. Said here once, for training, evaluation and `data check`."""
+    empty = [split for split, items in scan["splits"].items() if split != "train" and not items]
+    if not empty:
+        return None
+    return (f"{root}/{empty[0]}/ holds no images, so every number measured on it would be about 0 images; "
+            f"add images to {root}/{empty[0]}/ (as in train/), or remove the empty folder (cnnkit then holds out "
+            "--test-split / --val-split of train/)")
+
+
 def one_class_problem(scan: dict, root: Path) -> str | None:
     """With one class every prediction is right, so a "trained" model would score 1.0 and mean nothing."""
     with_images = sorted({scan["classes"][label] for _, label in scan["splits"]["train"]})
@@ -212,6 +223,14 @@ def mask_value_problems(counts: dict[int, int], ignore_index: int | None = None,
     return problems
 
 
+def num_classes_of(values: set[int], ignore_index: int | None) -> int:
+    """Classes that stored mask values become (at least 2): what training builds the model
+    for, and what `cnnkit data check` holds classes.txt against (one rule, here)."""
+    lookup, _ = mask_value_mapping(set(values), ignore_index)
+    present = {(lookup or {}).get(int(v), int(v)) for v in values if v != ignore_index}
+    return max(max(present) + 1 if present else 2, 2)
+
+
 def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = None) -> dict:
     scan = scan_seg_folders(root)
     if scan["unpaired_masks"]:
@@ -252,9 +271,7 @@ def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = Non
         for k, v in lookup.items():
             table[k] = v
     masks = torch.stack([resize_mask(torch.from_numpy(table[arr.astype(np.int64)]), size) for arr in raw])
-    classes_present = sorted({int(table[v]) for v in values if v != ignore_index})
-    num_classes = max(classes_present) + 1 if classes_present else 2
-    num_classes = max(num_classes, 2)
+    num_classes = num_classes_of(values, ignore_index)
     out = {"layout": scan["layout"], "notes": notes, "num_classes": num_classes, "mask_values": sorted(values)}
     start = 0
     for split, pairs in scan["splits"].items():

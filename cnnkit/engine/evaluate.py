@@ -86,6 +86,9 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     if ds.num_classes != len(ckpt["class_names"] or []):
         raise CnnkitError(f"{path} predicts {len(ckpt['class_names'])} classes but {spec} has {ds.num_classes}")
     data = ds.split(split)
+    names, notes = list(ds.class_names), []
+    if ds.task == "classification":
+        data, names, notes = match_classes_by_name(path, spec, ckpt["class_names"], ds.class_names, data)
     loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
     # as the run tested (its TTA level, e.g. mirror+translate), unless told otherwise (--tta / --no-tta)
@@ -96,7 +99,9 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     metrics = meter.compute()
     result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
               "tta": tta not in (False, None, "none"),
-              "class_names": ds.class_names, **metrics}
+              "class_names": names, **metrics}
+    if notes:
+        result["notes"] = notes
     out.mkdir(parents=True, exist_ok=True)
     if ds.task == "classification":
         from cnnkit.viz.plots import plot_confusion
@@ -105,13 +110,13 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
 
         def table(f):
             wr = csv.writer(f)
-            wr.writerow(["true \\ predicted", *ds.class_names])
-            for name, row in zip(ds.class_names, cm.tolist()):
+            wr.writerow(["true \\ predicted", *names])
+            for name, row in zip(names, cm.tolist()):
                 wr.writerow([name, *row])
 
         csv_path = O.write_output(out / f"{stem}-confusion.csv", O.TABLE, table, inputs=[path])
         result["confusion_csv"] = str(csv_path)
-        result["confusion_png"] = str(plot_confusion(cm, ds.class_names, out / f"{stem}-confusion.png", inputs=[path]))
+        result["confusion_png"] = str(plot_confusion(cm, names, out / f"{stem}-confusion.png", inputs=[path]))
     else:
         per = meter.per_image()
         files = data.files or [f"{split}[{i}]" for i in range(len(data))]
@@ -127,6 +132,32 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
         csv_path = O.write_output(out / f"{stem}-per-image.csv", O.TABLE, table, inputs=[path])
         result["per_image_csv"] = str(csv_path)
     return result
+
+
+def match_classes_by_name(path, spec: str, model_names: list, data_names: list, data):
+    """A classifier's output i means the class it was trained to call model_names[i]; a
+    dataset's label j means data_names[j]. Compared by index, "cat" would be scored against
+    "dog" whenever the folders sort differently, so classes are matched by name: the same
+    names in another order are relabelled to the model's order (and said); names that
+    differ are refused, since no accuracy between different classes means anything.
+    Returns (data with labels in the model's order, the names in that order, notes)."""
+    model_names, data_names = list(model_names or []), list(data_names or [])
+    if model_names == data_names:
+        return data, model_names, []
+    if set(model_names) != set(data_names) or len(model_names) != len(data_names):
+        only_model = sorted(set(model_names) - set(data_names))
+        only_data = sorted(set(data_names) - set(model_names))
+        parts = ([f"only the model has {', '.join(only_model[:5])}"] if only_model else []) + (
+            [f"only the dataset has {', '.join(only_data[:5])}"] if only_data else [])
+        raise CnnkitError(f"{path} was trained on classes {', '.join(model_names[:8])} but {spec} has "
+                          f"{', '.join(data_names[:8])} ({'; '.join(parts) or 'names repeat'}); the accuracy would compare "
+                          "different classes: evaluate on a dataset with the model's class folders")
+    import copy
+
+    lut = torch.tensor([model_names.index(n) for n in data_names], dtype=torch.int64)
+    data = copy.copy(data)  # the dataset's own split is left as loaded
+    data.targets = lut[data.targets.long()]
+    return data, model_names, [f"{spec} lists the classes in another order; matched to the model's by name"]
 
 
 def prepare_image(ckpt: dict, path) -> tuple[torch.Tensor, torch.Tensor]:

@@ -68,7 +68,8 @@ class ClassificationMeter:
         per_class = cm.diag() / cm.sum(1).clamp_min(1)
         out = {
             "accuracy": float(cm.diag().sum() / max(cm.sum(), 1)),
-            "per_class_accuracy": [float(v) for v in per_class],
+            # None (JSON null, "no images") for a class with no images here: 0.0 would say "all wrong"
+            "per_class_accuracy": [float(v) if n else None for v, n in zip(per_class, cm.sum(1).tolist())],
             "confusion_matrix": self.confusion.tolist(),  # (K, K) counts, rows = true class
         }
         if self.num_classes > 10:

@@ -155,11 +155,39 @@ def _show(v) -> str:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """metrics.csv back into rows of numbers."""
+    """metrics.csv back into rows of numbers (None for an empty cell, nan kept as nan).
+
+    cnnkit writes one header with `epoch` and then one full row of numbers per epoch;
+    anything else (a cell too many or too few, a word where a number belongs, not text)
+    is a damaged file, refused naming the file and line rather than drawn or reported."""
+    from cnnkit.errors import CnnkitError
+
+    def damaged(what: str) -> CnnkitError:
+        return CnnkitError(f"{path} is damaged ({what}); restore it from a copy or re-run the run "
+                           "(cnnkit rewrites it whole every epoch)")
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise damaged("not text") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return []  # written before the first epoch finished
+    if "epoch" not in header or len(set(header)) != len(header):
+        raise damaged(f"its header {','.join(header)[:60]!r} is not the one cnnkit writes (epoch, ...)")
     rows = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            rows.append({k: _num(v) for k, v in r.items()})
+    for line, cells in enumerate(reader, start=2):
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            raise damaged(f"line {line} has {len(cells)} values for {len(header)} columns")
+        row = {k: _num(v) for k, v in zip(header, cells)}
+        words = [k for k, v in row.items() if isinstance(v, str)]
+        if words or not isinstance(row["epoch"], int):
+            bad = words[0] if words else "epoch"
+            raise damaged(f"line {line}: {bad} is {str(row[bad])[:20]!r}, not a number")
+        rows.append(row)
     return rows
 
 

@@ -61,6 +61,10 @@ def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict
     if spec.task != task:
         raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
                           f"pick a {task} model (cnnkit models --task {task})")
+    if task == "classification" and overrides.get("ignore_index") is not None:
+        from cnnkit.data.catalog import ignore_index_refusal
+
+        raise CnnkitError(ignore_index_refusal(dataset))
     given = {k for k, v in overrides.items() if v is not None}
     # defaults + flags: the data options; no validation split yet (the policy sizes it to the data)
     probe = TrainConfig.build(model, {}, dict(overrides, dataset=dataset, **({} if "val_split" in given else {"val_split": 0.0})))
@@ -92,7 +96,25 @@ def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict
             if loaded is not None:
                 loaded[held] = ds
     config.validate()
+    if config.crop:
+        _check_crop_fits(model, ds, config.crop, overrides.get("model_options"))
     return config, ds
+
+
+def _check_crop_fits(model: str, ds, crop, options: Optional[dict]) -> None:
+    """Training sees crops, evaluation whole images: the model must take both sizes. A
+    model with a fixed-size classifier (flatten then Linear) takes only the size it was
+    built for; found here on the meta device (no memory), not as a shape error mid-epoch."""
+    c, h, w = ds.input_shape
+    probe = _probe_model(model, ds.input_shape, ds.num_classes, options)
+    try:
+        with torch.device("meta"), torch.no_grad():
+            probe(torch.empty(2, c, *crop))
+    except RuntimeError:
+        raise CnnkitError(
+            f"--crop {crop[0]}x{crop[1]}: {model} built for {h}x{w} images cannot take {crop[0]}x{crop[1]} crops "
+            f"(its classifier has a fixed input size) while evaluation sees whole {h}x{w} images; drop --crop, "
+            f"resize instead with --image-size, or use a model with global pooling") from None
 
 
 def _probe_model(model: str, input_shape, num_classes: int, options: Optional[dict]) -> nn.Module:

@@ -69,6 +69,10 @@ def compare(paths: list[str], metric: Optional[str] = None, baseline: Optional[s
     rows = []
     for v in done:
         values = [x for x in (metric_value(s, metric) for s in v["summaries"]) if x is not None]
+        damaged = [s[metric] for s in v["summaries"] if s.get(metric) is not None and not _number(s[metric])]
+        if damaged:  # present but not a number: the file was edited or damaged, not "no such metric"
+            raise CnnkitError(f"{v['name']}: {metric!r} in its summary.json is {str(damaged[0])[:40]!r}, not a number; "
+                              "the file is damaged: restore it, re-run that run, or leave its folder out")
         if not values:
             raise CnnkitError(f"{v['name']}: no {metric!r} in its summaries; choose --metric from "
                               f"{metric_choices(v['summaries'][0])}")

@@ -193,14 +193,22 @@ def _results(kind, best, table, figures: Path) -> H.Section:
     if best.summary:
         if table is not None:
             s.blocks.append(H.heading(f"Best trial: {best.path}"))
-        s.blocks.append(H.table(["metric", "value"], [[k, best.summary[k]] for k in RUN_METRICS if best.summary.get(k) is not None]))
+        s.blocks.append(H.table(["metric", "value"], [[k, _shown(best.summary[k])] for k in RUN_METRICS
+                                                      if best.summary.get(k) is not None]))
         per_class = best.summary.get("test_per_class_accuracy") or best.summary.get("test_dice_per_class")
         if per_class:
             label = "test accuracy" if "test_per_class_accuracy" in best.summary else "test Dice"
-            s.blocks.append(H.table(["class", label], [[k, v] for k, v in per_class.items()]))
+            s.blocks.append(H.table(["class", label], [[k, "no images" if v is None else _shown(v)] for k, v in per_class.items()]))
     elif kind == "run":
         s.blocks.append(H.note("the run has not finished (no summary.json): test metrics appear when it does"))
     return s
+
+
+def _shown(v):
+    """A summary number as the report shows it; anything else is said to be damaged, never shown as a result."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+        return v
+    return f"damaged in summary.json ({str(v)[:30]!r}, not a number)"
 
 
 def _mean_history(runs: list[Run]) -> list[dict]:

@@ -59,7 +59,12 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "accuracy"):
         ax.set_xlim(0.5, last + 0.5)
         ax.margins(y=0.15)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_lines():  # a legend of nothing is a matplotlib warning, not a figure
+            ax.legend(fontsize=8)
+        else:  # every value NaN or empty (a diverged run): say so in the panel
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "no finite values recorded\n(did the loss become NaN?)", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=10, color="0.35")
     fig.tight_layout()
     return fig
 
