@@ -169,13 +169,46 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
                             "train on parts of full-size images)")
     files = [p for pairs in scan["splits"].values() for pair in pairs for p in pair]
     files += scan["unpaired_images"] + scan["unpaired_masks"]
+    if folder.names_file(path) is not None:  # its colours decide the classes of colour masks
+        files.append(folder.names_file(path))
     label = f"segfolder-{path.resolve().name}"
     key = fingerprint(files, "segfolder", opts.image_size, opts.ignore_index, memo=root / "cache" / f"{label}.hashes.json")
     value, _ = cached(root, label, key, lambda: folder.load_seg_folders(path, opts.image_size, opts.ignore_index))
     n = value["num_classes"]
-    binary = value["mask_values"] and set(value["mask_values"]) - {opts.ignore_index} <= {0, 255, 1}
-    value["classes"] = folder.class_names_file(path, n) or (["background", "foreground"] if binary and n == 2 else [f"class{i}" for i in range(n)])
+    names = folder.class_names_file(path, n)
+    if names is None:  # no names: a class is its mask value, never assumed to be "background"
+        stored = [v for v in value["mask_values"] if v != opts.ignore_index]
+        value["classes"] = [f"class {v}" for v in stored] if len(stored) == n else [f"class {i}" for i in range(n)]
+        return dict(value, task="segmentation")
+    value["classes"] = names[:n]
+    if opts.ignore_index is None:
+        value = _void_as_ignored(value, folder.names_file(path))
     return dict(value, task="segmentation")
+
+
+def _void_as_ignored(value: dict, source: Path) -> dict:
+    """A class the names file calls void / unlabelled is not a class: its pixels become
+    the ignore index (255), counted in neither the loss nor the scores, and the classes
+    after it move down one. Said in a note."""
+    from cnnkit.data.folder import VOID_NAMES
+
+    names = value["classes"]
+    void = [k for k, name in enumerate(names) if VOID_NAMES.match(name.strip())]
+    if not void or len(void) == len(names) or len(names) - len(void) < 1:
+        return value
+    lut = torch.full((256,), 255, dtype=torch.uint8)
+    kept = [k for k in range(len(names)) if k not in void]
+    for new, old in enumerate(kept):
+        lut[old] = new
+    out = dict(value, classes=[names[k] for k in kept], num_classes=max(len(kept), 2), ignore_index=255)
+    for split in ("train", "val", "test"):
+        if out.get(split) is not None:
+            out[split] = dict(out[split], targets=lut[out[split]["targets"].long()])
+    what = ", ".join(repr(names[k]) for k in void)
+    out["notes"] = list(value.get("notes", [])) + [
+        f"class {what} of {source.name} marks unlabelled pixels: they are ignored in the loss and the scores "
+        f"(ignore index 255), and the {len(kept)} other classes keep their order; rename it in {source.name} to train it as a class"]
+    return out
 
 
 def _streamed_folder(scan: dict, files: list[Path], opts: DataOptions) -> dict | None:

@@ -190,7 +190,7 @@ def check_dataset(spec: str, options: DataOptions | None = None) -> dict:
     report["ignore_index"] = opts.ignore_index
     n_classes = len(colours) if colour else folders.num_classes_of(set(values), opts.ignore_index)
     names = None
-    try:  # the rule training applies to classes.txt, with the class count training will use
+    try:  # the rule training applies to the names file (classes.txt, class_dict.csv ...), with the class count training will use
         names = folders.class_names_file(path, n_classes) if values or colours else None
     except DataError as e:
         _problem(report, "error", str(e).split("; ")[0], str(e).split("; ", 1)[1] if "; " in str(e) else "fix classes.txt")

@@ -172,10 +172,18 @@ def read_mask(path: Path) -> np.ndarray:
     return arr
 
 
-def colour_masks_to_indices(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[tuple[int, int, int]]]:
-    """Map RGB colour masks to class indices: each distinct colour is a class, in
-    sorted colour order (so black, the usual background, is class 0)."""
-    colours = sorted({tuple(int(v) for v in c) for m in masks for c in np.unique(m.reshape(-1, 3), axis=0)})
+def colour_masks_to_indices(masks: list[np.ndarray], palette=None, source=None) -> tuple[list[np.ndarray], list[tuple[int, int, int]]]:
+    """Map RGB colour masks to class indices: each distinct colour is a class, in the
+    order of `palette` (a names file's colours, read from `source`) or else in sorted
+    colour order (so black, the usual background, is class 0)."""
+    seen = sorted({tuple(int(v) for v in c) for m in masks for c in np.unique(m.reshape(-1, 3), axis=0)})
+    if palette is not None:
+        unknown = [c for c in seen if c not in set(palette)]
+        if unknown:
+            shown = ", ".join(f"{r} {g} {b}" for r, g, b in unknown[:3])
+            raise DataError(f"masks hold colour(s) {shown} that {source} does not name; add them to it "
+                            "(or fix the masks: resizing with smoothing makes new colours)")
+    colours = list(palette) if palette is not None else seen
     if len(colours) > 255:
         raise DataError(f"colour masks hold {len(colours)} distinct colours; that is not a class palette. Save masks as class-index PNGs")
     lookup = {c: i for i, c in enumerate(colours)}

@@ -10,6 +10,7 @@ Layouts (../shared/CLI.md):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -251,8 +252,13 @@ def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = Non
         n_colours = len({tuple(c) for m in raw for c in np.unique(m.reshape(-1, 3), axis=0).tolist()})
         for problem, fix in mask_value_problems({}, None, n_colours):
             raise DataError(f"{problem}; {fix} (see `cnnkit data check`)")
-        raw, palette = colour_masks_to_indices(raw)
-        notes.append("mapped mask colours " + ", ".join(f"#{r:02x}{g:02x}{b:02x}" for r, g, b in palette) + " to classes 0..")
+        named = read_names_file(root)
+        if named is not None and named[1] is not None:  # the names file's colours, in its order
+            raw, palette = colour_masks_to_indices(raw, named[1], named[2])
+            notes.append(f"mask colours mapped to classes in the order of {named[2].name}")
+        else:
+            raw, palette = colour_masks_to_indices(raw)
+            notes.append("mapped mask colours " + ", ".join(f"#{r:02x}{g:02x}{b:02x}" for r, g, b in palette) + " to classes 0..")
     for (_, (img, m)), arr, t in zip(items, raw, images):
         if arr.shape != tuple(t.shape[1:]):
             raise DataError(f"mask {m} is {arr.shape[0]}x{arr.shape[1]} but its image {img.name} is {t.shape[1]}x{t.shape[2]}; masks must match their images")
@@ -281,14 +287,60 @@ def load_seg_folders(root: Path, image_size=None, ignore_index: int | None = Non
     return out
 
 
-def class_names_file(root: Path, n: int) -> list[str] | None:
-    """Optional PATH/classes.txt, one class name per line, in class-index order."""
-    f = root / "classes.txt"
-    if not f.is_file():
+# Names files a segmentation folder may hold, looked for in this order: one name per line,
+# or a name and a colour per line as CamVid's distributions ship them (class_dict.csv:
+# "name,r,g,b" with a header; label_colors.txt: "r g b name").
+NAME_FILES = ("classes.txt", "class_dict.csv", "classes.csv", "label_colors.txt")
+VOID_NAMES = re.compile(r"^(void|unlabel+ed|unlabel+ed.*|ignore|ignored|don.?t.?care)$", re.IGNORECASE)
+
+
+def names_file(root: Path) -> Path | None:
+    return next((root / n for n in NAME_FILES if (root / n).is_file()), None)
+
+
+def read_names_file(root: Path) -> tuple[list[str], list[tuple[int, int, int]] | None, Path] | None:
+    """(names in class order, their colours or None, the file) from the folder's names file."""
+    f = names_file(root)
+    if f is None:
         return None
     from cnnkit.textfile import read_user_text
 
-    names = [ln.strip() for ln in read_user_text(f, "class-name list (one name per line)").splitlines() if ln.strip()]
+    names, colours = [], []
+    lines = [ln.strip() for ln in read_user_text(f, "class-name list").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    for i, line in enumerate(lines):
+        parts = [p.strip() for p in (line.split(",") if "," in line else line.split())]
+        ints = [p.isdigit() for p in parts]
+        if len(parts) >= 4 and not ints[0] and all(ints[1:4]) and len(parts) == 4:  # name,r,g,b
+            names.append(parts[0])
+            colours.append(tuple(int(v) for v in parts[1:4]))
+        elif len(parts) >= 4 and all(ints[:3]) and not ints[3]:  # r g b name (the name may hold spaces)
+            names.append(" ".join(parts[3:]))
+            colours.append(tuple(int(v) for v in parts[:3]))
+        elif i == 0 and len(parts) == 4 and not any(ints):  # a header such as name,r,g,b
+            continue
+        elif len(parts) == 1 or not any(ints):
+            names.append(line)
+            colours.append(None)
+        else:
+            raise DataError(f"{f} line {i + 1} {line!r}: give one class name per line, or a name and a colour "
+                            "(name,r,g,b or r g b name)")
+    if not names:
+        raise DataError(f"{f} names no classes; give one class name per line, or delete it")
+    if any(c is not None and max(c) > 255 for c in colours):
+        raise DataError(f"{f}: colours are r g b values in 0..255")
+    given = [c for c in colours if c is not None]
+    if given and len(given) != len(colours):
+        raise DataError(f"{f}: some lines give a colour and some do not; give every class a colour or none")
+    return names, (colours if given else None), f
+
+
+def class_names_file(root: Path, n: int) -> list[str] | None:
+    """The class names of the folder's names file (classes.txt, class_dict.csv, ...), in class-index order."""
+    found = read_names_file(root)
+    if found is None:
+        return None
+    names, _, f = found
     if len(names) < n:
         raise DataError(f"{f} names {len(names)} classes but the masks use {n}; add the missing names")
     return names

@@ -80,7 +80,7 @@ def _seg(tmp_path, masks, name="seg"):
 def test_binary_0_255_masks_become_two_classes(tmp_path, opts):
     masks = [np.where(np.arange(64).reshape(8, 8) % (i + 2) == 0, 255, 0).astype(np.uint8) for i in range(10)]
     ds = load_dataset(_seg(tmp_path, masks), opts)
-    assert ds.task == "segmentation" and ds.class_names == ["background", "foreground"]
+    assert ds.task == "segmentation" and ds.class_names == ["class 0", "class 255"]  # no names file: no "background"
     assert ds.input_shape == (1, 8, 8)
     got = torch.cat([ds.train.targets, ds.val.targets, ds.test.targets])
     assert set(got.unique().tolist()) == {0, 1}
@@ -118,3 +118,56 @@ def test_missing_folder(tmp_path, opts):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="images/ and masks/"):
         load_dataset(f"segfolder:{tmp_path / 'empty'}", opts)
+
+
+def _colour_seg(tmp_path, palette, n=4, name="street"):
+    """n colour masks, each with every colour of `palette` in a horizontal band."""
+    masks = []
+    for _ in range(n):
+        m = np.zeros((8, 8, 3), dtype=np.uint8)
+        for k, c in enumerate(palette):
+            m[2 * k:2 * k + 2] = c
+        masks.append(m)
+    return _seg(tmp_path, masks, name), masks
+
+
+CAMVID = [("Sky", (128, 128, 128)), ("Building", (128, 0, 0)), ("Road", (128, 64, 128)), ("Void", (0, 0, 0))]
+
+
+@pytest.mark.parametrize("style", ["class_dict.csv", "label_colors.txt"])
+def test_camvid_names_file_orders_the_colours_and_void_is_ignored(tmp_path, opts, style):
+    spec, masks = _colour_seg(tmp_path, [c for _, c in CAMVID])
+    root = tmp_path / "street"
+    if style == "class_dict.csv":
+        text = "name,r,g,b\n" + "".join(f"{n},{r},{g},{b}\n" for n, (r, g, b) in CAMVID)
+    else:
+        text = "".join(f"{r} {g} {b}\t{n}\n" for n, (r, g, b) in CAMVID)
+    (root / style).write_text(text)
+    ds = load_dataset(spec, DataOptions(data_dir=opts.data_dir, val_split=0))
+    assert ds.class_names == ["Sky", "Building", "Road"] and ds.ignore_index == 255
+    assert any("'Void'" in n and "ignored in the loss and the scores" in n for n in ds.notes)
+    t = ds.train.targets[0]
+    # rows 0-1 sky (first in the file, though not first in sorted colour order), 2-3 building, 4-5 road, 6-7 void
+    assert t[0].unique().tolist() == [0] and t[2].unique().tolist() == [1] and t[4].unique().tolist() == [2]
+    assert t[6].unique().tolist() == [255]
+
+
+def test_a_colour_the_names_file_lacks_is_named(tmp_path, opts):
+    spec, _ = _colour_seg(tmp_path, [c for _, c in CAMVID])
+    (tmp_path / "street" / "class_dict.csv").write_text("name,r,g,b\nSky,128,128,128\nRoad,128,64,128\n")
+    with pytest.raises(DataError, match="128 0 0 .*class_dict.csv does not name"):
+        load_dataset(spec, DataOptions(data_dir=opts.data_dir, val_split=0))
+
+
+def test_classes_txt_names_index_masks_and_its_unlabelled_class_is_ignored(tmp_path, opts):
+    base = np.zeros((8, 8), dtype=np.uint8)
+    base[2:4], base[4:6], base[6:] = 1, 2, 3
+    spec = _seg(tmp_path, [base] * 5, "cells")
+    (tmp_path / "cells" / "classes.txt").write_text("cytoplasm\nunlabelled\nnucleus\nmembrane\n")
+    ds = load_dataset(spec, DataOptions(data_dir=opts.data_dir, val_split=0))
+    assert ds.class_names == ["cytoplasm", "nucleus", "membrane"] and ds.ignore_index == 255
+    t = ds.train.targets[0]
+    assert [t[r].unique().tolist() for r in (0, 2, 4, 6)] == [[0], [255], [1], [2]]
+    # an --ignore-index of your own wins: the names are then kept as classes
+    ds = load_dataset(spec, DataOptions(data_dir=opts.data_dir, val_split=0, ignore_index=3))
+    assert ds.ignore_index == 3 and "unlabelled" in ds.class_names
