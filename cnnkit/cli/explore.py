@@ -40,6 +40,7 @@ def explore(
     """
     from cnnkit.api.web import explore_server
 
+    typer.echo(f"loading {model}" + (f" and test images of {dataset}" if dataset else "") + " ...")
     server = explore_server(model, image, dataset, port, host, data_dir, device, parse_model_options(opt) or None)
     if port is None and server.port != 8765:
         typer.echo("note: port 8765 is taken (another explore page?); serving on a free port instead")

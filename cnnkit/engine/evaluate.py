@@ -441,7 +441,7 @@ def explain_tensor(ckpt: dict, model, x: torch.Tensor, img: torch.Tensor, method
                    notes: list | None = None) -> dict:
     """explain_image for an image already preprocessed: x (1, C, H, W) as `preprocess` gives it,
     img the (C, H, W) uint8 image it came from (`cnnkit explore` keeps its inputs so)."""
-    from cnnkit.registry import get_spec
+    from cnnkit.models.source import layer_hints
     from cnnkit.viz.attribution import attribute, check_relus
     from cnnkit.viz.layers import check_layer, spatial_layer
 
@@ -461,7 +461,7 @@ def explain_tensor(ckpt: dict, model, x: torch.Tensor, img: torch.Tensor, method
             check_layer(model, x, layer)
             used = layer
         else:
-            used, _ = spatial_layer(model, x, get_spec(ckpt["model"]["name"]).gradcam_layer)
+            used, _ = spatial_layer(model, x, layer_hints(ckpt["model"])[1])  # a registered model's own choice, else found
     a = attribute(model, x, method, cls, used)
     return {"image": img, "map": a["map"], "map_size": list(a["map_size"]), "layer": used, "target": cls,
             "target_name": names[cls], "probability": float(probs[cls]), "predicted_name": names[int(probs.argmax())],

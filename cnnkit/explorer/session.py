@@ -85,13 +85,16 @@ def checkpoint_file(ref) -> Optional[Path]:
     return path if path.suffix in (".pt", ".pth") or path.is_file() else None
 
 
-def load_model(ref, device="cpu", options: Optional[dict] = None, shape=None, classes: Optional[int] = None):
+def load_model(ref, device="cpu", options: Optional[dict] = None, shape=None, classes: Optional[int] = None,
+               task: Optional[str] = None):
     """(checkpoint dict, model in eval mode, display name, trained?) for anything cnnkit loads:
-    a checkpoint file, a run directory (its best.pt), or a model name as `cnnkit summary`
-    takes it (built through api.zoo.model_and_shape, untrained, for `shape` and `classes`
-    when given: those of the data it is shown)."""
-    from cnnkit.api.zoo import model_and_shape
+    a checkpoint file, a run directory (its best.pt), a registered name (as `cnnkit summary`
+    takes it, through api.zoo.model_and_shape), your own `my_net.py:Net` or a layer spec
+    "3x32x32 | conv 8 k3 | ..." (through models.source.build_model). Models from names are
+    untrained, built for `shape` and `classes` when given (those of the data they are shown);
+    `task` is the data's (a registered name knows its own)."""
     from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.models.source import build_model, kind_of, registered_task
 
     path = checkpoint_file(ref)
     if path is not None:
@@ -99,12 +102,23 @@ def load_model(ref, device="cpu", options: Optional[dict] = None, shape=None, cl
             raise CnnkitError("--opt does not apply to a checkpoint: it stores its own model options")
         ckpt, model, _ = load_for_inference(str(path), str(device))
         return ckpt, model, str(path), True
-    model, shape, name = model_and_shape(str(ref), shape, classes, options)
-    config = getattr(model, "cnnkit_config", None) or {"name": name, "kwargs": {}}
-    from cnnkit.registry import get_spec
+    kind = kind_of(ref)
+    if kind == "registry":
+        from cnnkit.api.zoo import model_and_shape
 
-    spec = get_spec(config["name"])
-    ckpt = {"model": {"name": config["name"], "kwargs": dict(config["kwargs"])}, "task": spec.task,
+        model, shape, name = model_and_shape(str(ref), shape, classes, options)
+    else:
+        if kind == "spec" and shape is None:
+            from cnnkit.arith.spec import analyse
+
+            shape = tuple(analyse(str(ref)).input_shape)
+        if shape is None:
+            raise CnnkitError(f"give --dataset D (or a checkpoint) with {ref}: its input size and classes come from the data")
+        model = build_model(ref, num_classes=classes, input_shape=tuple(shape), options=options)
+        name = str(ref)
+    config = model.cnnkit_config
+    entry = {"name": config["name"], "kwargs": dict(config["kwargs"]), **({"source": config["source"]} if "source" in config else {})}
+    ckpt = {"model": entry, "task": registered_task(entry) or task or "classification",
             "input_shape": list(shape), "class_names": None, "normalization": None, "config": {}}
     return ckpt, model.to(device).eval(), name, False
 
@@ -124,8 +138,8 @@ class Explorer:
             from cnnkit.data.catalog import DataOptions, load_dataset
 
             data = load_dataset(dataset, DataOptions(data_dir=data_dir))
-        shape, classes = (data.input_shape, data.num_classes) if data is not None else (None, None)
-        self.ckpt, self.model, self.name, self.trained = load_model(model, self.device, options, shape, classes)
+        shape, classes, task = (data.input_shape, data.num_classes, data.task) if data is not None else (None, None, None)
+        self.ckpt, self.model, self.name, self.trained = load_model(model, self.device, options, shape, classes, task)
         self.predictor = Predictor(self.model, self.ckpt, self.device)
         self.task = self.ckpt["task"]
         self.input_shape = tuple(self.ckpt["input_shape"])
@@ -322,25 +336,44 @@ class Explorer:
             out["pool"] = len(self.pool)
         return out
 
-    @torch.no_grad()
-    def pool_scores(self, name: str, batch: int = 256) -> torch.Tensor:
+    def pool_scores(self, name: str) -> torch.Tensor:
         """(N, C): every channel's mean activation of layer `name` on each pool image, the score
-        viz.maximize.top_activating ranks images by (one pass per layer, kept: a second channel
-        of the same layer is a look-up)."""
+        viz.maximize.top_activating ranks images by. Every layer's come from one pass over the
+        pool, made once, on the first channel asked for (then each channel is a look-up)."""
+        if not self._scores:
+            self._scores = self._score_all_layers()
+        if name not in self._scores:
+            raise CnnkitError(f"{name} does not output a feature map, so it has no channels to rank test images by")
+        return self._scores[name]
+
+    @torch.no_grad()
+    def _score_all_layers(self, batch: int = 256) -> dict:
+        """{layer: (N, C)} for every module that outputs an (N, C, H, W) map; a module called
+        twice keeps its last call, as feature_maps records it."""
         from cnnkit.data.augment import normalize
 
-        if name not in self._scores:
-            norm = self._norm()
-            mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
-            seen = []
-            hook = self._modules[name].register_forward_hook(lambda _m, _i, y: seen.append(y.float().mean(dim=(2, 3)).cpu()))
-            try:
-                for k in range(0, len(self.pool), batch):
-                    self.model(normalize(self.pool[k : k + batch], mean, std).to(self.device))
-            finally:
-                hook.remove()
-            self._scores[name] = torch.cat(seen)
-        return self._scores[name]
+        norm = self._norm()
+        mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+        parts: dict = {}
+        this: dict = {}  # layer -> (B, C) of the batch being run
+
+        def keep(name):
+            def hook(_m, _i, y):
+                if isinstance(y, torch.Tensor) and y.ndim == 4:
+                    this[name] = y.float().mean(dim=(2, 3)).cpu()
+            return hook
+
+        hooks = [m.register_forward_hook(keep(n)) for n, m in self._modules.items() if n]
+        try:
+            for k in range(0, len(self.pool), batch):
+                this.clear()
+                self.model(normalize(self.pool[k : k + batch], mean, std).to(self.device))
+                for n, v in this.items():
+                    parts.setdefault(n, []).append(v)
+        finally:
+            for h in hooks:
+                h.remove()
+        return {n: torch.cat(v) for n, v in parts.items()}
 
     def maximize(self, name: str, channel, seeds: int = 1, steps: int = 64) -> dict:
         """Gradient ascent on the pixels for one channel (viz.maximize, as `visualize maximize`)."""

@@ -182,7 +182,8 @@ def test_ctrl_c_stops_the_command_cleanly(trained):
     proc = subprocess.Popen([sys.executable, "-m", "cnnkit", "explore", str(ckpt_path), "--image", str(img), "--port", "0",
                              "--no-browser", "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        line = proc.stdout.readline()
+        first, line = proc.stdout.readline(), proc.stdout.readline()
+        assert first.startswith("loading "), first
         url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert url, (line, proc.stderr.read() if proc.poll() is not None else "")
         assert _get(url.group(0) + "api/network")["summary"]["total_params"] > 0
@@ -211,3 +212,29 @@ def test_segmentation_mask_and_dice_equal_visualize_segmentation(tmp_path, cli):
     p = e.predict(0)
     assert p["dice"] == pytest.approx(ref["dice"]) and p["pixel_accuracy"] == pytest.approx(ref["pixel_accuracy"])
     assert set(p["dice_per_class"]) == set(e.class_names()) and e.network()["attribution_methods"] == []
+
+
+def test_your_own_file_and_a_layer_spec(tmp_path, cli):
+    """The forms models.source.build_model takes: a class in the student's file (with data for
+    its input size and classes) and a layer spec, whose totals equal `cnnkit layers`'."""
+    from cnnkit.explorer.session import Explorer
+
+    (tmp_path / "my_net.py").write_text(
+        "import torch.nn as nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, num_classes=10, in_channels=3):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(in_channels, 8, 3, padding=1)\n"
+        "        self.act = nn.ReLU()\n"
+        "        self.pool = nn.AdaptiveAvgPool2d(1)\n"
+        "        self.fc = nn.Linear(8, num_classes)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.pool(self.act(self.conv(x))).flatten(1))\n")
+    e = Explorer(f"{tmp_path / 'my_net.py'}:Net", dataset="shapes:n=24,size=16", device="cpu")
+    assert e.network()["summary"]["total_params"] == (3 * 9 * 8 + 8) + (8 * 4 + 4)  # built for shapes' 4 classes
+    assert e.attribution(0, "gradcam")["layer"] == "act"  # the last map larger than 1x1, found as for any model
+    spec = "3x32x32 | conv 8 k3 p1 | relu | maxpool 2 | flatten | linear 4"
+    s = Explorer(spec, device="cpu").network()["summary"]
+    ref = cli("layers", spec, "--json").json()
+    assert (s["total_params"], s["total_macs"]) == (ref["total_params"], ref["total_macs"])
+    assert_clean_error(cli("explore", f"{tmp_path / 'my_net.py'}:Net", "--no-browser"), "--dataset")
