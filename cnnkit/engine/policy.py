@@ -370,14 +370,19 @@ def weight_decay_for_optimizer(config, recipe_values: dict, given: set[str], cho
         choices.append(Choice("weight_decay", 0.0, "policy",
                               f"rprop has no weight decay (the recipe {config.recipe}'s {config.weight_decay:g} is left out)"))
         config.weight_decay = 0.0
-    elif (config.optimizer == "adam" and "optimizer" in given and config.weight_decay and "weight_decay" not in given
-          and recipe_values.get("optimizer", "sgd") != "adam"):
-        old = config.weight_decay
+    elif (config.optimizer in ("adam", "adamw") and "optimizer" in given and config.weight_decay
+          and "weight_decay" not in given and recipe_values.get("optimizer", "sgd") not in ("adam", "adamw")):
+        old, asked = config.weight_decay, config.optimizer
         config.optimizer, config.weight_decay = "adamw", ADAMW_DECAY
-        choices.append(Choice("optimizer", "adamw", "policy",
-                              f"Adam with decoupled weight decay {ADAMW_DECAY:g} (PyTorch's AdamW default): the recipe "
-                              f"{config.recipe}'s {old:g} is an L2 term for SGD, which Adam would divide by its gradient scale",
-                              hint="--weight-decay 0 for plain Adam"))
+        if asked == "adam":
+            choices.append(Choice("optimizer", "adamw", "policy",
+                                  f"Adam with decoupled weight decay {ADAMW_DECAY:g} (PyTorch's AdamW default): the recipe "
+                                  f"{config.recipe}'s {old:g} is an L2 term for SGD, which Adam would divide by its gradient scale",
+                                  hint="--weight-decay 0 for plain Adam"))
+        else:
+            choices.append(Choice("weight_decay", ADAMW_DECAY, "policy",
+                                  f"AdamW's decoupled decay at PyTorch's default (the recipe {config.recipe}'s {old:g} is an "
+                                  "L2 term tuned for SGD)"))
 
 
 def _held_out(task: str, counts: list[int], fraction: float) -> int:

@@ -134,6 +134,11 @@ def test_adam_gets_decoupled_weight_decay_not_the_recipes_sgd_l2(tmp_path):
     assert "weight decay 0.0001 (L2 in the gradient)" in policy.describe(config)[0]
     config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adam", weight_decay=0.0)
     assert (config.optimizer, config.weight_decay) == ("adam", 0.0)
+    config, _ = _config("convnet", "shapes:n=200,size=16", tmp_path, optimizer="adamw")  # not SGD's 5e-4, decoupled
+    assert (config.optimizer, config.weight_decay) == ("adamw", policy.ADAMW_DECAY)
+    assert any(ln.startswith("weight decay 0.01: AdamW's decoupled decay") for ln in policy.describe(config))
+    config, _ = _config("unet", "shapes-seg:n=40,size=16", tmp_path, optimizer="adam")  # the recipe is Adam with no decay
+    assert (config.optimizer, config.weight_decay) == ("adam", 0.0)
 
 
 def test_rprop_drops_the_recipes_weight_decay_but_refuses_yours(tmp_path):
