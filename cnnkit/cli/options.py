@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +10,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON ob
 
 
 def print_json(obj: dict) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
+    """Strict JSON (NaN / inf become null): what `json.loads(..., parse_constant=raise)` reads."""
+    from cnnkit.jsontext import dumps
+
+    typer.echo(dumps(obj, indent=2))
 
 
 def print_written(info: dict, json_: bool, *lines: str) -> None:

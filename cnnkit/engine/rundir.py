@@ -83,7 +83,9 @@ class RunDir:
         return self.path / name
 
     def write_json(self, name: str, obj: dict) -> Path:
-        write_atomic(self.file(name), json.dumps(obj, indent=2, default=_jsonable) + "\n")
+        from cnnkit.jsontext import dumps
+
+        write_atomic(self.file(name), dumps(obj, default=_jsonable, indent=2) + "\n")  # NaN -> null: strict JSON
         return self.file(name)
 
     def write_text(self, name: str, text: str, kind: str = O.RECORD) -> Path:
