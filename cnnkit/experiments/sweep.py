@@ -226,9 +226,6 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                     continue
                 if progress:
                     progress("trial", trial=k + 1, trials=trials, seed=base_seed + k, variant=variant["name"])
-                    if k == 0:
-                        for line in variant["policy"]:
-                            progress("note", text=line)
                 if d.is_main:  # listed in the manifests: --overwrite of the sweep clears them
                     record_written(out, run.parent.name, FOLDER)
                     record_written(run.parent, run.name, FOLDER)
