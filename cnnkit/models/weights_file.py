@@ -26,8 +26,6 @@ PREFIXES = ("module.", "model.", "_orig_mod.")
 
 def read_state_dict(path: str | Path) -> dict:
     """{key: tensor} from the file, unwrapped and without a wrapper's prefix."""
-    import pickle
-
     import torch
 
     path = Path(path)
@@ -36,7 +34,7 @@ def read_state_dict(path: str | Path) -> dict:
                                                     else "no such file; check the path"))
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file fails anywhere inside the unpickler (IndexError, KeyError ...)
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise CnnkitError(f"--weights {path} is not a weights file torch can load safely (weights_only: tensors, "
                           f"no code) ({first}); give a state dict saved with torch.save(model.state_dict(), FILE)") from None

@@ -150,7 +150,8 @@ def rows() -> list[tuple[str, list[str], str | None]]:
                    ("--optimizer", "nosuch"), ("--schedule", "nosuch"), ("--loss", "nosuch"), ("--augment", "nosuch"),
                    ("--init", "nosuch"), ("--freeze", "nosuch"), ("--class-weights", "abc"), ("--class-weights", "1,2"),
                    ("--class-weights", "-1,1,1,1"), ("--class-weights", "nan,1,1,1"), ("--switch", "bad"), ("--switch", "0:sgd"),
-                   ("--device", "nosuch"), ("--precision", "nosuch"), ("--recipe", "nosuch"), ("--log", "nosuch")):
+                   ("--device", "nosuch"), ("--precision", "nosuch"), ("--recipe", "nosuch"), ("--log", "nosuch"),
+                   ("--weights", "nosuch.pt"), ("--weights", "afile"), ("--weights", "afolder"), ("--freeze", "backbone")):
         add(f"train{opt}={v}", ["train", "convnet", *TINY, opt, v, "--out", f"out/train{opt}={v}", "--json"])
     for id_, argv, frag in (
         ("train-model-nosuch", ["train", "nosuch", *TINY], "unknown model"),
