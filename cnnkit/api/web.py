@@ -24,6 +24,7 @@ def explore_server(model, images: Optional[list] = None, dataset: Optional[str] 
 
     require_werkzeug()  # before the model loads: the missing library is the first thing to fix
     explorer = Explorer(model, images or [], dataset, data_dir, device, options=options)
+    explorer.start_scoring()  # the test images' channel scores, in the background while the page loads
     if port is not None:
         return Server(explorer, host, port)
     from cnnkit.errors import CnnkitError

@@ -129,6 +129,8 @@ class Server:
             def log_request(self, *args, **kwargs):  # no line per click in the terminal
                 pass
 
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise CnnkitError(f"--port must be a whole number from 0 to 65535 (0: any free port), not {port!r}")
         # Bound here rather than by make_server: on a taken port it prints two lines and exits
         # the process, and the command owes the user one `error:` line instead.
         family = select_address_family(host, port)

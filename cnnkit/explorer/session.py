@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -157,6 +159,8 @@ class Explorer:
         self._modules = dict(self.model.named_modules())
         self._drawings: dict = {}  # layer -> drawing (input-independent)
         self._scores: dict = {}  # layer -> (pool, C) mean activation of every channel
+        self._scoring, self._scores_error, self.scores_seconds = None, None, None
+        self._scores_done = threading.Event()
 
     # -- inputs ---------------------------------------------------------------------------
     def _from_file(self, path) -> Input:
@@ -336,20 +340,46 @@ class Explorer:
             out["pool"] = len(self.pool)
         return out
 
+    def start_scoring(self) -> None:
+        """Score the pool in a background thread, on a copy of the model (its hooks must never
+        meet a click's: feature_maps would record the pool's batch instead of the input), so a
+        network that needs seconds for the pass has it ready by the first channel click."""
+        import copy
+
+        if self.pool is None or self._scoring is not None:
+            return
+        net = copy.deepcopy(self.model).eval()
+
+        def run():
+            try:
+                t = time.perf_counter()
+                self._scores = self._score_all_layers(net)
+                self.scores_seconds = time.perf_counter() - t
+            except Exception as e:  # shown on the first channel click
+                self._scores_error = e
+            finally:
+                self._scores_done.set()
+
+        self._scoring = threading.Thread(target=run, name="cnnkit-explore-scores", daemon=True)
+        self._scoring.start()
+
     def pool_scores(self, name: str) -> torch.Tensor:
         """(N, C): every channel's mean activation of layer `name` on each pool image, the score
         viz.maximize.top_activating ranks images by. Every layer's come from one pass over the
-        pool, made once, on the first channel asked for (then each channel is a look-up)."""
-        if not self._scores:
-            self._scores = self._score_all_layers()
+        pool (start_scoring, or here on first use), then each channel is a look-up."""
+        if self._scoring is None:
+            self.start_scoring()
+        self._scores_done.wait()
+        if self._scores_error is not None:
+            raise CnnkitError(f"ranking the test images failed: {type(self._scores_error).__name__}: {self._scores_error}")
         if name not in self._scores:
             raise CnnkitError(f"{name} does not output a feature map, so it has no channels to rank test images by")
         return self._scores[name]
 
     @torch.no_grad()
-    def _score_all_layers(self, batch: int = 256) -> dict:
-        """{layer: (N, C)} for every module that outputs an (N, C, H, W) map; a module called
-        twice keeps its last call, as feature_maps records it."""
+    def _score_all_layers(self, net, batch: int = 256) -> dict:
+        """{layer: (N, C)} for every module of `net` (a copy of the model) that outputs an
+        (N, C, H, W) map; a module called twice keeps its last call, as feature_maps records it."""
         from cnnkit.data.augment import normalize
 
         norm = self._norm()
@@ -363,11 +393,11 @@ class Explorer:
                     this[name] = y.float().mean(dim=(2, 3)).cpu()
             return hook
 
-        hooks = [m.register_forward_hook(keep(n)) for n, m in self._modules.items() if n]
+        hooks = [m.register_forward_hook(keep(n)) for n, m in net.named_modules() if n]
         try:
             for k in range(0, len(self.pool), batch):
                 this.clear()
-                self.model(normalize(self.pool[k : k + batch], mean, std).to(self.device))
+                net(normalize(self.pool[k : k + batch], mean, std).to(self.device))
                 for n, v in this.items():
                     parts.setdefault(n, []).append(v)
         finally:

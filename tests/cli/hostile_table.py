@@ -197,6 +197,24 @@ def rows() -> list[tuple[str, list[str], str | None]]:
     add("gradcheck--layer=nosuch", ["gradcheck", "--layer", "nosuch", "--json"], "nosuch")
     add("gradcheck--impl=syntax-error", ["gradcheck", "--impl", "broken.py", "--json"], "broken.py")
 
+    # ---- explore (each fails before the page is served)
+    for what, (path, frag) in BAD_CKPTS.items():
+        add(f"explore-ckpt-{what}", ["explore", path, "--no-browser"], frag)
+    for what, (path, frag) in BAD_FILES.items():
+        add(f"explore-image-{what}", ["explore", CLS, "--image", path, "--no-browser"], frag)
+    for id_, argv, frag in (
+        ("explore-model=nosuch", ["explore", "nosuch-net", "--no-browser"], "nosuch-net"),
+        ("explore--port=abc", ["explore", CLS, "--port", "abc", "--no-browser"], "abc"),
+        ("explore--port=70000", ["explore", CLS, "--port", "70000", "--no-browser"], "65535"),
+        ("explore--port=-1", ["explore", CLS, "--port", "-1", "--no-browser"], "-1"),
+        ("explore--host=nosuch", ["explore", CLS, "--host", "nosuch.invalid", "--port", "0", "--no-browser"], "nosuch.invalid"),
+        ("explore--dataset=nosuch", ["explore", CLS, "--dataset", "nosuchdata", "--no-browser"], "nosuchdata"),
+        ("explore--dataset=segmentation", ["explore", CLS, "--dataset", "shapes-seg:n=16,size=16", "--no-browser"], "segmentation"),
+        ("explore--opt-on-checkpoint", ["explore", CLS, "--opt", "widths=(4,8)", "--no-browser"], "--opt"),
+        ("explore-file-without-dataset", ["explore", "net.py:Net", "--no-browser"], "--dataset"),
+    ):
+        add(id_, argv, frag)
+
     # ---- visualisation
     for what, (path, frag) in BAD_CKPTS.items():
         if what in ("missing", "binary", "pickle", "no-normalization"):

@@ -238,3 +238,8 @@ def test_your_own_file_and_a_layer_spec(tmp_path, cli):
     ref = cli("layers", spec, "--json").json()
     assert (s["total_params"], s["total_macs"]) == (ref["total_params"], ref["total_macs"])
     assert_clean_error(cli("explore", f"{tmp_path / 'my_net.py'}:Net", "--no-browser"), "--dataset")
+
+
+def test_without_the_server_library_the_error_says_how_to_install_it(trained, cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "werkzeug", None)  # as if not installed: importing it raises ImportError
+    assert_clean_error(cli("explore", trained[0], "--no-browser"), "pip install 'cnnkit[explore]'")
