@@ -118,7 +118,7 @@ def _variant_curves(paths: list, metric: Optional[str], out: Out):
 def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None):
     """The weights of a conv layer (default: the model's first conv) on one symmetric scale,
     dead filters crossed out. Default file: CKPT_DIR/<ckpt>-filters-<layer>.png."""
-    from cnnkit.registry import get_spec
+    from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.filters import (
         MAX_FILTER_ROWS,
         MAX_INPUT_COLUMNS,
@@ -130,7 +130,7 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
 
     _early(out, [checkpoint])
     ckpt, model = _load(checkpoint)
-    name = layer or get_spec(ckpt["model"]["name"]).first_conv
+    name = layer or first_conv(model, layer_hints(ckpt["model"])[0])
     weights = conv_weights(model, name)  # (O, C, kh, kw)
     dead = dead_filters(weights)
     fig = filters_figure(weights, f"{ckpt['model']['name']} {name}", per_filter, dead)
@@ -146,7 +146,7 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
     """Feature maps of `layers` for one image (default: the first conv and the last layer whose
     map is larger than 1x1 at this input). Default file: CKPT_DIR/<image>-features.png."""
     from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
-    from cnnkit.registry import get_spec
+    from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.features import feature_maps, feature_maps_figure
     from cnnkit.viz.layers import spatial_layer
 
@@ -156,12 +156,12 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
     ckpt, model = _load(checkpoint)
     source = _source_shape(image)
     x, img = prepare_image(ckpt, image)
-    spec = get_spec(ckpt["model"]["name"])
+    conv_hint, cam_hint = layer_hints(ckpt["model"])  # a registered model's own; found in other networks
     if isinstance(layers, str):
         layers = [layers]
     if not layers:
-        deep, _ = spatial_layer(model, x, spec.gradcam_layer)
-        layers = list(dict.fromkeys([spec.first_conv, deep]))
+        deep, _ = spatial_layer(model, x, cam_hint)
+        layers = list(dict.fromkeys([first_conv(model, conv_hint), deep]))
     maps = feature_maps(model, x, layers)  # {layer: (C, H, W)}
     notes = image_notes(source, tuple(img.shape))
     title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")

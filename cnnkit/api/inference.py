@@ -93,11 +93,15 @@ class Predictor:
         return {"mask": mask, "class_fractions": {names[i]: v / mask.numel() for i, v in enumerate(counts)}}
 
 
-def load(checkpoint: Union[str, Path], device: str = "auto") -> Predictor:
-    """A checkpoint written by `cnnkit train` as a Predictor (model + preprocessing)."""
+def load(checkpoint: Union[str, Path], device: str = "auto", model: Any = None) -> Predictor:
+    """A checkpoint written by `cnnkit train` as a Predictor (model + preprocessing).
+
+    `model`: the class, builder function or model object to load the weights into, for a
+    network defined in a notebook whose code the checkpoint could not keep
+    (`cnnkit.load(ckpt, model=MyNet)`); by default the checkpoint rebuilds its own network."""
     from cnnkit.engine.evaluate import load_for_inference
 
-    ckpt, model, dev = load_for_inference(str(checkpoint), device)
+    ckpt, model, dev = load_for_inference(str(checkpoint), device, model)
     return Predictor(model, ckpt, dev)
 
 

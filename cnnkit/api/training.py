@@ -94,10 +94,15 @@ def open_run(run_dir: Union[str, Path]) -> Run:
     return Run.open(run_dir)
 
 
-def train(model: Optional[str] = None, dataset: Optional[str] = None, epochs: Optional[int] = None, *,
+def train(model=None, dataset: Optional[str] = None, epochs: Optional[int] = None, *,
           resume: Optional[Union[str, Path]] = None, trials: int = 1, overwrite: bool = False,
           progress: Union[bool, Callable, None] = True, **options) -> Union[Run, Trials]:
     """Train `model` on `dataset` (default "shapes") and return the Run (`cnnkit train`).
+
+    `model`: a registered name, "my_net.py:Net1", a layer spec, or your own network from
+    Python: a class (`cnnkit.train(MyNet, ...)`: num_classes / in_channels filled in where
+    it takes them, `model_options` its other arguments), a function returning one, or a
+    model object (`cnnkit.train(MyNet(), ...)`, trained in place). The run keeps the code.
 
     Defaults are the command's: the recipe is picked from the data, the run directory is
     runs/MODEL-DATA-TIME unless `out=` names one. `resume=DIR` continues a run (give

@@ -19,8 +19,10 @@ def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Opt
             options: Optional[dict] = None, depth: Optional[int] = None, batch: int = 32, optimizer: str = "sgd") -> dict:
     """Per-layer shapes, parameters, MACs and receptive field of a model (`cnnkit summary`).
 
-    `model`: a registered name ("resnet18"), a checkpoint path, or an nn.Module (then
-    `input`, C x H x W, is required). `options` are builder options, like --opt.
+    `model`: a registered name ("resnet18"), "my_net.py:Net1" (loading the file runs its
+    top level), a layer spec ("3x32x32 | conv 8 | relu | flatten | linear 10"), a class or
+    a function returning a network (`input` defaults to 3x32x32), a checkpoint path, or an
+    nn.Module (then `input`, C x H x W, is required). `options` are constructor options, like --opt.
     Returns the `--json` object: total_params, trainable_params, layers [...], ..."""
     from cnnkit.api.plain import plain
     from cnnkit.model_summary import collapse
@@ -39,32 +41,56 @@ def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Opt
 
 
 def model_and_shape(model, input_shape, classes, options):
-    """(network, (C, H, W), display name) from a registry name, a checkpoint path or a module."""
+    """(network, (C, H, W), display name) from any model form (a registered name, PATH.py:NAME,
+    a layer spec, a Python class / builder / instance; cnnkit.models.source) or a checkpoint path."""
     from pathlib import Path
 
     from cnnkit.arith.parse import format_sizes
-    from cnnkit.registry import create_for_input, get_spec
+    from cnnkit.models.source import build_model, kind_of
+    from cnnkit.registry import get_spec
 
     shape = _shape(input_shape) if input_shape is not None else None
-    if not isinstance(model, (str, Path)):  # an nn.Module built in a notebook
+    kind = kind_of(model)
+    if kind == "python" and not isinstance(model, type) and hasattr(model, "state_dict"):  # an nn.Module built in a notebook
         if shape is None:
             raise SpecError("give the input shape of a model object, e.g. summary(net, input='3x32x32')")
         if classes is not None or options:
             raise SpecError("classes and options apply to registered model names, not to a model object")
         return model, shape, type(model).__name__
-    name = str(model)
-    if Path(name).suffix in (".pt", ".pth") or Path(name).exists():
+    name = str(model) if isinstance(model, (str, Path)) else None
+    if kind == "registry" and (Path(name).suffix in (".pt", ".pth") or Path(name).exists()):
         from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 
         if classes is not None or options:
             raise SpecError("--classes and --opt do not apply to a checkpoint: it stores its own model options")
         ckpt = load_checkpoint(name)
-        return model_from_checkpoint(ckpt), shape or tuple(ckpt["input_shape"]), name
+        return model_from_checkpoint(ckpt, Path(name).parent), shape or tuple(ckpt["input_shape"]), name
+    if kind == "spec":
+        if classes is not None:
+            raise SpecError("--classes does not apply to a layer spec: its last layer's size is in the spec")
+        net = build_model(name, options=options)
+        spec_shape = _spec_input(net)
+        if shape is not None and tuple(shape) != spec_shape:
+            raise SpecError(f"--input {format_sizes(shape)} differs from the spec's input {format_sizes(spec_shape)}; "
+                            "the spec's first segment is the input shape")
+        return net, spec_shape, net.cnnkit_config["name"]
+    if kind in ("file", "python"):
+        shape = shape or (3, 32, 32)  # the course's images; --input changes it
+        if len(shape) != 3:
+            raise SpecError("--input must be C x H x W, e.g. 3x32x32")
+        net = build_model(model, num_classes=classes, in_channels=shape[0], options=options)
+        return net, shape, name or net.cnnkit_config["name"]
     spec = get_spec(name)
     shape = shape or spec.input_shape
     if len(shape) != 3:
         raise SpecError(f"--input must be C x H x W, e.g. {format_sizes(spec.input_shape)}")
-    return create_for_input(name, shape, classes, **(options or {})), shape, name
+    return build_model(name, num_classes=classes, input_shape=shape, options=options), shape, name
+
+
+def _spec_input(net) -> tuple:
+    from cnnkit.arith.spec import parse_spec
+
+    return tuple(parse_spec(net.cnnkit_config["source"]["spec"])[0])
 
 
 def _shape(value) -> tuple:

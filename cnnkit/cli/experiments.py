@@ -42,7 +42,7 @@ def parse_train_args(args: list[str]) -> dict:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def sweep(
     ctx: typer.Context,
-    model: Annotated[Optional[str], typer.Argument(help="A registered model (or `model` in --file).")] = None,
+    model: Annotated[Optional[str], typer.Argument(help="A registered model, PATH.py:NAME (your class; loading the file runs its code) or a layer spec (or `model` in --file).")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="TOML sweep file: model, dataset, trials, out, [train], [vary], [[variant]] tables.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Dataset spec (cnnkit data list); default shapes.")] = None,
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="key=v1,v2 (repeatable): a training option or a model option.")] = None,

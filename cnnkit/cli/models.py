@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cnnkit.arith.parse import format_sizes
-from cnnkit.cli.options import JsonOpt, parse_model_options, print_json
+from cnnkit.cli.options import MODEL_HELP, JsonOpt, parse_model_options, print_json
 
 app = typer.Typer()
 
@@ -45,8 +45,8 @@ def models(
 
 @app.command()
 def summary(
-    model: Annotated[str, typer.Argument(help="A registered model name (see `cnnkit models`) or a checkpoint file.")],
-    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input shape CxHxW (default: the model's).")] = None,
+    model: Annotated[str, typer.Argument(help=MODEL_HELP + " Or a checkpoint file.")],
+    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input shape CxHxW (default: the model's; 3x32x32 for your own class).")] = None,
     classes: Annotated[Optional[int], typer.Option("--classes", help="Number of classes (default: the model's).")] = None,
     opt: OptOpt = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Collapse nesting below this depth (1 = top-level blocks).")] = None,
@@ -66,6 +66,10 @@ def summary(
     Example: cnnkit summary unet --opt depth=3 --opt upsampling=transpose --depth 1
 
     Example: cnnkit summary runs/convnet/best.pt
+
+    Example: cnnkit summary my_net.py:Net1 --opt width=16   (your own class; loading the file runs its code)
+
+    Example: cnnkit summary "3x32x32 | conv 32 k5 p2 | relu | maxpool 2 | flatten | linear 10"
     """
     from cnnkit.api.zoo import summary as summarize
 

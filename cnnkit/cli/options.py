@@ -28,6 +28,13 @@ def print_written(info: dict, json_: bool, *lines: str) -> None:
         typer.echo(info[key])
 
 
+# The model argument of every command that builds a network (train, summary, sweep): one text.
+MODEL_HELP = ("A registered model (cnnkit models); PATH.py:NAME, your nn.Module class or a function returning one, "
+              "e.g. my_net.py:Net1 (loading the file runs its code, like import: use files you trust; --opt key=value "
+              "are its arguments, num_classes / in_channels come from the data); or a layer spec in quotes as "
+              "`cnnkit layers` reads it, e.g. \"3x32x32 | conv 32 k5 p2 | relu | maxpool 2 | flatten | linear 10\".")
+
+
 def parse_model_options(items: list[str] | None) -> dict:
     """['depth=3', 'upsampling=nearest', 'widths=(16,32)'] -> {'depth': 3, ...}.
 

@@ -10,6 +10,7 @@ from cnnkit.cli.options import (
     DataDirOpt,
     IgnoreIndexOpt,
     ImageSizeOpt,
+    MODEL_HELP,
     JsonOpt,
     parse_hw,
     parse_model_options,
@@ -26,7 +27,7 @@ OptionalStr = Optional[str]
 
 @app.command()
 def train(
-    model: Annotated[OptionalStr, typer.Argument(help="A registered model (cnnkit models). Not needed with --resume.")] = None,
+    model: Annotated[OptionalStr, typer.Argument(help=MODEL_HELP + " Not needed with --resume.")] = None,
     dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="shapes (default), shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = None,
     epochs: Annotated[OptionalFloat, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise; fractions allowed, e.g. 9.9).")] = None,
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
@@ -51,7 +52,7 @@ def train(
     head_lr: Annotated[OptionalFloat, Opt("--head-lr", help="Separate learning rate for the head.")] = None,
     augment: Annotated[OptionalStr, Opt("--augment", help="flip, vflip, translate=N, cutout=N, comma-separated; or none.")] = None,
     crop: Annotated[OptionalStr, Opt("--crop", help="Random training crops HxW (segmentation on large images).")] = None,
-    opt: Annotated[Optional[list[str]], Opt("--opt", help="Model option key=value (repeatable).")] = None,
+    opt: Annotated[Optional[list[str]], Opt("--opt", help="Model option key=value (repeatable): a registered model's option or your class's argument, e.g. --opt width=16.")] = None,
     data_dir: DataDirOpt = None,
     val_split: Annotated[OptionalFloat, Opt("--val-split", help="Fraction of train held out for validation (default 0.1).")] = None,
     test_split: Annotated[OptionalFloat, Opt("--test-split", help="Test fraction for data without a test split (default 0.2).")] = None,
@@ -90,6 +91,10 @@ def train(
     Example: cnnkit train unet --dataset segfolder:../shared/data/membrane --image-size 256 --epochs 30
 
     Example: cnnkit train --resume runs/convnet-cifar10-20261123-101500
+
+    Example: cnnkit train my_net.py:Net1 -d folder:../shared/data/cifar10 -e 10   (your own class; the run keeps a copy of my_net.py)
+
+    Example: cnnkit train "3x32x32 | conv 32 k5 p2 | relu | maxpool 2 | flatten | linear 4" -d shapes -e 2
 
     Example: cnnkit train convnet -d shapes -e 3 --log tensorboard   (then: tensorboard --logdir runs)
 

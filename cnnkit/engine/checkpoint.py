@@ -157,7 +157,15 @@ def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: 
     from cnnkit.models.source import rebuild
 
     spec = ckpt["model"]
-    model = rebuild(spec, run_dir, notes, model)
+    said: list[str] = []
+    model = rebuild(spec, run_dir, said, model)
+    if notes is None:  # said on stderr, one line each, under every command and in a notebook
+        import sys
+
+        for line in said:
+            print(f"note: {line}", file=sys.stderr)
+    else:
+        notes.extend(said)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -21,6 +21,8 @@ NOT_DEFINING = frozenset({"out", "log", "epochs", "device", "data_dir", "compile
 
 @dataclass
 class TrainConfig:
+    # the model as config.json records it: a registered name, PATH.py:NAME, a layer spec, or the
+    # name of a class / builder / instance given from Python (held in model_object, not a field)
     model: str
     dataset: str = "shapes"
     model_options: dict = field(default_factory=dict)
@@ -76,6 +78,8 @@ class TrainConfig:
     # what the data-aware policy chose and why ({'recipe', 'choices', 'notes'}; engine/policy.py)
     policy: Optional[dict] = None
     log: Optional[str] = None  # "tensorboard": event files under RUN/tensorboard/ (engine/tblog.py)
+
+    model_object = None  # a Python class, builder or nn.Module given to cnnkit.train (not saved: the checkpoint keeps its source)
 
     @classmethod
     def build(cls, model: str, recipe_values: dict, overrides: dict) -> TrainConfig:

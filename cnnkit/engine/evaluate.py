@@ -18,10 +18,12 @@ from cnnkit.engine.trainer import forward_tta, tta_of
 from cnnkit.errors import CnnkitError
 
 
-def load_for_inference(path, device="auto"):
+def load_for_inference(path, device="auto", model=None):
+    """(checkpoint dict, model in eval mode on the device, device). `model` (a class, builder
+    or instance) rebuilds a network whose code the checkpoint could not keep."""
     dev = resolve_device(device)
     ckpt = load_checkpoint(path, map_location="cpu")
-    model = model_from_checkpoint(ckpt).to(dev).eval()
+    model = model_from_checkpoint(ckpt, Path(path).parent, model=model).to(dev).eval()
     return ckpt, model, dev
 
 

@@ -48,19 +48,23 @@ def _quiet(event: str, **info) -> None:
     pass
 
 
-def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict] = None) -> tuple[TrainConfig, object]:
+def make_config(model, dataset: str, overrides: dict, loaded: Optional[dict] = None) -> tuple[TrainConfig, object]:
     """Resolve the recipe (which may depend on the data) and load the dataset: the whole plan
-    of a run, before anything trains.
+    of a run, before anything trains. `model` is any form `cnnkit.models.source.build_model`
+    takes (a registered name, PATH.py:NAME, a layer spec, a Python class / builder / instance).
 
     `loaded` ({data options: dataset}) lets a sweep plan every variant on one loaded copy
     of the data; each variant still gets its own validation hold-out (a shallow copy)."""
+    from cnnkit.models.source import kind_of, model_label
     from cnnkit.registry import get_spec
 
-    spec = get_spec(model)
+    ref, model = model, model_label(model)
     task = dataset_task(dataset)
-    if spec.task != task:
-        raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
-                          f"pick a {task} model (cnnkit models --task {task})")
+    if kind_of(ref) == "registry":
+        spec = get_spec(model)
+        if spec.task != task:
+            raise CnnkitError(f"{model} is a {spec.task} model but {dataset} is a {task} dataset; "
+                              f"pick a {task} model (cnnkit models --task {task})")
     if task == "classification" and overrides.get("ignore_index") is not None:
         from cnnkit.data.catalog import ignore_index_refusal
 
@@ -78,12 +82,14 @@ def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict
             ds = load_dataset(dataset, data_options(probe))
         if loaded is not None:
             loaded[key] = ds
-    arch = policy.architecture(model, _probe_model(model, ds.input_shape, ds.num_classes, overrides.get("model_options")))
+    arch = policy.architecture(_short(model), _probe_model(ref, ds, overrides.get("model_options"), dataset))
     name, why = overrides.get("recipe"), ""
     if not name:  # the CIFAR-like threshold counts every training image, before validation is held out
         name, why = policy.pick_recipe(ds.task, ds.input_shape, len(ds.train) + len(ds.val or []), arch)
     values = recipe(name)
     config = TrainConfig.build(model, values, dict(overrides, dataset=dataset, recipe=name))
+    if kind_of(ref) == "python":
+        config.model_object = ref
     config.policy = policy.decide(config, values, ds, given, d.world, device, arch, why)
     if config.weights:  # checked against the model now, before anything trains
         config.policy["notes"] += _check_weights(config, ds)
@@ -97,34 +103,54 @@ def make_config(model: str, dataset: str, overrides: dict, loaded: Optional[dict
                 loaded[held] = ds
     config.validate()
     if config.crop:
-        _check_crop_fits(model, ds, config.crop, overrides.get("model_options"))
+        _check_crop_fits(config.model_object if config.model_object is not None else ref, ds, config.crop,
+                         overrides.get("model_options"), dataset)
     return config, ds
 
 
-def _check_crop_fits(model: str, ds, crop, options: Optional[dict]) -> None:
+def _check_crop_fits(ref, ds, crop, options: Optional[dict], dataset: str) -> None:
     """Training sees crops, evaluation whole images: the model must take both sizes. A
     model with a fixed-size classifier (flatten then Linear) takes only the size it was
-    built for; found here on the meta device (no memory), not as a shape error mid-epoch."""
+    built for; found here (a registered model on the meta device: no memory), not as a
+    shape error mid-epoch."""
+    from cnnkit.models.source import display_name, kind_of
+
     c, h, w = ds.input_shape
-    probe = _probe_model(model, ds.input_shape, ds.num_classes, options)
+    probe = _probe_model(ref, ds, options, dataset)
+    meta = kind_of(ref) == "registry"
     try:
-        with torch.device("meta"), torch.no_grad():
-            probe(torch.empty(2, c, *crop))
+        with torch.device("meta" if meta else "cpu"), torch.no_grad():
+            probe.eval()(torch.zeros(2, c, *crop))
     except RuntimeError:
         raise CnnkitError(
-            f"--crop {crop[0]}x{crop[1]}: {model} built for {h}x{w} images cannot take {crop[0]}x{crop[1]} crops "
+            f"--crop {crop[0]}x{crop[1]}: {display_name(ref)} built for {h}x{w} images cannot take {crop[0]}x{crop[1]} crops "
             f"(its classifier has a fixed input size) while evaluation sees whole {h}x{w} images; drop --crop, "
             f"resize instead with --image-size, or use a model with global pooling") from None
+    finally:
+        probe.train()
 
 
-def _probe_model(model: str, input_shape, num_classes: int, options: Optional[dict]) -> nn.Module:
-    """The model as it will be built, on the meta device (no memory, no weights loaded), for
-    the policy to read its layers. A geometry error shows here as it would when training."""
-    from cnnkit.registry import create_for_input
+def _probe_model(ref, ds, options: Optional[dict], dataset: str) -> nn.Module:
+    """The model as it will be built, for the policy to read its layers. A registered model
+    is built on the meta device (no memory, no weights loaded): a geometry error shows here
+    as it would when training. The user's own network (a file, a spec, a Python object) is
+    built for real and run once on a zero batch, so a forward that crashes or returns the
+    wrong shape for the task is one line naming its file and line before anything is written."""
+    from cnnkit.models.source import build_model, check_output, kind_of
 
     options = {k: v for k, v in (options or {}).items() if k != "pretrained"}
-    with torch.device("meta"):
-        return create_for_input(model, tuple(input_shape), num_classes, **options)
+    if kind_of(ref) == "registry":
+        with torch.device("meta"):
+            return build_model(ref, num_classes=ds.num_classes, input_shape=tuple(ds.input_shape), options=options)
+    model = build_model(ref, num_classes=ds.num_classes, input_shape=tuple(ds.input_shape), options=options)
+    check_output(model, tuple(ds.input_shape), ds.task, ds.num_classes, dataset)
+    return model
+
+
+def _short(model: str) -> str:
+    from cnnkit.models.source import display_name
+
+    return display_name(model)
 
 
 def _check_weights(config: TrainConfig, ds) -> list[str]:
@@ -134,7 +160,8 @@ def _check_weights(config: TrainConfig, ds) -> list[str]:
 
     if config.pretrained:
         raise CnnkitError("--weights FILE and --pretrained both choose the starting weights; give one")
-    probe = _probe_model(config.model, ds.input_shape, ds.num_classes, config.model_options)
+    ref = config.model_object if config.model_object is not None else config.model
+    probe = _probe_model(ref, ds, config.model_options, config.dataset)
     loaded, notes = match(probe, read_state_dict(config.weights), config.weights)
     return [f"weights from {config.weights}: {len(loaded)} tensors checked against {config.model}"] + notes
 
@@ -156,7 +183,7 @@ def data_options(config: TrainConfig) -> DataOptions:
 
 def default_out(config: TrainConfig) -> Path:
     data = config.dataset.split(":")[-1].rstrip("/").split("/")[-1] or "data"
-    return Path("runs") / f"{config.model}-{data}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    return Path("runs") / f"{_short(config.model)}-{data}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
 
 
 def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
@@ -188,17 +215,26 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def build_model(config: TrainConfig, input_shape, num_classes: int, load_weights: bool = True) -> nn.Module:
+def build_model(config: TrainConfig, input_shape, num_classes: int, entry: Optional[dict] = None,
+                run_dir: Optional[Path] = None, load_weights: bool = True) -> nn.Module:
+    """The run's model (cnnkit.models.source.build_model), or with `entry` (a resumed run's
+    last.pt) the network that checkpoint was trained as: a model file's kept source, not
+    the file as it is now."""
+    from cnnkit.models import source
     from cnnkit.models.init import init_weights
-    from cnnkit.registry import create_for_input, get_spec
+    from cnnkit.registry import get_spec
 
     options = dict(config.model_options)
-    spec_options = get_spec(config.model).options()
+    ref = config.model_object if config.model_object is not None else config.model
+    registered = source.kind_of(ref) == "registry"
     if config.pretrained:
-        if "pretrained" not in spec_options:
-            raise CnnkitError(f"{config.model} has no pretrained weights; only models with a 'pretrained' option do (e.g. resnet18)")
+        if not registered or "pretrained" not in get_spec(config.model).options():
+            raise CnnkitError(f"{_short(config.model)} has no pretrained weights; only models with a 'pretrained' option do (e.g. resnet18)")
         options["pretrained"] = True
-    model = create_for_input(config.model, tuple(input_shape), num_classes, **options)
+    if entry is not None and not registered:
+        model = source.rebuild(entry, run_dir)
+    else:
+        model = source.build_model(ref, num_classes=num_classes, input_shape=tuple(input_shape), options=options)
     if config.init:
         init_weights(model, config.init)
     if config.weights and load_weights:  # after --init: the file's weights win where they fit
@@ -208,12 +244,14 @@ def build_model(config: TrainConfig, input_shape, num_classes: int, load_weights
     return model
 
 
-def _setup(config: TrainConfig, ds, device, d: distributed.Dist, resume: bool = False):
+def _setup(config: TrainConfig, ds, device, d: distributed.Dist, resume: bool = False, entry: Optional[dict] = None,
+           run_dir: Optional[Path] = None):
     """Model, trainer with optimiser/schedule for the phase of `start_epoch`, loaders.
-    A resumed run loads its own weights from last.pt, not the --weights file again."""
+    A resumed run loads its own weights from last.pt, not the --weights file again, and
+    rebuilds its network from last.pt's entry (a model file's kept source)."""
     precision = resolve_precision(config.precision, device)
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
-    model = build_model(config, ds.input_shape, ds.num_classes, load_weights=not resume)
+    model = build_model(config, ds.input_shape, ds.num_classes, entry, run_dir, load_weights=not resume)
     _data_init(model, ds)
     if config.bn_momentum is not None:
         from cnnkit.engine.speedpath import set_bn_momentum
@@ -329,7 +367,7 @@ def _checkpoint(model, ds, config, epoch, history, best, bad_epochs, trainer=Non
              "config": config.to_dict(), "dataset": config.dataset, "ignore_index": ds.ignore_index}
     if trainer is not None:
         extra["trainer"] = trainer.state_dict()
-    return checkpoint_dict(model, ds.input_shape, ds.class_names, ds.normalization, **extra)
+    return checkpoint_dict(model, ds.input_shape, ds.class_names, ds.normalization, task=ds.task, **extra)
 
 
 def train(config: TrainConfig, ds=None, progress: Progress = _quiet, resume: bool = False, overwrite: bool = False,
@@ -373,13 +411,14 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
     config.out = str(run.path)
     set_deterministic(config.deterministic)
     seed_everything(config.seed)
-    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device, d, resume)
+    ckpt = _load_shared(run.file("last.pt"), d) if resume else None
+    model, trainer, train_loader, val_loader, test_loader = _setup(config, ds, device, d, resume, ckpt and ckpt["model"],
+                                                                   run.path)
     phases = parse_switch(config.switch, config.epochs, config.optimizer, config.lr)
     steps = len(train_loader)
     history: list[dict] = []
     best, bad_epochs, start_epoch, phase_index = -math.inf, 0, 0, 0
     if resume:
-        ckpt = _load_shared(run.file("last.pt"), d)
         model.load_state_dict(ckpt["state_dict"])
         start_epoch, history, best, bad_epochs = ckpt["epoch"], list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
         # The optimiser of the phase the last finished epoch used; the loop switches
@@ -393,6 +432,7 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
         _start_phase(trainer, model, config, phases[0], steps)
         if d.is_main:
             run.write_json("config.json", config.to_dict())
+            _keep_source(run, model)
             save_checkpoint(run.file("last.pt"), _checkpoint(model, ds, config, 0, history, best, 0, trainer, 0))
     metric = "accuracy" if ds.task == "classification" else "dice"
     progress("start", run_dir=run.path, config=config, epochs=config.epochs, start_epoch=start_epoch, batches=steps,
@@ -443,6 +483,30 @@ def _train_in(run: RunDir, config: TrainConfig, ds, d: distributed.Dist, device,
     return _finish(run, model, trainer, ds, config, history, val_loader, test_loader, progress)
 
 
+def _keep_source(run: RunDir, model: nn.Module) -> None:
+    """A readable copy of the model's own code in the run directory (model-source.py, in the
+    folder's manifest), next to the copy every checkpoint holds: the run stays self-contained
+    after the file moves, changes or is deleted."""
+    from cnnkit import outputs
+    from cnnkit.engine.rundir import write_atomic
+    from cnnkit.models.source import SOURCE_COPY
+
+    source = model.cnnkit_config.get("source", {})
+    code = source.get("code") or (source.get("origin") or {}).get("code")
+    original = source.get("path") or (source.get("origin") or {}).get("path")
+    if code:
+        write_atomic(run.file(SOURCE_COPY), code, outputs.SOURCE, inputs=[original] if original else ())
+
+
+def model_record(model: nn.Module) -> dict:
+    """What summary.json says about the network: its kind, file, object and sha256 (not its code)."""
+    source = dict(model.cnnkit_config.get("source", {"kind": "registry"}))
+    source.pop("code", None)
+    if "origin" in source:
+        source["origin"] = {k: v for k, v in source["origin"].items() if k != "code"}
+    return source
+
+
 def _load_shared(path: Path, d: distributed.Dist) -> dict:
     """A checkpoint read by rank 0 and sent to every rank (no shared filesystem needed)."""
     return d.broadcast(load_checkpoint(path, map_location="cpu") if d.is_main else None)
@@ -477,6 +541,7 @@ def _finish(run, model, trainer, ds, config, history, val_loader, test_loader, p
     summary = {
         "task": ds.task,
         "model": config.model,
+        "model_source": model_record(model),
         "dataset": config.dataset,
         "epochs_run": len(history),
         "train_seconds": sum(r["train_seconds"] for r in history),
@@ -558,6 +623,9 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
     """K runs with seeds seed .. seed+K-1 (the data split stays fixed), one run dir
     each under config.out, and their mean +/- std (coursework tables compare means of 3 trials)."""
     base = Path(config.out or default_out(config))
+    if isinstance(config.model_object, nn.Module):
+        raise CnnkitError(f"{trials} trials need a fresh {config.model} each: pass the class or the function that builds "
+                          f"it (e.g. cnnkit.train({config.model}, ...)), not a model object")
     d = distributed.from_env()
     base_run = RunDir(base)  # locked for the whole set; --overwrite clears old trial folders and trials.json
     outputs.check_outside(base, outputs.dataset_folders(config.dataset))
@@ -566,6 +634,7 @@ def run_trials(config: TrainConfig, ds, trials: int, progress: Progress = _quiet
     try:
         for k in range(trials):
             c = TrainConfig.from_dict(dict(config.to_dict(), seed=config.seed + k, out=str(base / f"trial-{k + 1}")))
+            c.model_object = config.model_object
             progress("trial", trial=k + 1, trials=trials, seed=c.seed)
             if d.is_main:  # listed in the set's manifest: --overwrite of the set clears it
                 outputs.record_written(base, f"trial-{k + 1}", outputs.FOLDER)

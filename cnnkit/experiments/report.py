@@ -283,9 +283,9 @@ def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Opt
 
 
 def _filters(best: Run, figures: Path) -> H.Section:
-    """The registry's first conv layer, as `cnnkit visualize filters` draws it."""
+    """The model's first conv layer (the registry's, or the first in the network), as `cnnkit visualize filters` draws it."""
     from cnnkit.engine.evaluate import load_for_inference
-    from cnnkit.registry import get_spec
+    from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.filters import conv_weights, plot_filters
 
     s = H.Section("filters", "First-layer filters")
@@ -294,7 +294,7 @@ def _filters(best: Run, figures: Path) -> H.Section:
         return s
     try:
         ckpt, model, _ = load_for_inference(best.checkpoint, "cpu")
-        name = get_spec(ckpt["model"]["name"]).first_conv
+        name = first_conv(model, layer_hints(ckpt["model"])[0])
         weights = conv_weights(model, name)  # (O, C, kh, kw)
     except CnnkitError as e:  # a damaged checkpoint spoils this section, not the report
         s.blocks.append(H.note(str(e)))

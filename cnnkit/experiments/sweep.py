@@ -175,12 +175,13 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
     trained or written; `overwrite` clears the old sweep's files first."""
     from cnnkit.engine.distributed import from_env, on_main
     from cnnkit.engine.train import make_config, resume_config, train
-    from cnnkit.registry import get_spec, resolve_kwargs
+    from cnnkit.models.source import kind_of, option_names
+    from cnnkit.registry import resolve_kwargs
 
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise CnnkitError(f"--trials must be a whole number, at least 1 (got {trials!r})")
     out = Path(out)
-    model_options = set(get_spec(model).options())
+    model_options = option_names(model)  # a registered model's options, or your class's arguments
     for key, _ in axes or []:
         check_key(key, model_options, "vary")
     axes = list(axes or []) + parse_vary(vary, model_options)
@@ -199,7 +200,8 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
     for v in variants:
         try:
             config, ds = make_config(model, dataset, _variant_overrides(base, v["settings"]), loaded)
-            resolve_kwargs(model, **config.model_options)
+            if kind_of(model) == "registry":
+                resolve_kwargs(model, **config.model_options)
         except CnnkitError as e:
             raise CnnkitError(f"variant {v['name']}: {e}") from None
         v["policy"] = policy_lines(config)

@@ -67,6 +67,17 @@ def display_name(ref: Any) -> str:
     return getattr(obj, "__name__", type(ref).__name__)
 
 
+def model_label(ref: Any) -> str:
+    """The model as config.json and summary.json record it: the registered name, PATH.py:NAME
+    as given, the spec string, or a Python object's name."""
+    kind = kind_of(ref)
+    if kind == "spec":
+        return _normal_spec(str(ref))
+    if kind in ("registry", "file"):
+        return str(ref).strip()
+    return display_name(ref)
+
+
 def build_model(ref: Any, *, num_classes: Optional[int] = None, in_channels: Optional[int] = None,
                 input_shape: Optional[tuple] = None, options: Optional[dict] = None) -> nn.Module:
     """Build the model `ref` names (see the module docstring) for the data's number of
@@ -186,14 +197,32 @@ def _split_file_ref(ref: str) -> tuple[Path, str]:
     return Path(m.group("path")), m.group("name")
 
 
-def load_file(path: Path, code: Optional[str] = None, folder: Optional[Path] = None):
+_LOADED: dict[tuple[str, str], Any] = {}  # (file, sha256 of its text) -> module: a file's top level runs once per process
+
+
+def load_file(path: Path, code: Optional[str] = None, folder: Optional[Path] = None, cached: bool = True):
     """Import the user's model file (this runs its top level); `code` instead of the file
-    on disk (a run's kept copy), under the original name."""
+    on disk (a run's kept copy), under the original name. The same text is imported once
+    per process (training builds the network twice: to plan the run, then to train it)."""
     from cnnkit.scratch.loader import load_impl, load_source
 
+    if code is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = None
+    else:
+        text = code
+    key = (str(path.resolve()), sha256_text(text)) if text is not None else None
+    if cached and key in _LOADED:
+        return _LOADED[key]
     if code is not None:
-        return load_source(code, path, folder)
-    return load_impl(path, flag="model file", wants="defining your network (an nn.Module class or a function returning one)")
+        module = load_source(code, path, folder)
+    else:
+        module = load_impl(path, flag="model file", wants="defining your network (an nn.Module class or a function returning one)")
+    if key is not None:
+        _LOADED[key] = module
+    return module
 
 
 def _lookup(module, path: Path, name: str):
@@ -247,7 +276,8 @@ def _from_python(obj, num_classes, in_channels, options) -> nn.Module:
         if options:
             raise SpecError("options apply to a class or a builder function, not to a model object; "
                             "pass the class (MyNet) with its options, or build it yourself")
-        model, kwargs, maker = obj, {}, type(obj)
+        model, maker = obj, type(obj)
+        kwargs = _matching_kwargs(maker, obj, num_classes, in_channels)
     elif _is_model_maker(obj) or callable(obj):
         model, kwargs = _construct(obj, num_classes, in_channels, options, where=_python_where(obj))
         maker = obj
@@ -257,9 +287,32 @@ def _from_python(obj, num_classes, in_channels, options) -> nn.Module:
     config = getattr(model, "cnnkit_config", None)
     if isinstance(config, dict) and "source" in config:  # already built by cnnkit (a registry name, a file)
         return model
-    model.cnnkit_config = {"name": getattr(maker, "__name__", type(model).__name__), "kwargs": kwargs,
-                           "source": python_source(maker)}
+    source = python_source(maker)
+    if kwargs is None:  # an object whose constructor arguments cnnkit cannot tell
+        kwargs, source["rebuilds"] = {}, False
+    model.cnnkit_config = {"name": getattr(maker, "__name__", type(model).__name__), "kwargs": kwargs, "source": source}
     return model
+
+
+def _matching_kwargs(cls, instance: nn.Module, num_classes, in_channels) -> Optional[dict]:
+    """The constructor arguments that rebuild a model object given from Python: none, or
+    num_classes / in_channels from the data where the class takes them, whichever gives
+    the same weights' names and shapes (built on the meta device: no memory). None when
+    neither does (it was built with other arguments)."""
+    import torch
+
+    want = {k: tuple(v.shape) for k, v in instance.state_dict().items()}
+    params = _parameters(cls)
+    fill = {k: v for k, v in (("num_classes", num_classes), ("in_channels", in_channels)) if v is not None and k in params}
+    for kwargs in ({}, fill, *({k: v} for k, v in fill.items())):
+        try:
+            with torch.device("meta"):
+                candidate = cls(**kwargs)
+        except Exception:  # needs arguments cnnkit does not have
+            continue
+        if {k: tuple(v.shape) for k, v in candidate.state_dict().items()} == want:
+            return dict(kwargs)
+    return None
 
 
 def _python_where(obj) -> str:
@@ -353,11 +406,41 @@ def _folder_of(obj) -> Optional[Path]:
         return None
 
 
+def option_names(ref: Any) -> set[str]:
+    """The keyword options `ref` takes (`--opt`, a sweep's --vary keys): a registered model's
+    options, a class's / builder's arguments other than num_classes and in_channels, none
+    for a spec or a model object. Naming a file imports it."""
+    kind = kind_of(ref)
+    if kind == "registry":
+        from cnnkit.registry import get_spec
+
+        return set(get_spec(str(ref)).options())
+    if kind == "spec" or isinstance(ref, nn.Module):
+        return set()
+    if kind == "file":
+        path, name = _split_file_ref(str(ref).strip())
+        ref = _lookup(load_file(path), path, name)
+    params = [n for n, p in inspect.signature(ref).parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return set(params) - {"num_classes", "in_channels"}
+
+
 # ----------------------------------------------------------------------------- rebuilding
 
 
 def rebuild(entry: dict, run_dir: Optional[str | Path] = None, notes: Optional[list] = None,
             model: Any = None) -> nn.Module:
+    """`_rebuild`, with the entry on the result (`cnnkit_config`), so a resumed run's
+    checkpoints say the same as the first ones."""
+    import copy
+
+    built = _rebuild(entry, run_dir, notes, model)
+    if model is None or not isinstance(getattr(built, "cnnkit_config", None), dict):
+        built.cnnkit_config = copy.deepcopy({k: entry[k] for k in ("name", "kwargs", "source") if k in entry})
+    return built
+
+
+def _rebuild(entry: dict, run_dir: Optional[str | Path] = None, notes: Optional[list] = None,
+             model: Any = None) -> nn.Module:
     """The model a checkpoint's `model` entry describes, with fresh weights.
 
     `model` (a class, a builder or an instance, as `cnnkit.load(ckpt, model=MyNet)`
@@ -382,7 +465,7 @@ def rebuild(entry: dict, run_dir: Optional[str | Path] = None, notes: Optional[l
             origin = source.get("origin")
             if not origin:
                 raise
-            _run_kept(Path(origin["path"]), origin["code"], origin.get("sha256"), notes, run_dir)  # it registers the name
+            _run_kept(Path(origin["path"]), origin["code"], origin.get("sha256"), notes, run_dir, cached=False)  # registers it
         if kwargs.get("pretrained"):
             kwargs["pretrained"] = False  # the trained weights are in the checkpoint; no download
         return create_model(name, **kwargs)
@@ -396,13 +479,17 @@ def rebuild(entry: dict, run_dir: Optional[str | Path] = None, notes: Optional[l
         built, _ = _construct(obj, None, None, kwargs, where=f"{path.name}:{name}")
         return built
     if kind == "python":
+        if source.get("rebuilds") is False:
+            raise CnnkitError(f"this checkpoint holds a {entry['name']} object built with arguments cnnkit could not tell; "
+                              f"load it with cnnkit.load(ckpt, model={entry['name']}(...)) built as you trained it, "
+                              f"or train the class itself (cnnkit.train({entry['name']}, model_options={{...}}))")
         obj = _python_object(entry, source)
         built, _ = _construct(obj, None, None, kwargs, where=_python_where(obj))
         return built
     raise CnnkitError(f"the checkpoint's model entry has an unknown source kind {kind!r}; upgrade cnnkit")
 
 
-def _run_kept(path: Path, code: Optional[str], sha: Optional[str], notes: list, run_dir) -> Any:
+def _run_kept(path: Path, code: Optional[str], sha: Optional[str], notes: list, run_dir, cached: bool = True) -> Any:
     """Run the model file's source as it was when the model was trained: the text kept in
     the checkpoint (or the run directory's copy), not the file as it is now. One note
     when the file on disk has changed since."""
@@ -422,7 +509,7 @@ def _run_kept(path: Path, code: Optional[str], sha: Optional[str], notes: list, 
             notes.append(f"using the copy of {path.name} kept with the run: the file's current hash differs "
                          f"({(now or 'unreadable')[:12]} now, {sha256_text(code)[:12]} when trained)")
     folder = path.resolve().parent if path.parent.is_dir() else (Path(run_dir) if run_dir else Path.cwd())
-    return load_file(path, code, folder)
+    return load_file(path, code, folder, cached)
 
 
 def _python_object(entry: dict, source: dict):
@@ -459,6 +546,81 @@ def _python_object(entry: dict, source: dict):
                       "that builds it)")
 
 
+def where_defined(model: nn.Module) -> str:
+    """'my_net.py:12' for a network from the user's file (the line of its class or builder),
+    'the layer spec', or the class's file and line / name: where to go and change it."""
+    config = getattr(model, "cnnkit_config", None) or {}
+    source = config.get("source", {})
+    kind = source.get("kind")
+    if kind == "spec":
+        return "the layer spec"
+    if kind == "file":
+        obj = str(source.get("object", "")).split(".")[-1]
+        m = re.search(rf"^[ \t]*(?:class|def)[ \t]+{re.escape(obj)}\b", source.get("code") or "", re.M)
+        line = f":{(source.get('code') or '')[:m.start()].count(chr(10)) + 1}" if m else ""
+        return f"{Path(source['path']).name}{line}"
+    cls = type(model)
+    if not cls.__module__.startswith("torch."):
+        return _python_where(cls)
+    return config.get("name", cls.__name__)
+
+
+def check_output(model: nn.Module, input_shape: tuple, task: str, num_classes: int, data: str = "the data") -> None:
+    """One forward pass on a (2, C, H, W) zero batch (eval mode, no gradients): the output a
+    `task` with `num_classes` classes needs, else one line naming the file and line of the
+    network and what to change. Their forward crashing is reported at its line."""
+    import torch
+
+    from cnnkit.arith.parse import format_sizes
+    from cnnkit.scratch.loader import crash_site
+
+    where = where_defined(model)
+    name = (getattr(model, "cnnkit_config", None) or {}).get("name", type(model).__name__)
+    shape = tuple(input_shape)
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            y = model.eval()(torch.zeros(2, *shape))
+    except Exception as e:  # their forward raised
+        source = (getattr(model, "cnnkit_config", None) or {}).get("source", {})
+        folder = Path(source["path"]).resolve().parent if source.get("kind") == "file" else _folder_of(type(model))
+        raise ModelCodeError(f"{name} ({where}) cannot run on {data}'s {format_sizes(shape)} images: "
+                             f"{crash_site(e, folder)}") from None
+    finally:
+        model.train(was_training)
+    if not isinstance(y, torch.Tensor):
+        raise ModelCodeError(f"{name} ({where}) returns a {type(y).__name__} from forward; return one tensor of logits "
+                             f"(N, {num_classes}{'' if task == 'classification' else ', H, W'})")
+    got = tuple(y.shape[1:])
+    takes = "num_classes" in config_kwargs(model) or "num_classes" in _parameters(type(model))
+    fix = "" if takes or where == "the layer spec" else f"; or give its constructor a num_classes argument, which cnnkit fills from the data"
+    if task == "classification":
+        if got != (num_classes,):
+            what = f"{got[0]} outputs per image" if len(got) == 1 else f"outputs of shape {format_sizes(got)} per image"
+            end = "end the spec with 'linear %d'" % num_classes if where == "the layer spec" else f"make its last layer output {num_classes} values"
+            if len(got) == 3:
+                end += " (a segmentation network? train it on segmentation data such as shapes-seg)"
+            raise ModelCodeError(f"{name} ({where}) gives {what}, but {data} has {num_classes} classes: {end}{fix}")
+    else:
+        want = (num_classes, *shape[1:])
+        if got != want:
+            what = f"{got[0]} outputs per image (a classification network)" if len(got) == 1 else f"output {format_sizes(got)}"
+            raise ModelCodeError(f"{name} ({where}) gives {what}, but segmentation of {data} needs {format_sizes(want)} "
+                                 f"(one score map per class, at the input's size)"
+                                 + (f": end the spec with 'conv {num_classes} k1'" if where == "the layer spec" else fix))
+
+
+def config_kwargs(model: nn.Module) -> dict:
+    return (getattr(model, "cnnkit_config", None) or {}).get("kwargs") or {}
+
+
+def _parameters(cls) -> set:
+    try:
+        return set(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
 def layer_hints(entry: dict) -> tuple[Optional[str], Optional[str]]:
     """(first conv, Grad-CAM layer) a registered model names; (None, None) for others, where
     the figures find the first conv and the last map larger than 1x1 themselves."""
@@ -483,7 +645,7 @@ def registered_task(entry: dict) -> Optional[str]:
 
 def first_conv(model: nn.Module, preferred: Optional[str] = None) -> str:
     """`preferred` when it names a conv, else the first nn.Conv* module in named_modules() order."""
-    convs = [n for n, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     if preferred and preferred in convs:
         return preferred
     if not convs:

@@ -32,6 +32,28 @@ BAD_CKPTS = {
     "no-normalization": ("nonorm.pt", "normalization"),
 }
 INTS = {"abc": "abc", "float": "1.5", "empty": ""}
+# A student's network files that fail (written by the fixture into nets/): name -> (source, fragment).
+_HEAD = "import torch.nn as nn\n\n\n"
+_GOOD_INIT = ("class Net1(nn.Module):\n    def __init__(self, num_classes=4):\n        super().__init__()\n"
+              "        self.feature_extractor = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())\n")
+BAD_NETS = {
+    "syntax": (_HEAD + "class Net1(nn.Module)\n    pass\n", "syntax.py:4"),
+    "import": (_HEAD + "import no_such_module_cnnkit\n", "import.py:4"),
+    "not-a-module": (_HEAD + "class Net1:\n    pass\n", "not an nn.module"),
+    "needs-args": (_HEAD + "class Net1(nn.Module):\n    def __init__(self, width):\n        super().__init__()\n",
+                   "--opt width=value"),
+    "init-crash": (_HEAD + "class Net1(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                   "        self.fc = nn.Linear(3, 'x')\n", "init-crash.py:7"),
+    "forward-crash": (_HEAD + _GOOD_INIT + "        self.classifier = nn.Linear(999, num_classes)\n\n"
+                      "    def forward(self, x):\n        return self.classifier(self.feature_extractor(x).flatten(1))\n",
+                      "forward-crash.py:11 in forward"),
+    "ten-outputs": (_HEAD + _GOOD_INIT.replace("num_classes=4", "") + "        self.classifier = nn.Linear(4, 10)\n\n"
+                    "    def forward(self, x):\n        return self.classifier(self.feature_extractor(x).mean((2, 3)))\n",
+                    "has 4 classes"),
+    "segmentation-out": (_HEAD + _GOOD_INIT + "        self.head = nn.Conv2d(4, num_classes, 1)\n\n"
+                         "    def forward(self, x):\n        return self.head(self.feature_extractor(x))\n",
+                         "segmentation network?"),
+}
 TINY = ["-d", "shapes:n=48,size=16", "--epochs", "1", "--batch-size", "16", "--opt", "widths=(4,8)"]
 
 def rows() -> list[tuple[str, list[str], str | None]]:
@@ -275,6 +297,21 @@ def rows() -> list[tuple[str, list[str], str | None]]:
         ("report-out-under-a-file", ["report", RUN, "--out", "afile/r.html"], "afile"),
     ):
         add(id_, [*argv, "--json"], frag)
+    # ---- the student's own network: bad code is one line naming the file and the line
+    net_data = ["-d", "shapes:n=48,size=16", "--epochs", "1", "--batch-size", "16"]
+    for name, (_, frag) in BAD_NETS.items():
+        add(f"train-own-net-{name}", ["train", f"nets/{name}.py:Net1", *net_data, "--out", f"out/own-{name}"], frag)
+    add("summary-own-net-syntax", ["summary", "nets/syntax.py:Net1"], "syntax.py:4")
+    add("summary-own-net-needs-args", ["summary", "nets/needs-args.py:Net1"], "--opt width=value")
+    add("train-own-net-classification-on-seg", ["train", "nets/ten-outputs.py:Net1", "-d", "shapes-seg:n=32,size=16",
+                                                "--epochs", "1", "--out", "out/own-seg"], "a classification network")
+    add("train-own-net-missing-name", ["train", "nets/ten-outputs.py:Nope", *net_data], "it defines net1")
+    add("train-own-net-missing-file", ["train", "nets/nope.py:Net1", *net_data], "does not exist")
+    add("train-own-net-no-name", ["train", "nets/ten-outputs.py", *net_data], "path.py:name")
+    add("train-own-net-unknown-opt", ["train", "nets/ten-outputs.py:Net1", *net_data, "--opt", "depth=3"], "takes no argument depth")
+    add("train-spec-wrong-input", ["train", "1x28x28 | conv 4 | relu | flatten | linear 4", *net_data], "start the spec with 3x16x16")
+    add("train-spec-wrong-classes", ["train", "3x16x16 | conv 4 | relu | flatten | linear 10", *net_data], "end the spec with 'linear 4'")
+    add("summary-spec-opt", ["summary", "3x16x16 | conv 4 | relu | flatten | linear 10", "--opt", "a=1"], "--opt does not apply")
     # ---- read-only places (/sys refuses new files, for root too): every command that writes
     for id_, argv in (
         ("train", ["train", "convnet", *TINY, "--out", READ_ONLY + "/run"]),

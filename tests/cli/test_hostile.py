@@ -59,6 +59,9 @@ def world(tmp_path_factory):
         Path("empty.pt").write_bytes(b"")
         Path("notes.txt").write_text("just text\n")
         Path("broken.py").write_text("def oops(:\n")
+        Path("nets").mkdir()
+        for name, (source, _) in table.BAD_NETS.items():
+            Path(f"nets/{name}.py").write_text(source)
         Path("truncated.pt").write_bytes(Path("runs/cls/best.pt").read_bytes()[:2000])
         Path("crafted.pt").write_bytes(pickle.dumps(_Exec(), protocol=2))
         torch.save({"weights": torch.zeros(3)}, "foreign.pt")
