@@ -122,3 +122,41 @@ model.predict("circle.png", top_k=2)
 
 # %%
 cnnkit.visualize.features(run.best, "circle.png")
+
+# %% [markdown]
+# ## 7. Your own network
+#
+# Coursework networks are written by hand. Define one here, in the notebook, the way the
+# course writes Net1 (a `feature_extractor` and a `classifier`), and give the class itself
+# to `cnnkit.train`: `num_classes` comes from the data, `model_options` are its other arguments.
+
+# %%
+import torch.nn as nn  # noqa: E402 - a notebook imports where it first needs a name
+
+
+class Net1(nn.Module):
+    def __init__(self, num_classes=10, width=8):
+        super().__init__()
+        self.feature_extractor = nn.Sequential(
+            nn.Conv2d(3, width, kernel_size=3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, kernel_size=3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 4 * 4, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.feature_extractor(x))
+
+
+mine = cnnkit.train(Net1, dataset="shapes:n=2400,size=16", epochs=2, out="runs/net1", overwrite=True,
+                    model_options={"width": 8}, optimizer="adam", lr=3e-3, batch_size=32)
+mine.summary["test_accuracy"], mine.summary["model_source"]["kind"]
+
+# %% [markdown]
+# The run keeps the class's source (`runs/net1/model-source.py`, and inside every
+# checkpoint), so its checkpoint works later without the notebook: `cnnkit evaluate
+# runs/net1/best.pt` on the command line, or here. The filters come from the first conv
+# the network has, `feature_extractor.0`:
+
+# %%
+assert cnnkit.evaluate(mine.best)["accuracy"] == mine.summary["test_accuracy"]
+cnnkit.visualize.filters(mine.best)

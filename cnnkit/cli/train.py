@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from cnnkit.cli.options import (
+    MODEL_HELP,
     DataDirOpt,
     IgnoreIndexOpt,
     ImageSizeOpt,
-    MODEL_HELP,
     JsonOpt,
     parse_hw,
     parse_model_options,

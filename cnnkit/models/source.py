@@ -332,13 +332,39 @@ def python_source(maker) -> dict:
     try:
         code = inspect.getsource(maker)
     except (OSError, TypeError):
-        code = None
+        code = _class_source_from_methods(maker)
     if code is not None:
         import textwrap
 
         code = textwrap.dedent(code)
         entry.update(code=code, sha256=sha256_text(code), imports=_imported_modules(maker))
     return entry
+
+
+def _class_source_from_methods(cls) -> Optional[str]:
+    """A class's source where inspect cannot find its file (a Jupyter cell on Python < 3.13:
+    `__main__` has no file) but its methods' code names a cell that linecache holds: the
+    `class NAME` line above the first method, down to where the indentation ends."""
+    import linecache
+
+    if not isinstance(cls, type):
+        return None
+    methods = [v.__code__ for v in vars(cls).values() if inspect.isfunction(v)]
+    if not methods:
+        return None
+    first = min(methods, key=lambda c: c.co_firstlineno)
+    lines = linecache.getlines(first.co_filename)
+    start = next((i for i in range(min(first.co_firstlineno, len(lines)) - 1, -1, -1)
+                  if re.match(rf"\s*class\s+{re.escape(cls.__name__)}\b", lines[i])), None)
+    if start is None:
+        return None
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+        end += 1
+    while start > 0 and lines[start - 1].lstrip().startswith("@"):  # decorators belong to it
+        start -= 1
+    return "".join(lines[start:end])
 
 
 def _imported_modules(maker) -> dict[str, str]:
@@ -593,11 +619,11 @@ def check_output(model: nn.Module, input_shape: tuple, task: str, num_classes: i
                              f"(N, {num_classes}{'' if task == 'classification' else ', H, W'})")
     got = tuple(y.shape[1:])
     takes = "num_classes" in config_kwargs(model) or "num_classes" in _parameters(type(model))
-    fix = "" if takes or where == "the layer spec" else f"; or give its constructor a num_classes argument, which cnnkit fills from the data"
+    fix = "" if takes or where == "the layer spec" else "; or give its constructor a num_classes argument, which cnnkit fills from the data"
     if task == "classification":
         if got != (num_classes,):
             what = f"{got[0]} outputs per image" if len(got) == 1 else f"outputs of shape {format_sizes(got)} per image"
-            end = "end the spec with 'linear %d'" % num_classes if where == "the layer spec" else f"make its last layer output {num_classes} values"
+            end = f"end the spec with 'linear {num_classes}'" if where == "the layer spec" else f"make its last layer output {num_classes} values"
             if len(got) == 3:
                 end += " (a segmentation network? train it on segmentation data such as shapes-seg)"
             raise ModelCodeError(f"{name} ({where}) gives {what}, but {data} has {num_classes} classes: {end}{fix}")

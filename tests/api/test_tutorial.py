@@ -39,6 +39,14 @@ def test_tutorial_notebook_executes_without_errors(tmp_path):
     assert len(images) >= 2  # the learning curves and the feature maps, shown inline
     summary = json.loads((tmp_path / "runs" / "tutorial" / "summary.json").read_text())
     assert summary["epochs_run"] == 3 and summary["test_accuracy"] > 0.5  # the notebook says "well above chance (0.25)"
+    # the network defined in the notebook: its run keeps the class's source, and evaluates here,
+    # in another process than the notebook's kernel, to the run's own test accuracy
+    mine = json.loads((tmp_path / "runs" / "net1" / "summary.json").read_text())
+    assert mine["model_source"]["kind"] == "python" and mine["model"] == "Net1"
+    assert "class Net1(nn.Module):" in (tmp_path / "runs" / "net1" / "model-source.py").read_text()
+    import cnnkit
+
+    assert cnnkit.evaluate(tmp_path / "runs" / "net1" / "best.pt")["accuracy"] == mine["test_accuracy"]
 
 
 def test_training_in_a_notebook_keeps_the_inline_backend(tmp_path):

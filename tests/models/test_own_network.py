@@ -156,3 +156,14 @@ def test_wrong_output_size_is_one_line(world, cli, tmp_path):
     r = cli("train", f"{path}:make", "-d", DATA, "-e", "1", "--out", tmp_path / "r")
     assert_clean_error(r, "net10.py:4", "10 outputs", "4 classes", "give its constructor a num_classes argument")
     assert not (tmp_path / "r").exists()
+
+
+def test_resume_continues_with_the_kept_copy_after_the_file_is_gone(tmp_path):
+    path = tmp_path / "net.py"
+    shutil.copy(STUDENT, path)
+    run = cnnkit.train(f"{path}:Net1", dataset=DATA, epochs=1, batch_size=32, out=str(tmp_path / "r"), progress=False,
+                       model_options={"width": 4}, precision="fp32")
+    path.unlink()
+    more = cnnkit.train(resume=run.dir, epochs=2, progress=False)
+    assert more.summary["epochs_run"] == 2 and more.summary["model_source"]["object"] == "Net1"
+    assert cnnkit.evaluate(more.best)["accuracy"] == more.summary["test_accuracy"]

@@ -227,3 +227,43 @@ def test_import_cnnkit_and_register_model_stay_free_of_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_notebook_cells_class_keeps_its_source(tmp_path):
+    """In Jupyter (Python < 3.13) inspect.getsource fails on a class (`__main__` has no file);
+    the cell's text is in linecache, found through the class's methods."""
+    import linecache
+
+    cell = ("import torch.nn as nn\n\n\nclass Cell(nn.Module):\n    def __init__(self, num_classes=2):\n"
+            "        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n        self.fc = nn.Linear(4, num_classes)\n\n"
+            "    def forward(self, x):\n        return self.fc(self.conv(x).mean((2, 3)))\n\n\nafter = 1\n")
+    name = str(tmp_path / "ipykernel_1" / "4021.py")  # no such file: only linecache has it
+    linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+    namespace = {"__name__": "__main__"}
+    exec(compile(cell, name, "exec"), namespace)
+    m = build_model(namespace["Cell"], num_classes=3)
+    code = m.cnnkit_config["source"]["code"]
+    assert code.startswith("class Cell(nn.Module):") and "after = 1" not in code and "return self.fc" in code
+    assert m.cnnkit_config["source"]["imports"] == {"nn": "torch.nn"}
+    _same_outputs(m, model_from_checkpoint(_roundtrip(m, tmp_path)))
+
+
+def test_a_model_object_records_the_arguments_that_rebuild_it(tmp_path):
+    m = build_model(nn.Sequential(nn.Conv2d(3, 2, 3)), num_classes=4)
+    assert m.cnnkit_config["source"].get("rebuilds") is False  # nn.Sequential() has other weights
+
+    class WithClasses(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(4, num_classes)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean((2, 3)))
+
+    m = build_model(WithClasses(num_classes=4), num_classes=4, in_channels=3)
+    assert m.cnnkit_config["kwargs"] == {"num_classes": 4}
+    _same_outputs(m, model_from_checkpoint(_roundtrip(m, tmp_path)))
+    odd = build_model(WithClasses(num_classes=7), num_classes=4)
+    with pytest.raises(CnnkitError, match=r"cnnkit.load\(ckpt, model=WithClasses\(...\)\)"):
+        model_from_checkpoint(_roundtrip(odd, tmp_path))
