@@ -267,3 +267,15 @@ def test_a_model_object_records_the_arguments_that_rebuild_it(tmp_path):
     odd = build_model(WithClasses(num_classes=7), num_classes=4)
     with pytest.raises(CnnkitError, match=r"cnnkit.load\(ckpt, model=WithClasses\(...\)\)"):
         model_from_checkpoint(_roundtrip(odd, tmp_path))
+
+
+def test_a_broken_installed_package_is_named(tmp_path):
+    dist = tmp_path / "broken_nets-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-nets\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[cnnkit.models]\nbroken = broken_nets_missing:Net\n")
+    code = "import cnnkit.api as a\ntry:\n    a.models()\nexcept cnnkit.CnnkitError as e:\n    print(e)\n"
+    out = subprocess.run([sys.executable, "-c", "import cnnkit\n" + code], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[2]}", "PATH": "/usr/bin:/bin"})
+    assert "the installed package broken-nets adds models to cnnkit" in out.stdout, out.stderr
+    assert "pip uninstall broken-nets" in out.stdout
