@@ -14,16 +14,17 @@ DEFAULT_PORT = 8765
 
 def explore_server(model, images: Optional[list] = None, dataset: Optional[str] = None, port: Optional[int] = None,
                    host: str = "127.0.0.1", data_dir: Optional[str] = None, device: str = "auto",
-                   options: Optional[dict] = None):
+                   options: Optional[dict] = None, weights: Optional[str] = None):
     """The page's Server, bound but not yet serving: `.serve_forever()` (until Ctrl-C) or `.start()`.
 
-    `model`: a checkpoint, a run directory, or a model name as `cnnkit summary` takes it.
+    `model`: a checkpoint, a run directory, a model name, `my_net.py:Net` or a layer spec;
+    `weights`: a state dict file for a model that is not a checkpoint (as `train --weights`).
     `port` None: 8765, or any free port when that one is taken; a given port that is taken is an error."""
     from cnnkit.explorer.server import Server, require_werkzeug
     from cnnkit.explorer.session import Explorer
 
     require_werkzeug()  # before the model loads: the missing library is the first thing to fix
-    explorer = Explorer(model, images or [], dataset, data_dir, device, options=options)
+    explorer = Explorer(model, images or [], dataset, data_dir, device, options=options, weights=weights)
     explorer.start_scoring()  # the test images' channel scores, in the background while the page loads
     if port is not None:
         return Server(explorer, host, port)
@@ -36,6 +37,7 @@ def explore_server(model, images: Optional[list] = None, dataset: Optional[str] 
 
 
 def explore(model, images: Optional[list] = None, dataset: Optional[str] = None, port: Optional[int] = None,
-            host: str = "127.0.0.1", data_dir: Optional[str] = None, device: str = "auto", options: Optional[dict] = None):
+            host: str = "127.0.0.1", data_dir: Optional[str] = None, device: str = "auto", options: Optional[dict] = None,
+            weights: Optional[str] = None):
     """Serve the page in a background thread and return the Server (`.url`, `.stop()`)."""
-    return explore_server(model, images, dataset, port, host, data_dir, device, options).start()
+    return explore_server(model, images, dataset, port, host, data_dir, device, options, weights).start()

@@ -22,6 +22,7 @@ def explore(
     host: Annotated[str, typer.Option("--host", help="Address to serve on; the default is this computer only.")] = "127.0.0.1",
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the address; do not open a browser.")] = False,
     opt: Annotated[Optional[list[str]], typer.Option("--opt", help="Model option key=value for a model name (repeatable), e.g. --opt widths=16,32,64.")] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="A state dict file for a model name, file or spec (as train --weights), e.g. --weights resnet18-f37072fd.pth.")] = None,
     data_dir: DataDirOpt = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
 ) -> None:
@@ -37,11 +38,15 @@ def explore(
     Example: cnnkit explore resnet18-cifar --dataset cifar10
 
     Example: cnnkit explore convnet --opt widths=16,32,64 --dataset shapes --host 127.0.0.1 --device cpu
+
+    Example: cnnkit explore resnet18-cifar --weights pretrained.pt --dataset cifar10
     """
     from cnnkit.api.web import explore_server
 
     typer.echo(f"loading {model}" + (f" and test images of {dataset}" if dataset else "") + " ...")
-    server = explore_server(model, image, dataset, port, host, data_dir, device, parse_model_options(opt) or None)
+    server = explore_server(model, image, dataset, port, host, data_dir, device, parse_model_options(opt) or None, weights)
+    for note in server.explorer.notes:
+        typer.echo(f"note: {note}")
     if port is None and server.port != 8765:
         typer.echo("note: port 8765 is taken (another explore page?); serving on a free port instead")
     if host not in LOOPBACK:

@@ -150,7 +150,7 @@ class Server:
             self.httpd = make_server(host, port, make_app(explorer), threaded=True, request_handler=Quiet, fd=sock.fileno())
         finally:
             sock.close()  # make_server keeps its own duplicate of the socket
-        self.host, self.port = host, self.httpd.port
+        self.explorer, self.host, self.port = explorer, host, self.httpd.port
         self._thread = None
 
     @property

@@ -130,7 +130,8 @@ class Explorer:
     `dataset` (default: the one the checkpoint was trained on), and files dropped on the page."""
 
     def __init__(self, model, images=(), dataset: Optional[str] = None, data_dir: Optional[str] = None,
-                 device: str = "cpu", examples: int = 10, pool: int = 256, options: Optional[dict] = None):
+                 device: str = "cpu", examples: int = 10, pool: int = 256, options: Optional[dict] = None,
+                 weights: Optional[str] = None):
         from cnnkit.api.inference import Predictor
         from cnnkit.engine.device import resolve_device
 
@@ -142,10 +143,14 @@ class Explorer:
             data = load_dataset(dataset, DataOptions(data_dir=data_dir))
         shape, classes, task = (data.input_shape, data.num_classes, data.task) if data is not None else (None, None, None)
         self.ckpt, self.model, self.name, self.trained = load_model(model, self.device, options, shape, classes, task)
+        self.notes: list[str] = []
+        if data is not None:  # a model built here sees the data as training on it would: its own statistics
+            self.ckpt["normalization"] = data.normalization
+        if weights is not None:
+            self._load_weights(weights, data)
         self.predictor = Predictor(self.model, self.ckpt, self.device)
         self.task = self.ckpt["task"]
         self.input_shape = tuple(self.ckpt["input_shape"])
-        self.notes: list[str] = []
         if not self.trained:
             self.notes.append(f"{self.name} is untrained (random weights): its predictions and maps mean nothing yet; "
                               "give a checkpoint (runs/NAME/best.pt) to see what a trained network does")
@@ -161,6 +166,20 @@ class Explorer:
         self._scores: dict = {}  # layer -> (pool, C) mean activation of every channel
         self._scoring, self._scores_error, self.scores_seconds = None, None, None
         self._scores_done = threading.Event()
+
+    def _load_weights(self, path: str, data) -> None:
+        """A state dict from elsewhere (`--weights`, models.weights_file: the reader `cnnkit
+        train --weights` uses) into a model built from a name, a file or a spec."""
+        from cnnkit.models.weights_file import load_into
+
+        if self.trained:
+            raise CnnkitError("--weights applies to a model name, file or spec; a checkpoint has its own weights")
+        self.notes += load_into(self.model, path)
+        self.model.eval()
+        self.trained, self.name = True, f"{self.name} + {Path(path).name}"
+        how = f"{data.name}'s own statistics" if data is not None else "mean 0.5, std 0.5 per channel"
+        self.notes.append(f"the weights file does not say how its network was trained to see images: inputs are normalised "
+                          f"with {how}; give --dataset for its data's")
 
     # -- inputs ---------------------------------------------------------------------------
     def _from_file(self, path) -> Input:

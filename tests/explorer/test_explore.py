@@ -243,3 +243,18 @@ def test_your_own_file_and_a_layer_spec(tmp_path, cli):
 def test_without_the_server_library_the_error_says_how_to_install_it(trained, cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "werkzeug", None)  # as if not installed: importing it raises ImportError
     assert_clean_error(cli("explore", trained[0], "--no-browser"), "pip install 'cnnkit[explore]'")
+
+
+def test_weights_from_a_foreign_state_dict(trained, tmp_path, cli):
+    """--weights: a bare state dict (as another training loop saves it) into a model built by name,
+    read by models.weights_file as `train --weights` reads it; the normalisation used is said."""
+    from cnnkit.explorer.session import Explorer
+
+    ckpt_path, img = trained
+    state = torch.load(ckpt_path, weights_only=True)["state_dict"]
+    torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "foreign.pth")  # a DataParallel-style file
+    e = Explorer("convnet", dataset="shapes:n=24,size=16", options={"widths": (8, 16), "kernel_size": 3}, device="cpu",
+                 weights=str(tmp_path / "foreign.pth"))
+    assert e.trained and all(torch.equal(v, state[k]) for k, v in e.model.state_dict().items())
+    assert any("tensors loaded" in n for n in e.notes) and any("normalised with shapes" in n for n in e.notes)
+    assert_clean_error(cli("explore", ckpt_path, "--weights", tmp_path / "foreign.pth", "--no-browser"), "--weights")
