@@ -41,8 +41,13 @@ def require_werkzeug():
                           f"install it with: {INSTALL}") from None
 
 
-def make_app(explorer):
-    """The WSGI application serving `explorer` (an Explorer)."""
+LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def make_app(explorer, host: str = "127.0.0.1"):
+    """The WSGI application serving `explorer` (an Explorer). Served on a loopback address, it
+    answers only requests addressed to this computer by name or number: a web page elsewhere
+    that points a DNS name at 127.0.0.1 (DNS rebinding) gets a 403, not the model."""
     require_werkzeug()
     from werkzeug.exceptions import HTTPException, NotFound
     from werkzeug.routing import Map, Rule
@@ -103,8 +108,12 @@ def make_app(explorer):
         return Response(json.dumps(obj, allow_nan=False), status=status, content_type="application/json",
                         headers={"Cache-Control": "no-store"})
 
+    loopback = host in LOCAL_NAMES
+
     @Request.application
     def app(request):
+        if loopback and request.host.rsplit(":", 1)[0] not in LOCAL_NAMES:
+            return Response("this page answers only http://127.0.0.1 or http://localhost", status=403)
         try:
             endpoint, args = urls.bind_to_environ(request.environ).match()
             return endpoint(request, **args)
@@ -147,7 +156,7 @@ class Server:
             raise CnnkitError(f"cannot serve on {host}:{port}: {e.strerror or e}; "
                               "use --host 127.0.0.1 and a port from 1024 to 65535") from None
         try:
-            self.httpd = make_server(host, port, make_app(explorer), threaded=True, request_handler=Quiet, fd=sock.fileno())
+            self.httpd = make_server(host, port, make_app(explorer, host), threaded=True, request_handler=Quiet, fd=sock.fileno())
         finally:
             sock.close()  # make_server keeps its own duplicate of the socket
         self.explorer, self.host, self.port = explorer, host, self.httpd.port

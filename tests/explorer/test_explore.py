@@ -258,3 +258,20 @@ def test_weights_from_a_foreign_state_dict(trained, tmp_path, cli):
     assert e.trained and all(torch.equal(v, state[k]) for k, v in e.model.state_dict().items())
     assert any("tensors loaded" in n for n in e.notes) and any("normalised with shapes" in n for n in e.notes)
     assert_clean_error(cli("explore", ckpt_path, "--weights", tmp_path / "foreign.pth", "--no-browser"), "--weights")
+
+
+def test_a_request_for_another_host_name_is_refused(trained):
+    """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 must not read the model."""
+    import http.client
+
+    import cnnkit
+
+    server = cnnkit.explore(trained[0], port=0, device="cpu")
+    try:
+        for host, status in (("evil.example", 403), (f"localhost:{server.port}", 200), (f"127.0.0.1:{server.port}", 200)):
+            c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            c.request("GET", "/api/network", headers={"Host": host})
+            assert c.getresponse().status == status, host
+            c.close()
+    finally:
+        server.stop()

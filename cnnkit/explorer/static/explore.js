@@ -204,7 +204,9 @@ function renderLayer(r) {
   $("layer-title").dataset.layer = row.name;
   $("layer-facts").replaceChildren(el("p", { class: "nums", text:
     `input ${shape(row.input_shape)} → output ${shape(row.output_shape)} · ${fmt(row.params)} parameters · ${fmt(row.macs)} MACs per image` +
-    (row.receptive_field ? ` · receptive field ${row.receptive_field.join("x")} input pixels` : "") }));
+    (row.receptive_field ? ` · receptive field ${row.receptive_field.join("x")} input pixels` : "") +
+    (row.textbook_receptive_field && row.receptive_field && row.textbook_receptive_field.join("x") !== row.receptive_field.join("x")
+      ? ` (${row.textbook_receptive_field.join("x")} by the textbook formula, which does not stop at the image's edge)` : "") }));
   // arithmetic
   const a = r.arith, box = $("arith");
   box.replaceChildren();
