@@ -254,7 +254,7 @@ def _from_file(ref: str, num_classes, in_channels, options) -> nn.Module:
     code = _read_source(path)
     module = load_file(path)
     obj = _lookup(module, path, name)
-    model, kwargs = _construct(obj, num_classes, in_channels, options, where=f"{path.name}:{name}")
+    model, kwargs = _construct(obj, num_classes, in_channels, options, where=_file_where(path, name, code))
     model.cnnkit_config = {"name": name.split(".")[-1], "kwargs": kwargs,
                            "source": {"kind": "file", "path": str(path.resolve()), "object": name,
                                       "sha256": sha256_text(code), "code": code}}
@@ -384,11 +384,21 @@ def _imported_modules(maker) -> dict[str, str]:
     return {n: globals_[n].__name__ for n in sorted(names) if isinstance(globals_.get(n), types.ModuleType)}
 
 
+def _file_where(path: Path, name: str, code: Optional[str]) -> str:
+    """'my_net.py:12 (Net1)': the line of `class Net1` / `def Net1` in the file's text, else 'my_net.py:Net1'."""
+    last = name.split(".")[-1]
+    m = re.search(rf"^[ \t]*(?:class|def)[ \t]+{re.escape(last)}\b", code or "", re.M)
+    return f"{path.name}:{(code or '')[:m.start()].count(chr(10)) + 1} ({name})" if m else f"{path.name}:{name}"
+
+
 def _construct(obj, num_classes, in_channels, options, where: str) -> tuple[nn.Module, dict]:
     """Call a class or builder with `options` plus num_classes / in_channels where its
     signature takes them; every failure is one line naming the file and line."""
     if not callable(obj):
         raise ModelCodeError(f"{where} is a {type(obj).__name__}, not an nn.Module class or a function returning one")
+    if isinstance(obj, type) and not issubclass(obj, nn.Module):
+        raise ModelCodeError(f"{where}: {obj.__name__} is a plain class, not an nn.Module; write "
+                             f"`class {obj.__name__}(nn.Module):` and call super().__init__() in its __init__")
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
@@ -502,7 +512,7 @@ def _rebuild(entry: dict, run_dir: Optional[str | Path] = None, notes: Optional[
         path, name = Path(source["path"]), source["object"]
         module = _run_kept(path, source.get("code"), source.get("sha256"), notes, run_dir)
         obj = _lookup(module, path, name)
-        built, _ = _construct(obj, None, None, kwargs, where=f"{path.name}:{name}")
+        built, _ = _construct(obj, None, None, kwargs, where=_file_where(path, name, source.get("code")))
         return built
     if kind == "python":
         if source.get("rebuilds") is False:

@@ -39,9 +39,9 @@ _GOOD_INIT = ("class Net1(nn.Module):\n    def __init__(self, num_classes=4):\n 
 BAD_NETS = {
     "syntax": (_HEAD + "class Net1(nn.Module)\n    pass\n", "syntax.py:4"),
     "import": (_HEAD + "import no_such_module_cnnkit\n", "import.py:4"),
-    "not-a-module": (_HEAD + "class Net1:\n    pass\n", "not an nn.module"),
+    "not-a-module": (_HEAD + "class Net1:\n    pass\n", "not-a-module.py:4 (net1): net1 is a plain class, not an nn.module"),
     "needs-args": (_HEAD + "class Net1(nn.Module):\n    def __init__(self, width):\n        super().__init__()\n",
-                   "--opt width=value"),
+                   "needs-args.py:4 (net1) needs width; give --opt width=value"),
     "init-crash": (_HEAD + "class Net1(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                    "        self.fc = nn.Linear(3, 'x')\n", "init-crash.py:7"),
     "forward-crash": (_HEAD + _GOOD_INIT + "        self.classifier = nn.Linear(999, num_classes)\n\n"

@@ -142,9 +142,9 @@ def test_unrebuildable_python_model_names_the_way_out(tmp_path):
     ("import torch.nn as nn\nimport no_such_package_xyz\n", ["my_net.py:2", "ModuleNotFoundError"]),
     ("import torch.nn as nn\nclass Other(nn.Module):\n    pass\n", ["no 'Net1'", "Other"]),
     ("Net1 = 3\n", ["is a int", "not an nn.Module"]),
-    ("class Net1:\n    pass\n", ["returned a Net1", "not an nn.Module"]),
+    ("class Net1:\n    pass\n", ["my_net.py:1 (Net1): Net1 is a plain class", "class Net1(nn.Module):"]),
     ("import torch.nn as nn\nclass Net1(nn.Module):\n    def __init__(self, width):\n        super().__init__()\n",
-     ["Net1 needs width", "--opt width=VALUE"]),
+     ["my_net.py:2 (Net1) needs width", "--opt width=VALUE"]),
     ("import torch.nn as nn\nclass Net1(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
      "        self.fc = nn.Linear(3, 'x')\n", ["my_net.py:5", "in __init__"]),
 ])
