@@ -167,3 +167,14 @@ def test_resume_continues_with_the_kept_copy_after_the_file_is_gone(tmp_path):
     more = cnnkit.train(resume=run.dir, epochs=2, progress=False)
     assert more.summary["epochs_run"] == 2 and more.summary["model_source"]["object"] == "Net1"
     assert cnnkit.evaluate(more.best)["accuracy"] == more.summary["test_accuracy"]
+
+
+def test_sweep_varies_an_argument_of_your_class(world, cli, tmp_path):
+    r = cli("sweep", f"{world}/my_net.py:Net1", "-d", DATA, "--epochs", "1", "--batch-size", "32", "--vary", "width=4,6",
+            "--out", tmp_path / "sw", "--json")
+    assert r.exit_code == 0, r.stderr
+    for width in (4, 6):
+        best = tmp_path / "sw" / f"width-{width}" / "trial-1" / "best.pt"
+        assert cnnkit.load(best).model.feature_extractor[0].out_channels == width
+    r = cli("sweep", f"{world}/my_net.py:Net1", "-d", DATA, "--vary", "depth=1,2", "--out", tmp_path / "sw2")
+    assert_clean_error(r, "depth", "model options: width")
