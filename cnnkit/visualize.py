@@ -50,11 +50,18 @@ def _outside_data(out: Out, ckpt: dict) -> None:
         check_outside(out, dataset_folders(ckpt.get("dataset")))
 
 
-def _load(checkpoint):
+def _load(checkpoint, load: dict | None = None):
+    """(checkpoint dict, model) for any checkpoint; `load` holds the flags for weights from
+    another training loop (model, options, input, mean, std, classes, trust_checkpoint)."""
     from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.rebuild import load_options
 
-    ckpt, model, _ = load_for_inference(checkpoint, "cpu")
+    ckpt, model, _ = load_for_inference(checkpoint, "cpu", load_options(**(load or {})))
     return ckpt, model
+
+
+def _title(ckpt: dict, checkpoint) -> str:
+    return ckpt["model"]["name"] if not ckpt.get("foreign") else f"{Path(checkpoint).name} ({ckpt['model']['name']})"
 
 
 def _note_text(notes: list[str]) -> str:
@@ -115,26 +122,26 @@ def _variant_curves(paths: list, metric: Optional[str], out: Out):
     return _finish(fig, info, out, Path(paths[0]) / "curves-variants.png", [], "visualize curves")
 
 
-def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None):
+def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, out: Out = None, trust_checkpoint: bool = False):
     """The weights of a conv layer (default: the model's first conv) on one symmetric scale,
-    dead filters crossed out. Default file: CKPT_DIR/<ckpt>-filters-<layer>.png."""
-    from cnnkit.models.source import first_conv, layer_hints
-    from cnnkit.viz.filters import (
-        MAX_FILTER_ROWS,
-        MAX_INPUT_COLUMNS,
-        conv_weights,
-        dead_filters,
-        filters_figure,
-        sample,
-    )
+    dead filters crossed out. Read from the weights alone, so a state dict saved by any
+    training loop works without its model: every 4-D weight is a conv layer, named by its
+    key without '.weight', and the first in the file is the default.
+    Default file: CKPT_DIR/<ckpt>-filters-<layer>.png."""
+    from cnnkit.engine.checkpoint import read_checkpoint
+    from cnnkit.models.source import layer_hints
+    from cnnkit.viz.filters import MAX_FILTER_ROWS, MAX_INPUT_COLUMNS, dead_filters, filters_figure, sample, weight_of
 
     _early(out, [checkpoint])
-    ckpt, model = _load(checkpoint)
-    name = layer or first_conv(model, layer_hints(ckpt["model"])[0])
-    weights = conv_weights(model, name)  # (O, C, kh, kw)
+    ck = read_checkpoint(checkpoint, trust_checkpoint)
+    # a registered model's first conv; otherwise (the student's own network, weights only) the file's first
+    first = None if ck.foreign else layer_hints(ck.stored["model"])[0]
+    name, weights = weight_of(ck.state_dict, layer, first, Path(checkpoint).name)  # (O, C, kh, kw)
     dead = dead_filters(weights)
-    fig = filters_figure(weights, f"{ckpt['model']['name']} {name}", per_filter, dead)
-    info = {"layer": name, "shape": list(weights.shape), "dead_filters": [int(i) for i in dead.nonzero().flatten()]}
+    title = f"{ck.model_name} {name}" if not ck.foreign else f"{Path(checkpoint).name} {name}"
+    fig = filters_figure(weights, title, per_filter, dead)
+    info = {"layer": name, "shape": list(weights.shape), "dead_filters": [int(i) for i in dead.nonzero().flatten()],
+            "notes": list(ck.notes)}
     if weights.shape[1] not in (1, 3):  # a deep layer: the drawn sample
         info |= {"filters_shown": sample(weights.shape[0], MAX_FILTER_ROWS),
                  "input_channels_shown": sample(weights.shape[1], MAX_INPUT_COLUMNS)}
@@ -142,7 +149,7 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
                    [checkpoint], "visualize filters")
 
 
-def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 16, out: Out = None):
+def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 16, out: Out = None, **load):
     """Feature maps of `layers` for one image (default: the first conv and the last layer whose
     map is larger than 1x1 at this input). Default file: CKPT_DIR/<image>-features.png."""
     from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
@@ -153,7 +160,7 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
     if top < 1:
         raise CnnkitError(f"--top must be at least 1, not {top}")
     _early(out, [checkpoint, image])
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     source = _source_shape(image)
     x, img = prepare_image(ckpt, image)
     conv_hint, cam_hint = layer_hints(ckpt["model"])  # a registered model's own; found in other networks
@@ -164,7 +171,8 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
         layers = list(dict.fromkeys([first_conv(model, conv_hint), deep]))
     maps = feature_maps(model, x, layers)  # {layer: (C, H, W)}
     notes = image_notes(source, tuple(img.shape))
-    title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
+    title = f"{_title(ckpt, checkpoint)}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
+    notes = ckpt["notes"] + notes
     fig = feature_maps_figure(maps, top, img, title)
     info = {"layer": layers[-1], "layers": {n: list(m.shape) for n, m in maps.items()}, "notes": notes}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-features.png"),
@@ -172,7 +180,7 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
 
 
 def attribution(checkpoint, image, method: str = "saliency", target: Optional[int] = None, layer: Optional[str] = None,
-                out: Out = None):
+                out: Out = None, **load):
     """Why the model decided (Captum): saliency, guided-backprop, deconvolution, gradcam,
     integrated-gradients or occlusion, for class `target` (default: the predicted one).
     Default file: CKPT_DIR/<image>-<method>.png."""
@@ -184,7 +192,7 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
     if layer and method != "gradcam":  # the pixel methods explain the input, not a layer: refuse rather than ignore it
         raise CnnkitError(f"--layer is used by --method gradcam only; {method} attributes to the input pixels")
     _early(out, [checkpoint, image])
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     r = explain_image(ckpt, model, image, method, target, layer)
     where = f" on {r['layer']} ({r['map_size'][0]}x{r['map_size'][1]} map, upsampled)" if r["layer"] else ""
     title = (f"{method}{where} for class {r['target_name']} (p = {r['probability']:.2f}; predicted {r['predicted_name']})"
@@ -192,12 +200,12 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
     label = unit(method, r["target_name"])
     fig = attribution_figure(r["image"], r["map"], title, label, signed=method != "gradcam")
     info = {"method": method, "layer": r["layer"], "map_size": r["map_size"], "target": r["target"], "class_name": r["target_name"],
-            "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": r["notes"]}
+            "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": ckpt["notes"] + r["notes"]}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"),
                    [checkpoint, image], "visualize attribution")
 
 
-def segmentation(checkpoint, image, mask=None, out: Out = None):
+def segmentation(checkpoint, image, mask=None, out: Out = None, **load):
     """Image, true mask (with `mask`), predicted mask and overlay in the shared palette, through
     the checkpoint's evaluation pipeline; with a mask, the image's Dice / IoU / pixel accuracy
     (equal to `cnnkit evaluate`'s per-image numbers). Default file: CKPT_DIR/<image>-segmentation.png."""
@@ -206,15 +214,15 @@ def segmentation(checkpoint, image, mask=None, out: Out = None):
     from cnnkit.viz.segmentation import segmentation_figure
 
     _early(out, [checkpoint, image, mask])
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     r = segment_image(ckpt, model, image, mask)
     names = list(ckpt["class_names"] or [])
     ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
     pal = palette(max(len(names), int(r["pred"].max()) + 1), ignore)
-    title = f"{ckpt['model']['name']}: {Path(image).name}" + (f"\n{_note_text(r['notes'])}" if r["notes"] else "")
+    title = f"{_title(ckpt, checkpoint)}: {Path(image).name}" + (f"\n{_note_text(r['notes'])}" if r["notes"] else "")
     fig = segmentation_figure(r["image"], r["pred"], names, r["truth"], r["scores"], ignore, title, pal)
     s = r["scores"] or {}
-    info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": r["notes"],
+    info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": ckpt["notes"] + r["notes"],
             "dice": s.get("Dice"), "iou": s.get("IoU"), "pixel_accuracy": s.get("pixel acc")}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"),
                    [checkpoint, image, mask], "visualize segmentation")
@@ -222,7 +230,7 @@ def segmentation(checkpoint, image, mask=None, out: Out = None):
 
 def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = None, class_index: Optional[int] = None,
              seeds: Optional[int] = None, steps: int = 128, top: int = 8, data_dir: Optional[str] = None, out: Out = None,
-             pool: int = 2000, channels=None):
+             pool: int = 2000, channels=None, **load):
     """What a channel (`layer` + `channel`) or a class (`class_index`) responds to: gradient ascent
     from `seeds` (default 3) different random starts, next to the `top` training images (of `pool`
     spread evenly over the training split) that activate it most, each with its true label.
@@ -238,14 +246,14 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
 
     _early(out, [checkpoint])
     if channels is not None:
-        return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool)
+        return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load)
     seeds = 3 if seeds is None else seeds
     if (class_index is None) == (layer is None or channel is None):
         raise CnnkitError("give --layer NAME --channel C (or --channels 0-15), or --class K (not both)")
     for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     _outside_data(out, ckpt)
     names = list(ckpt["class_names"] or [])
     c, h, w = ckpt["input_shape"]
@@ -276,7 +284,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
         what = f"class {class_index}" + ("" if names[class_index] == str(class_index) else f" ({names[class_index]})")
     else:
         what = f"{layer} channel {channel}"
-    title = f"{ckpt['model']['name']}: {what}"
+    title = f"{_title(ckpt, checkpoint)}: {what}"
     if result["similarity"] is not None:
         agree = similarity_words(result["similarity"])
         title += f"\n{seeds} random starts, mean correlation of the results {result['similarity']:.2f} ({agree})"
@@ -284,13 +292,13 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     info = {"layer": layer, "channel": channel, "class": class_index, "class_name": names[class_index] if class_index is not None else None,
             "scores": [float(s) for s in result["scores"]], "random_scores": [float(s) for s in result["random_scores"]],
             "similarity": result["similarity"],
-            "top_images": tops}
+            "top_images": tops, "notes": ckpt["notes"]}
     slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"),
                    [checkpoint], "visualize maximize")
 
 
-def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool):
+def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load=None):
     """maximize(channels=...): K channels of one layer in one figure (report-style "16 filters")."""
     import torch
 
@@ -309,7 +317,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     chans = parse_channels(channels)
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
@@ -346,7 +354,7 @@ def _channel_words(chans: list[int]) -> str:
 
 
 def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split: str = "test",
-           data_dir: Optional[str] = None, out: Out = None, pool: int = 2000):
+           data_dir: Optional[str] = None, out: Out = None, pool: int = 2000, **load):
     """Zeiler & Fergus's deconvnet: the strongest activation of `channel` of `layer` projected
     back to pixels, beside guided backprop of the same unit (Captum's neuron attributions).
     On `image`, or on the `top` images of the dataset's `split` (of `pool` spread evenly over
@@ -365,7 +373,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     if split not in ("train", "test"):
         raise CnnkitError(f"--split is train or test, not {split!r}")
     _early(out, [checkpoint, image])
-    ckpt, model = _load(checkpoint)
+    ckpt, model = _load(checkpoint, load)
     _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)

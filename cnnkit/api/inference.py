@@ -17,26 +17,32 @@ from cnnkit.errors import CnnkitError
 
 def evaluate(checkpoint: Union[str, Path], dataset: Optional[str] = None, split: str = "test",
              data_dir: Optional[str] = None, batch_size: int = 256, device: str = "auto", out: Optional[str] = None,
-             tta: Optional[bool] = None) -> dict:
+             tta: Optional[bool] = None, **load) -> dict:
     """Accuracy, per-class accuracy, confusion matrix; or Dice / IoU / pixel accuracy (`cnnkit evaluate`).
 
     `dataset` defaults to the one the model was trained on, with the run's splits. The
-    confusion matrix (or per-image CSV) goes next to the checkpoint unless `out` names a folder."""
+    confusion matrix (or per-image CSV) goes next to the checkpoint unless `out` names a folder.
+    Weights saved by your own training loop need `dataset`; `load` takes what they do not
+    record (see `load`)."""
     from cnnkit.api.plain import plain
     from cnnkit.engine.evaluate import evaluate_checkpoint
+    from cnnkit.engine.rebuild import load_options
 
-    return plain(evaluate_checkpoint(str(checkpoint), dataset, split, data_dir, batch_size, device, out, tta))
+    return plain(evaluate_checkpoint(str(checkpoint), dataset, split, data_dir, batch_size, device, out, tta,
+                                     load_options(**load)))
 
 
 def predict(checkpoint: Union[str, Path], images: list, top_k: int = 5, device: str = "auto",
-            out: Optional[str] = None) -> dict:
-    """Top-k classes per image file, or a class-index mask PNG per image for segmentation (`cnnkit predict`)."""
+            out: Optional[str] = None, **load) -> dict:
+    """Top-k classes per image file, or a class-index mask PNG per image for segmentation (`cnnkit predict`).
+    `load`: as for `load`, for weights saved by your own training loop."""
     from cnnkit.api.plain import plain
     from cnnkit.engine.evaluate import predict_images
+    from cnnkit.engine.rebuild import load_options
 
     if isinstance(images, (str, Path)):
         images = [images]
-    return plain(predict_images(str(checkpoint), [str(p) for p in images], top_k, device, out))
+    return plain(predict_images(str(checkpoint), [str(p) for p in images], top_k, device, out, load_options(**load)))
 
 
 @dataclass
@@ -93,15 +99,23 @@ class Predictor:
         return {"mask": mask, "class_fractions": {names[i]: v / mask.numel() for i, v in enumerate(counts)}}
 
 
-def load(checkpoint: Union[str, Path], device: str = "auto", model: Any = None) -> Predictor:
-    """A checkpoint written by `cnnkit train` as a Predictor (model + preprocessing).
+def load(checkpoint: Union[str, Path], device: str = "auto", model: Any = None, **load) -> Predictor:
+    """A checkpoint as a Predictor (model + preprocessing): one written by `cnnkit train`, or
+    weights saved by your own training loop (a state dict, {'model_state_dict': ...},
+    Lightning's {'state_dict': ...}, torchvision / timm files).
 
-    `model`: the class, builder function or model object to load the weights into, for a
-    network defined in a notebook whose code the checkpoint could not keep
-    (`cnnkit.load(ckpt, model=MyNet)`); by default the checkpoint rebuilds its own network."""
+    `model`: for a cnnkit checkpoint, the class, builder function or model object to load the
+    weights into, for a network defined in a notebook whose code the checkpoint could not keep
+    (`cnnkit.load(ckpt, model=MyNet)`); by default the checkpoint rebuilds its own network.
+    For your own loop's weights, the network they belong to (any form `cnnkit.train` takes;
+    default: matched against the registered models). What weights do not record:
+    `input` ('3x32x32'), `mean` / `std` (lists or '0.5,0.5,0.5'), `classes` (a list, 'a,b,c'
+    or a names file); `options` for `model`; `trust_checkpoint=True` unpickles a whole saved
+    model (runs code from the file). `Predictor.checkpoint['notes']` says each default taken."""
     from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.rebuild import load_options
 
-    ckpt, model, dev = load_for_inference(str(checkpoint), device, model)
+    ckpt, model, dev = load_for_inference(str(checkpoint), device, load_options(model=model, **load))
     return Predictor(model, ckpt, dev)
 
 

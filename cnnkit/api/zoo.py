@@ -16,13 +16,16 @@ def models(pattern: str = "*", task: Optional[str] = None) -> dict:
 
 
 def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Optional[int] = None,  # noqa: A002 - the CLI's --input
-            options: Optional[dict] = None, depth: Optional[int] = None, batch: int = 32, optimizer: str = "sgd") -> dict:
+            options: Optional[dict] = None, depth: Optional[int] = None, batch: int = 32, optimizer: str = "sgd",
+            network: Optional[str] = None, trust_checkpoint: bool = False) -> dict:
     """Per-layer shapes, parameters, MACs and receptive field of a model (`cnnkit summary`).
 
     `model`: a registered name ("resnet18"), "my_net.py:Net1" (loading the file runs its
     top level), a layer spec ("3x32x32 | conv 8 | relu | flatten | linear 10"), a class or
     a function returning a network (`input` defaults to 3x32x32), a checkpoint path, or an
     nn.Module (then `input`, C x H x W, is required). `options` are constructor options, like --opt.
+    For weights saved by your own training loop, `network` names their model (--model, any
+    of the forms above; default: matched against the registry) and `options` apply to it.
     Returns the `--json` object: total_params, trainable_params, layers [...], ..."""
     from cnnkit.api.plain import plain
     from cnnkit.model_summary import collapse
@@ -30,19 +33,22 @@ def summary(model, input: Optional[Union[str, tuple, list]] = None, classes: Opt
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise CnnkitError(f"--depth must be a whole number, at least 1 (1 = top-level blocks), got {depth!r}; "
                           "leave it out to list every layer")
-    net, shape, name = model_and_shape(model, input, classes, options)
+    notes: list = []
+    net, shape, name = model_and_shape(model, input, classes, options, network, trust_checkpoint, notes)
     result = run_summary(net, shape, name)
     rows = collapse(result, depth) if depth else [r for r in result.rows if r.leaf]
     data = result.as_dict()
     data["model"] = name
     data["layers"] = [r.as_dict() for r in rows]
     data["training_memory_bytes"] = dict(result.memory(batch, optimizer), batch=batch, optimizer=optimizer)
+    data["notes"] = notes + list(data.get("notes") or [])
     return plain(data)
 
 
-def model_and_shape(model, input_shape, classes, options):
+def model_and_shape(model, input_shape, classes, options, network=None, trust=False, notes=None):
     """(network, (C, H, W), display name) from any model form (a registered name, PATH.py:NAME,
-    a layer spec, a Python class / builder / instance; cnnkit.models.source) or a checkpoint path."""
+    a layer spec, a Python class / builder / instance; cnnkit.models.source) or a checkpoint path
+    (cnnkit's, or another loop's weights: what their loading assumed is appended to `notes`)."""
     from pathlib import Path
 
     from cnnkit.arith.parse import format_sizes
@@ -59,12 +65,20 @@ def model_and_shape(model, input_shape, classes, options):
         return model, shape, type(model).__name__
     name = str(model) if isinstance(model, (str, Path)) else None
     if kind == "registry" and (Path(name).suffix in (".pt", ".pth") or Path(name).exists()):
-        from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
+        from cnnkit.engine.checkpoint import read_checkpoint
+        from cnnkit.engine.rebuild import LoadOptions, load
 
-        if classes is not None or options:
-            raise SpecError("--classes and --opt do not apply to a checkpoint: it stores its own model options")
-        ckpt = load_checkpoint(name)
-        return model_from_checkpoint(ckpt, Path(name).parent), shape or tuple(ckpt["input_shape"]), name
+        ck = read_checkpoint(name, trust)
+        if classes is not None:
+            raise SpecError("--classes does not apply to a checkpoint: its weights fix the number of classes")
+        if not ck.foreign and (options or network):
+            raise SpecError("--opt and --model do not apply to a checkpoint written by cnnkit train: it stores its own model")
+        # a cnnkit checkpoint records its input; --input then only changes the summary's shape
+        ck, net = load(ck, LoadOptions(model=network, options=options, input_shape=shape if ck.foreign else None))
+        if notes is not None:
+            notes.extend(n for n in ck.notes if not n.startswith(("no normalisation", "no class names")))
+        label = name if not ck.foreign else f"{name} ({ck.model_name})"
+        return net, shape or ck.input_shape, label
     if kind == "spec":
         if classes is not None:
             raise SpecError("--classes does not apply to a layer spec: its last layer's size is in the spec")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cnnkit.arith.parse import format_sizes
-from cnnkit.cli.options import MODEL_HELP, JsonOpt, parse_model_options, print_json
+from cnnkit.cli.options import MODEL_HELP, JsonOpt, ModelRefOpt, TrustOpt, parse_model_options, print_json
 
 app = typer.Typer()
 
@@ -45,13 +45,15 @@ def models(
 
 @app.command()
 def summary(
-    model: Annotated[str, typer.Argument(help=MODEL_HELP + " Or a checkpoint file.")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP + " Or a checkpoint file (cnnkit's, or a state dict from your own loop).")],
     input_shape: Annotated[Optional[str], typer.Option("--input", help="Input shape CxHxW (default: the model's; 3x32x32 for your own class).")] = None,
     classes: Annotated[Optional[int], typer.Option("--classes", help="Number of classes (default: the model's).")] = None,
     opt: OptOpt = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Collapse nesting below this depth (1 = top-level blocks).")] = None,
     batch: Annotated[int, typer.Option("--batch", help="Batch size for the training-memory estimate.")] = 32,
     optimizer: Annotated[str, typer.Option("--optimizer", help="Optimizer for the memory estimate: sgd, momentum, adam, ...")] = "sgd",
+    network: ModelRefOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Per-layer table of a model: shapes, parameters (trainable/frozen), MACs, FLOPs, receptive field.
@@ -70,10 +72,12 @@ def summary(
     Example: cnnkit summary my_net.py:Net1 --opt width=16   (your own class; loading the file runs its code)
 
     Example: cnnkit summary "3x32x32 | conv 32 k5 p2 | relu | maxpool 2 | flatten | linear 10"
+
+    Example: cnnkit summary sd.pt --input 3x32x32   (a state dict from your own loop: its model is found from the weights)
     """
     from cnnkit.api.zoo import summary as summarize
 
-    result = summarize(model, input_shape, classes, parse_model_options(opt) or None, depth, batch, optimizer)
+    result = summarize(model, input_shape, classes, parse_model_options(opt) or None, depth, batch, optimizer, network, trust)
     if json_:
         print_json(result)
         return

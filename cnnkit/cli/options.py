@@ -102,3 +102,29 @@ def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=Non
     size = parse_hw(image_size, "--image-size")
     return DataOptions(data_dir=data_dir, val_split=val_split, split_seed=split_seed, test_split=test_split,
                        image_size=tuple(size) if size else None, ignore_index=ignore_index, download=not no_download)
+
+
+# ---------------------------------------------------------------- checkpoints from your own training loop
+# A state dict records weights only: these say what it does not (cnnkit's own checkpoints record all of it).
+
+ModelRefOpt = Annotated[Optional[str], typer.Option("--model", help="Weights from your own training loop: the network they belong to, e.g. --model resnet18 (default: matched against the registered models by the weights' names and shapes).")]
+LoadOptOpt = Annotated[Optional[list[str]], typer.Option("--opt", help="Option of --model, key=value (repeatable), e.g. --opt widths=(16,32).")]
+InputShapeOpt = Annotated[Optional[str], typer.Option("--input", help="Weights from your own loop: the input size CxHxW it trained at, e.g. --input 3x32x32 (default: from the weights, or the model's).")]
+MeanOpt = Annotated[Optional[str], typer.Option("--mean", help="Weights from your own loop: the normalisation mean per channel (0..1 scale), e.g. --mean 0.49,0.48,0.45 (default: none).")]
+StdOpt = Annotated[Optional[str], typer.Option("--std", help="Weights from your own loop: the normalisation std per channel, e.g. --std 0.25,0.24,0.26 (default: none).")]
+ClassesOpt = Annotated[Optional[str], typer.Option("--classes", help="Class names, comma-separated or a file with one per line, e.g. --classes cat,dog,bird (default: recorded, or 0..K-1).")]
+TrustOpt = Annotated[bool, typer.Option("--trust-checkpoint", help="Unpickle a whole saved model (torch.save(model)): this RUNS CODE from the file, so only for files you made yourself, e.g. cnnkit summary model.pt --trust-checkpoint. Better: save model.state_dict().")]
+
+
+def load_flags(model=None, opt=None, input_shape=None, mean=None, std=None, classes=None, trust=False) -> dict:
+    """The shared checkpoint flags as the keyword arguments of the cnnkit.api functions."""
+    return {"model": model, "options": parse_model_options(opt) or None, "input": input_shape, "mean": mean, "std": std,
+            "classes": classes, "trust_checkpoint": trust}
+
+
+def print_notes(notes, json_: bool) -> None:
+    """What loading a checkpoint assumed, one 'note:' line each on stderr (stdout stays the result)."""
+    if json_:
+        return
+    for n in notes or []:
+        typer.echo(f"note: {n}", err=True)

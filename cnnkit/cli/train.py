@@ -8,13 +8,22 @@ import typer
 
 from cnnkit.cli.options import (
     MODEL_HELP,
+    ClassesOpt,
     DataDirOpt,
     IgnoreIndexOpt,
     ImageSizeOpt,
+    InputShapeOpt,
     JsonOpt,
+    LoadOptOpt,
+    MeanOpt,
+    ModelRefOpt,
+    StdOpt,
+    TrustOpt,
+    load_flags,
     parse_hw,
     parse_model_options,
     print_json,
+    print_notes,
 )
 
 app = typer.Typer()
@@ -196,19 +205,32 @@ def evaluate(
     device: Annotated[str, Opt("--device")] = "auto",
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for the confusion matrix / per-image CSV (default: next to the checkpoint).")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Mirror test-time augmentation (default: as the run validated).")] = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix; or Dice, IoU and pixel accuracy per class and per image.
 
+    Also weights saved by your own training loop (torch.save(model.state_dict(), ...), the tutorial's
+    {"model_state_dict": ...}, Lightning, torchvision, timm), with --dataset; read, never executed.
+
     Example: cnnkit evaluate runs/convnet-cifar10/best.pt --split test
+
+    Example: cnnkit evaluate my_resnet.pt --dataset cifar10 --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26
     """
     from cnnkit.api.inference import evaluate as evaluate_on
 
-    result = evaluate_on(checkpoint, dataset, split, data_dir, batch_size, device, out, tta)
+    result = evaluate_on(checkpoint, dataset, split, data_dir, batch_size, device, out, tta,
+                         **load_flags(model, opt, input_shape, mean, std, classes, trust))
     if json_:
         print_json(result)
         return
-    _render_eval(result)
+    _render_eval(result)  # with its notes (what loading assumed, class names matched)
 
 
 def _render_eval(r: dict) -> None:
@@ -249,6 +271,13 @@ def predict(
     top_k: Annotated[int, Opt("--top-k", "-k", help="Classes to show per image.")] = 5,
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for segmentation masks (default: predictions/ in the checkpoint's run directory; existing files are never replaced).")] = None,
     device: Annotated[str, Opt("--device")] = "auto",
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Top-k classes with probabilities, or a class-index mask PNG per image for segmentation models,
@@ -257,13 +286,16 @@ def predict(
     Example: cnnkit predict runs/convnet-cifar10/best.pt cat.jpg dog.png --top-k 3
 
     Example: cnnkit predict runs/unet-membrane/best.pt slice.png --out masks/
+
+    Example: cnnkit predict my_state_dict.pt cat.png --input 3x32x32 --classes classes.txt
     """
     from cnnkit.api.inference import predict as predict_on
 
-    result = predict_on(checkpoint, images, top_k, device, out)
+    result = predict_on(checkpoint, images, top_k, device, out, **load_flags(model, opt, input_shape, mean, std, classes, trust))
     if json_:
         print_json(result)
         return
+    print_notes(result.get("notes"), json_)
     for p in result["predictions"]:
         if "top" in p:
             typer.echo(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]))

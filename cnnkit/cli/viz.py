@@ -7,7 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnkit.cli.options import JsonOpt, print_written
+from cnnkit.cli.options import (
+    ClassesOpt,
+    InputShapeOpt,
+    JsonOpt,
+    LoadOptOpt,
+    MeanOpt,
+    ModelRefOpt,
+    StdOpt,
+    TrustOpt,
+    load_flags,
+    print_written,
+)
 
 app = typer.Typer(name="visualize", help="Figures from checkpoints and runs (PNG files, no display needed).", no_args_is_help=True)
 
@@ -44,15 +55,21 @@ def filters(
     layer: Annotated[Optional[str], typer.Option("--layer", help="A conv layer (default: the model's first conv).")] = None,
     per_filter: Annotated[bool, typer.Option("--per-filter", help="Scale each filter on its own (hides relative strength).")] = False,
     out: OutOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Conv filters as a grid: RGB for the first layer, per input channel deeper; symmetric scale, dead filters marked.
 
+    Drawn from the weights alone, so any state dict works (torch.save(model.state_dict(), "ckpt.pt") in your own
+    loop): every 4-D weight is a conv layer, named by its key without ".weight"; a wrong --layer lists them.
+
     Example: cnnkit visualize filters runs/convnet/best.pt --json
+
+    Example: cnnkit visualize filters ckpt.pt --layer feature_extractor.0
     """
     from cnnkit import visualize
 
-    _done(visualize.filters(checkpoint, layer, per_filter, out=out or True), json_)
+    _done(visualize.filters(checkpoint, layer, per_filter, out=out or True, trust_checkpoint=trust), json_)
 
 
 @app.command()
@@ -62,6 +79,13 @@ def features(
     layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Layer name (repeatable); default: the first conv and the last map larger than 1x1.")] = None,
     top: Annotated[int, typer.Option("--top", help="Channels shown per layer: the strongest by mean activation.")] = 16,
     out: OutOpt = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Activations of one or more layers for one image, one panel per channel.
@@ -70,7 +94,7 @@ def features(
     """
     from cnnkit import visualize
 
-    _done(visualize.features(checkpoint, image, layer, top, out=out or True), json_)
+    _done(visualize.features(checkpoint, image, layer, top, out=out or True, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
 
 
 @app.command()
@@ -79,6 +103,13 @@ def segmentation(
     image: Annotated[str, typer.Argument(help="An image file (resized to the training --image-size, as evaluate does).")],
     mask: Annotated[Optional[str], typer.Option("--mask", help="The true mask (class indices; 0/255 means 0/1 for a 2-class model): adds Dice/IoU.")] = None,
     out: OutOpt = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Image, true mask, predicted mask and overlay in one palette (grey = ignored); Dice/IoU when the true mask is given.
@@ -87,7 +118,7 @@ def segmentation(
     """
     from cnnkit import visualize
 
-    _done(visualize.segmentation(checkpoint, image, mask, out=out or True), json_)
+    _done(visualize.segmentation(checkpoint, image, mask, out=out or True, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
 
 
 @app.command()
@@ -98,6 +129,13 @@ def attribution(
     target: Annotated[Optional[int], typer.Option("--target", help="Class index to explain (default: the predicted class).")] = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Grad-CAM layer (default: the spec's gradcam_layer, or the last map larger than 1x1).")] = None,
     out: OutOpt = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Why the model decided: an attribution map (Captum) next to and over the image.
@@ -106,7 +144,8 @@ def attribution(
     """
     from cnnkit import visualize
 
-    _done(visualize.attribution(checkpoint, image, method, target, layer, out=out or True), json_)
+    _done(visualize.attribution(checkpoint, image, method, target, layer, out=out or True,
+                                    **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
 
 
 @app.command()
@@ -121,6 +160,13 @@ def maximize(
     top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none); with --channels, the strongest one per channel.")] = 8,
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
     out: OutOpt = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """What a channel (or class) responds to: gradient ascent with jitter, blur and decay, next to the training images that activate it most.
@@ -132,7 +178,7 @@ def maximize(
     from cnnkit import visualize
 
     _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True,
-                             channels=channels), json_)
+                             channels=channels, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
 
 
 @app.command()
@@ -145,6 +191,13 @@ def deconv(
     split: Annotated[str, typer.Option("--split", help="Without IMAGE: search the test or train split, e.g. --split train.")] = "test",
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
     out: OutOpt = None,
+    model: ModelRefOpt = None,
+    opt: LoadOptOpt = None,
+    input_shape: InputShapeOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    classes: ClassesOpt = None,
+    trust: TrustOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Zeiler-Fergus deconvnet of one unit beside guided backprop of it: the channel's strongest activation projected back to pixels, its receptive field boxed.
@@ -155,4 +208,5 @@ def deconv(
     """
     from cnnkit import visualize
 
-    _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True), json_)
+    _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True,
+                             **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)

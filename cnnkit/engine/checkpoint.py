@@ -14,23 +14,20 @@ are unpickled, so a crafted pickle is refused instead of run.
 
 from __future__ import annotations
 
-import pickle
-import warnings
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from cnnkit.engine.foreign import CheckpointError, check_finite, torch_load, unwrap
 from cnnkit.errors import CnnkitError
 from cnnkit.outputs import CHECKPOINT, write_output
 
 FORMAT = "cnnkit-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(CnnkitError):
-    pass
 
 
 def checkpoint_dict(model: nn.Module, input_shape, class_names=None, normalization=None, task: str | None = None,
@@ -83,36 +80,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
-    try:
-        with warnings.catch_warnings():
-            # torch warns (e.g. "Detected pickle protocol ...") on foreign files before it fails;
-            # the CheckpointError below must be the one line the user sees
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "invalid load key" in str(e) or not _looks_like_torch_file(path):
-            # bytes that are not a pickle at all, not code hidden in one
-            raise CheckpointError(f"{path} is truncated or not a PyTorch file (UnpicklingError); re-save or re-train it") from None
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"{path} holds Python objects that loading would have to execute ({first[:160]}); refused: "
-            "cnnkit loads checkpoints with weights_only=True. Only load files you trust with other tools"
-        ) from None
-    except Exception as e:  # torch.load fails in many ways on foreign bytes (KeyError, EOFError, ...)
-        raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(e).__name__}); re-save or re-train it") from None
+    ckpt = torch_load(path, map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a cnnkit checkpoint (no model name and options to rebuild it); "
             "use a checkpoint written by `cnnkit train`"
         )
-    version = ckpt.get("version", 0)
-    if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(f"{path} was written by a newer cnnkit (format version {version}); upgrade cnnkit")
-    missing = _missing_entries(ckpt)
-    if missing:
-        raise CheckpointError(f"{path} is a damaged cnnkit checkpoint: {missing}; use another checkpoint "
-                              "(a run directory holds best.pt and last.pt) or re-train")
-    return ckpt
+    return _validated(ckpt, path)
 
 
 def _missing_entries(ckpt: dict) -> str | None:
@@ -135,17 +109,12 @@ def _missing_entries(ckpt: dict) -> str | None:
         ok = isinstance(norm, dict) and all(isinstance(norm.get(k), (list, tuple)) and len(norm[k]) == shape[0] for k in ("mean", "std"))
         if not ok or not all(isinstance(v, (int, float)) and v > 0 for v in norm["std"]):
             return "a malformed normalization entry (mean and std, one positive std per channel)"
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for k in ("mean", "std") for v in norm[k]):
+            return f"a non-finite normalization (mean {list(norm['mean'])}, std {list(norm['std'])}); every input would become NaN"
     names = ckpt.get("class_names")
     if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
         return "malformed class names"
     return None
-
-
-def _looks_like_torch_file(path: Path) -> bool:
-    """torch.save writes a zip archive (PK..); its legacy format starts with a pickle protocol byte."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: list | None = None,
@@ -153,7 +122,9 @@ def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: 
     """Rebuild the model its entry describes (a registered name, the kept source of the
     user's file or notebook class, a layer spec; `cnnkit.models.source.rebuild`) and load
     its weights. `model` (a class, builder or instance) overrides the entry; `notes`
-    collects one-line remarks such as which copy of a changed model file is used."""
+    collects one-line remarks such as which copy of a changed model file is used.
+    Weights that do not fit are named key by key (rebuild.load_weights)."""
+    from cnnkit.engine.rebuild import load_weights
     from cnnkit.models.source import rebuild
 
     spec = ckpt["model"]
@@ -166,8 +137,106 @@ def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: 
             print(f"note: {line}", file=sys.stderr)
     else:
         notes.extend(said)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as e:
-        raise CheckpointError(f"the weights do not fit {spec['name']} with its stored options: {str(e).splitlines()[0]}") from None
+    load_weights(model, ckpt["state_dict"], f"the weights do not fit {spec['name']} with its stored options",
+                 "use another checkpoint (a run directory holds best.pt and last.pt) or re-train")
     return model
+
+
+@dataclass
+class Checkpoint:
+    """Any checkpoint file as one typed object (what every reader uses): a cnnkit checkpoint,
+    or weights saved by another training loop once `rebuild.resolve` has found their model.
+
+    `stored` is the cnnkit dict (the module docstring's keys); for a foreign file it is empty
+    until resolved, then filled with what was matched or given (model, task, input shape,
+    class names, normalisation). `source` says what the file was ("cnnkit", "a state dict",
+    "a Lightning checkpoint", ...); `notes` what was done to read it (prefixes stripped)."""
+
+    path: str
+    state_dict: dict
+    source: str = "cnnkit"
+    stored: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    module: Any = None  # a trusted pickled nn.Module (--trust-checkpoint)
+    extra: dict = field(default_factory=dict)  # a foreign file's epoch, timm's arch, ...
+
+    @property
+    def foreign(self) -> bool:
+        return self.source != "cnnkit"
+
+    @property
+    def model_name(self) -> str | None:
+        return (self.stored.get("model") or {}).get("name")
+
+    @property
+    def task(self) -> str | None:
+        return self.stored.get("task")
+
+    @property
+    def class_names(self) -> list | None:
+        names = self.stored.get("class_names")
+        return None if names is None else list(names)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        shape = self.stored.get("input_shape")
+        return None if shape is None else tuple(shape)
+
+    @property
+    def normalization(self) -> dict | None:
+        """As stored: None when the run recorded none."""
+        return self.stored.get("normalization")
+
+    @property
+    def normalization_or_default(self) -> dict:
+        """What preprocessing uses: the stored mean / std, else 0.5 / 0.5 per channel (cnnkit's
+        default for a run without statistics)."""
+        c = (self.input_shape or (3,))[0]
+        return self.normalization or {"mean": [0.5] * c, "std": [0.5] * c}
+
+    @property
+    def config(self) -> dict:
+        return self.stored.get("config") or {}
+
+    @property
+    def ignore_index(self):
+        return self.stored.get("ignore_index", self.config.get("ignore_index"))
+
+    @property
+    def dataset(self) -> str | None:
+        return self.stored.get("dataset")
+
+    def as_dict(self) -> dict:
+        """The cnnkit dict the inference code reads (evaluate, predict, the figures)."""
+        return {**self.stored, "state_dict": self.state_dict}
+
+
+def read_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
+    """Any checkpoint file, read without running code (unless `trust`): a cnnkit checkpoint
+    (validated as load_checkpoint does), or the weights of another training loop's file
+    (foreign.unwrap). Non-finite weights are refused here, naming the first such tensor."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
+    obj = torch_load(path, "cpu", trust)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        ckpt = _validated(obj, path)
+        return Checkpoint(str(path), ckpt["state_dict"], stored={k: v for k, v in ckpt.items() if k != "state_dict"})
+    sd, source, notes, extra = unwrap(obj, path)
+    check_finite(sd, path)
+    return Checkpoint(str(path), sd, source, notes=notes, module=obj if isinstance(obj, nn.Module) else None, extra=extra)
+
+
+def _validated(ckpt: dict, path: Path) -> dict:
+    """load_checkpoint's checks on a dict already read."""
+    version = ckpt.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer cnnkit (format version {version}); upgrade cnnkit")
+    missing = _missing_entries(ckpt)
+    if missing:
+        raise CheckpointError(f"{path} is a damaged cnnkit checkpoint: {missing}; use another checkpoint "
+                              "(a run directory holds best.pt and last.pt) or re-train")
+    check_finite(ckpt["state_dict"], path)
+    return ckpt

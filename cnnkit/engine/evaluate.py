@@ -11,20 +11,25 @@ import torch
 from cnnkit import outputs as O
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.loader import BatchLoader
-from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from cnnkit.engine.device import Precision, resolve_device, resolve_model_dtype, resolve_precision
 from cnnkit.engine.metrics import make_meter
 from cnnkit.engine.trainer import forward_tta, tta_of
 from cnnkit.errors import CnnkitError
 
 
-def load_for_inference(path, device="auto", model=None):
-    """(checkpoint dict, model in eval mode on the device, device). `model` (a class, builder
-    or instance) rebuilds a network whose code the checkpoint could not keep."""
+def load_for_inference(path, device="auto", how=None, model=None):
+    """(checkpoint dict, model in eval mode on the device, device) for any checkpoint file:
+    cnnkit's, or another training loop's weights with `how` (rebuild.LoadOptions) saying
+    what the weights do not. `model` (a class, builder or instance) rebuilds a network whose
+    code the checkpoint could not keep. The dict's 'notes' say every default taken."""
+    from cnnkit.engine.rebuild import LoadOptions, load
+
+    if model is not None:
+        how = how or LoadOptions()
+        how.model = model
     dev = resolve_device(device)
-    ckpt = load_checkpoint(path, map_location="cpu")
-    model = model_from_checkpoint(ckpt, Path(path).parent, model=model).to(dev).eval()
-    return ckpt, model, dev
+    ck, net = load(path, how)
+    return dict(ck.as_dict(), notes=list(ck.notes)), net.to(dev).eval(), dev
 
 
 def inference_precision(ckpt: dict, device) -> Precision:
@@ -57,13 +62,26 @@ def checkpoint_data_options(ckpt: dict, data_dir=None, same_data: bool = True) -
 
 def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test", data_dir: Optional[str] = None,
                         batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None,
-                        tta: Optional[bool] = None) -> dict:
+                        tta: Optional[bool] = None, how=None) -> dict:
     """Metrics of a checkpoint on a split, plus files: confusion matrix (CSV, PNG) for
     classification, a per-image CSV for segmentation. The data is resized to the
-    checkpoint's input size and normalised with the statistics stored in it."""
+    checkpoint's input size and normalised with the statistics stored in it.
+
+    Weights from another training loop take their input size and class names from
+    `dataset` unless `how` (rebuild.LoadOptions) gives them."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CnnkitError(f"--batch-size must be a whole number, at least 1; got {batch_size!r}")
-    ckpt, model, dev = load_for_inference(path, device)
+    from cnnkit.engine.checkpoint import read_checkpoint
+    from cnnkit.engine.rebuild import LoadOptions
+
+    how = how or LoadOptions()
+    source = read_checkpoint(path, how.trust)
+    if source.foreign:
+        if not dataset:
+            raise CnnkitError(f"{path} holds weights only, not the data they were trained on; pass --dataset")
+        plain = load_dataset(dataset, DataOptions(data_dir=data_dir))
+        how.data_name, how.data_shape, how.data_names = dataset, tuple(plain.input_shape), list(plain.class_names)
+    ckpt, model, dev = load_for_inference(source, device, how)
     config = ckpt.get("config", {})
     spec = dataset or ckpt.get("dataset")
     if not spec:
@@ -102,6 +120,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     result = {"checkpoint": str(path), "dataset": spec, "split": split, "task": ds.task, "images": len(data),
               "tta": tta not in (False, None, "none"),
               "class_names": names, **metrics}
+    notes = list(ckpt["notes"]) + notes  # what loading assumed (foreign weights), then the data's
     if notes:
         result["notes"] = notes
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +213,8 @@ def preprocess(ckpt: dict, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"])), img
 
 
-def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None) -> dict:
+def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto", out_dir: Optional[str] = None,
+                   how=None) -> dict:
     """Top-k classes with probabilities, or one class-index mask PNG per image, through the
     checkpoint's evaluation pipeline (`evaluate`'s size, normalisation and mirror TTA), so
     a prediction equals what `evaluate` scores for the same image.
@@ -207,7 +227,7 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
     for p in images:  # every input checked before anything is written
         if not Path(p).is_file():
             raise CnnkitError(f"image {p} does not exist" if not Path(p).is_dir() else f"{p} is a folder; give image files")
-    ckpt, model, dev = load_for_inference(path, device)
+    ckpt, model, dev = load_for_inference(path, device, how)
     names = ckpt["class_names"] or [str(i) for i in range(1000)]
     tta = tta_of(ckpt.get("config", {}))  # the run's TTA level (e.g. six views), as evaluate and the run's test
     seg = ckpt["task"] == "segmentation"
@@ -236,7 +256,8 @@ def predict_images(path, images: list[str], top_k: int = 5, device: str = "auto"
         counts = torch.bincount(mask.reshape(-1), minlength=len(names))
         results.append({"image": p, "mask": str(target), "size": list(source[1:]), "model_size": list(mask.shape), "tta": tta != "none",
                         "class_fractions": {names[i]: round(float(v) / mask.numel(), 6) for i, v in enumerate(counts.tolist())}})
-    return {"checkpoint": str(path), "task": ckpt["task"], "tta": tta != "none", "tta_level": tta, "predictions": results}
+    return {"checkpoint": str(path), "task": ckpt["task"], "tta": tta != "none", "tta_level": tta, "predictions": results,
+            "notes": ckpt["notes"]}
 
 
 def _write_mask(folder: Path, stem: str, mask: torch.Tensor, num_classes: int, ignore_index) -> Path:

@@ -23,6 +23,23 @@ def conv_weights(model: nn.Module, layer: str) -> torch.Tensor:
     return module.weight.detach().float().cpu()
 
 
+def weight_of(state_dict: dict, layer: Optional[str], default: Optional[str] = None, source: str = "this checkpoint"):
+    """(layer name, (O, C, kh, kw) float weight) of a conv layer, from the weights alone: every
+    4-D '<layer>.weight' is one. `layer` picks it; otherwise `default` (the registry's first
+    conv) when present, else the first in the file. A wrong name lists them all."""
+    convs = [k[: -len(".weight")] for k, v in state_dict.items() if k.endswith(".weight") and v.ndim == 4]
+    if not convs:
+        raise CnnkitError(f"{source} holds no conv weights (no 4-D '<layer>.weight' tensor); filters are drawn from a conv layer")
+    name = layer or (default if default in convs else convs[0])
+    if name not in convs:
+        shown = ", ".join(convs[:40]) + (f" ... ({len(convs)} in all)" if len(convs) > 40 else "")
+        if f"{name}.weight" in state_dict:
+            raise CnnkitError(f"{name} in {source} is not a conv layer (its weight is "
+                              f"{'x'.join(map(str, state_dict[name + '.weight'].shape))}); conv layers: {shown}")
+        raise CnnkitError(f"no conv layer {name!r} in {source}; conv layers: {shown}")
+    return name, state_dict[f"{name}.weight"].detach().float().cpu()
+
+
 def dead_filters(weights: torch.Tensor, rel: float = 1e-3) -> torch.Tensor:
     """(O,) bool: filters whose largest |weight| is under rel x the layer's largest."""
     peak = weights.abs().amax(dim=(1, 2, 3))

@@ -62,3 +62,4 @@ def check_layer(model: nn.Module, x: torch.Tensor, layer: str) -> tuple[int, int
     names = {n for n, _ in model.named_modules() if n}
     what = f"{layer} does not output a feature map (N, C, H, W)" if layer in names else f"no layer {layer!r} in this model"
     raise CnnkitError(f"{what}; layers with feature maps: {', '.join(maps)}")
+

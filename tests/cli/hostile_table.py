@@ -28,8 +28,16 @@ BAD_CKPTS = {
     "empty": ("empty.pt", "not a pytorch file"),
     "truncated": ("truncated.pt", "truncated"),
     "pickle": ("crafted.pt", "refused"),
-    "foreign": ("foreign.pt", "not a cnnkit checkpoint"),
+    "foreign": ("foreign.pt", "foreign.pt"),
     "no-normalization": ("nonorm.pt", "normalization"),
+    # content that would give NaN or wrong names, a task or weights that do not fit, a whole pickled model
+    "nan-weights": ("nan.pt", "non-finite weights: features.conv1.weight"),
+    "nan-normalization": ("nannorm.pt", "non-finite normalization"),
+    "more-names-than-outputs": ("manynames.pt", "outputs; pass --classes"),
+    "fewer-names-than-outputs": ("fewnames.pt", "outputs; pass --classes"),
+    "task-does-not-match-weights": ("taskswap.pt", "says its task is segmentation"),
+    "weights-do-not-fit": ("misfit.pt", "size mismatch for features.conv1.weight: checkpoint 2x3x5x5, model 4x3x5x5"),
+    "pickled-model": ("wholemodel.pt", "save model.state_dict() instead"),
 }
 INTS = {"abc": "abc", "float": "1.5", "empty": ""}
 # A student's network files that fail (written by the fixture into nets/): name -> (source, fragment).
@@ -239,7 +247,7 @@ def rows() -> list[tuple[str, list[str], str | None]]:
 
     # ---- visualisation
     for what, (path, frag) in BAD_CKPTS.items():
-        if what in ("missing", "binary", "pickle", "no-normalization"):
+        if what in ("missing", "binary", "pickle", "no-normalization", "nan-weights", "pickled-model"):
             add(f"visualize-filters-ckpt-{what}", ["visualize", "filters", path, "--out", "out/vf.png", "--json"], frag)
     for what, (path, frag) in BAD_FILES.items():
         add(f"visualize-features-image-{what}", ["visualize", "features", CLS, path, "--out", "out/vfe.png", "--json"], frag)

@@ -68,6 +68,7 @@ def world(tmp_path_factory):
         ckpt = torch.load("runs/cls/best.pt", weights_only=True)
         ckpt.pop("normalization")
         torch.save(ckpt, "nonorm.pt")
+        _bad_checkpoints()
         Path("bad.toml").write_text("model = [unclosed\n")
         Path("unknown.toml").write_text('model = "convnet"\ncolour = "red"\n')
         for i in range(3):  # one class folder only
@@ -87,6 +88,27 @@ def world(tmp_path_factory):
             os.environ.pop("CNNKIT_DATA", None)
         else:
             os.environ["CNNKIT_DATA"] = old_env
+
+
+def _bad_checkpoints() -> None:
+    """Checkpoints whose content is wrong (issue: NaN weights, names that do not match the
+    outputs, a task that does not match the weights, weights of another model) and a whole
+    pickled model; in the current folder, next to runs/cls and runs/seg."""
+    good = torch.load("runs/cls/best.pt", weights_only=True)
+
+    def variant(name, **changes):
+        torch.save({**good, **changes}, name)
+
+    sd = dict(good["state_dict"])
+    first = next(k for k, v in sd.items() if v.ndim == 4)
+    variant("nan.pt", state_dict={**sd, first: torch.full_like(sd[first], float("nan"))})
+    variant("nannorm.pt", normalization={"mean": [float("nan")] * 3, "std": [0.5] * 3})
+    names = list(good["class_names"])
+    variant("manynames.pt", class_names=names + ["extra1", "extra2"])
+    variant("fewnames.pt", class_names=names[:1])
+    variant("taskswap.pt", task="segmentation")
+    variant("misfit.pt", state_dict={**sd, first: torch.zeros(2, *sd[first].shape[1:])})
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), "wholemodel.pt")
 
 
 def _snapshot(root: Path) -> dict:

@@ -84,5 +84,5 @@ def test_summary_of_a_checkpoint(cli, ckpt_path, tmp_path):
     assert data["output_shape"] == [4]
     evil = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, evil)
-    assert_clean_error(cli("summary", evil), "not a cnnkit checkpoint")
+    assert_clean_error(cli("summary", evil), "match no model cnnkit knows")
     assert_clean_error(cli("summary", tmp_path / "missing.pt"), "does not exist")
