@@ -322,7 +322,8 @@ def load(path, how: Optional[LoadOptions] = None):
         if given:
             raise CnnkitError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for checkpoints from your own training "
                               f"loop; {path} was written by cnnkit train and records its model, input and normalisation")
-        model = model_from_checkpoint(ck.as_dict(), Path(path).parent, ck.notes, model=override)
+        # its own remarks (which copy of a changed model file is used) go straight to stderr, as for every command
+        model = model_from_checkpoint(ck.as_dict(), Path(path).parent, None, model=override)
         if how.class_names is not None:
             ck.notes.append(f"class names from --classes instead of the {len(ck.class_names or [])} the checkpoint records")
             ck.stored["class_names"] = list(how.class_names)
