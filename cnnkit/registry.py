@@ -270,7 +270,8 @@ def create_model(name: str, num_classes: int | None = None, in_channels: int | N
             sizes = ", ".join(f"{k}={v:,}" for k, v in (("num_classes", num_classes), ("in_channels", in_channels))
                               if isinstance(v, int)) + (f", {shown}" if given else "")
             raise CnnkitError(f"{name} with {sizes} needs more memory than this machine has{size}; its weights grow "
-                              "with the number of classes and the widths: use fewer --classes or smaller --opt values") from None
+                              "with the number of classes, the widths and (after a flatten) the input size: use fewer --classes, a smaller "
+                              "--input or smaller --opt values") from None
         raise CnnkitError(f"{name} cannot be built with {shown}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
                           f"check the --opt values (cnnkit summary {name} builds it with its defaults)") from None
     model.cnnkit_config = {"name": name, "kwargs": resolved}

@@ -123,4 +123,12 @@ def run_summary(net, shape, name):
         return summarize(net, shape)
     except RuntimeError as e:  # a shape the model cannot take
         first = str(e).splitlines()[0]
+        if "can't allocate memory" in first or "out of memory" in first.lower():
+            import re
+
+            wanted = re.search(r"allocate (\d+) bytes", first)
+            size = f" (one activation of {int(wanted.group(1)) / 2**30:,.1f} GiB)" if wanted else ""
+            raise SpecError(f"{name} on input {format_sizes(shape)} needs more memory than this machine has{size}; "
+                            "summarise a smaller --input: shapes and MACs scale with it (and parameters do not, after "
+                            "global pooling)") from None
         raise SpecError(f"{name} cannot run on input {format_sizes(shape)}: {first}") from None

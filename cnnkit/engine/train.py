@@ -105,7 +105,60 @@ def make_config(model, dataset: str, overrides: dict, loaded: Optional[dict] = N
     if config.crop:
         _check_crop_fits(config.model_object if config.model_object is not None else ref, ds, config.crop,
                          overrides.get("model_options"), dataset)
+    _check_activations_fit(ref, ds, config, device, overrides.get("model_options"), dataset)
     return config, ds
+
+
+def _check_activations_fit(ref, ds, config: TrainConfig, device, options: Optional[dict], dataset: str) -> None:
+    """Refuse a run whose activations alone cannot fit in the device's memory, before any
+    is allocated (a --image-size of 100000 would otherwise fail inside the first step).
+
+    Backward keeps every layer's output: at least 2 bytes (bf16) x batch x the elements of
+    every leaf module's output, counted by one forward on the meta device (no memory).
+    A lower bound, so only a run that can never fit is refused."""
+    from cnnkit.models.source import display_name, kind_of
+
+    if kind_of(ref) != "registry":  # the user's own network was run once for real already (_probe_model)
+        return
+    model = display_name(ref)
+    c = ds.input_shape[0]
+    h, w = config.crop or ds.input_shape[1:]
+    probe = _probe_model(ref, ds, options, dataset)
+    elements = [0]
+
+    def count(module, inputs, output):
+        if isinstance(output, torch.Tensor) and not list(module.children()):
+            elements[0] += output[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in probe.modules()]
+    try:
+        with torch.device("meta"), torch.no_grad():
+            probe.eval()(torch.empty(2, c, h, w))  # eval: batch norm on a 1x1 map needs no batch of two
+    except (RuntimeError, ValueError):
+        return  # a geometry the model refuses is reported where it is built, with its own message
+    finally:
+        for hk in hooks:
+            hk.remove()
+    batch = min(config.batch_size, len(ds.train))  # a batch never holds more images than there are
+    needed = 2 * batch * elements[0]
+    total = _device_memory(device)
+    if total and needed > total:
+        where = "GPU" if torch.device(device).type == "cuda" else "machine"
+        raise CnnkitError(f"training {model} on {h}x{w} images with batch size {batch} keeps at least "
+                          f"{needed / 2**30:,.1f} GiB of activations for backward, more than this {where}'s "
+                          f"{total / 2**30:,.0f} GiB; use a smaller --batch-size, --image-size, or --crop")
+
+
+def _device_memory(device) -> Optional[int]:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _check_crop_fits(ref, ds, crop, options: Optional[dict], dataset: str) -> None:

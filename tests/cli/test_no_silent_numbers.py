@@ -204,3 +204,20 @@ def test_summary_with_too_many_classes_names_the_memory_not_opt(cli):
     r = cli("summary", "convnet", "--classes", str(10**12))
     assert_clean_error(r, "num_classes=1,000,000,000,000", "more memory")
     assert "--opt values (" not in r.stderr
+
+
+def test_summary_on_an_input_too_large_to_run_says_memory(cli):
+    r = cli("summary", "resnet18", "--input", "3x1000000x1000000")  # one activation of terabytes, on any machine
+    assert_clean_error(r, "needs more memory", "smaller --input")
+
+
+def test_activations_that_cannot_fit_are_refused_before_training(world, monkeypatch):
+    """The estimate (2 bytes x batch x every layer output, counted on the meta device) is
+    held against the device's memory; here a device of 1 MiB stands for a too-small one."""
+    from cnnkit.engine import train as engine_train
+
+    monkeypatch.chdir(world)
+    monkeypatch.setattr(engine_train, "_device_memory", lambda device: 2**20)
+    r = run("train", "unet", "-d", "shapes-seg:n=32,size=32", "--epochs", "1", "--batch-size", "8", "-q", "--out", "out/act")
+    assert_clean_error(r, "activations for backward", "batch size 8", "--batch-size")
+    assert not Path("out/act").exists()
