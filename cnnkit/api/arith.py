@@ -124,7 +124,7 @@ def worked(image=None, kernel=None, p=0, s=None, d=1, mode=None, op="conv", size
         raise SpecError("give the matrix with --image '1 0 2; 3 2 0' or --image-file PATH (one of them)")
     if image_file is not None:
         image = read_user_text(image_file, "matrix file", MATRIX_FILE_LIMIT)
-    matrix = manual.parse_matrix(image, "image")
+    matrix = manual.parse_matrix(image, "image" if image_file is None else f"matrix file {image_file}")
     if op == "conv":
         return manual.convolve(matrix, manual.kernel_from(kernel or "sobel-x"), 1 if s is None else s, p, d,
                                mode or "correlate")

@@ -65,7 +65,10 @@ def _number(text: str) -> float:
 def parse_matrix(text: str, what: str = "matrix") -> Matrix:
     """'1 0 2; 3 2 0' (rows by ';' or newline, values by spaces or commas)."""
     rows = [r for r in text.replace("\n", ";").split(";") if r.strip()]
-    matrix = [[_number(v) for v in r.replace(",", " ").split()] for r in rows]
+    try:
+        matrix = [[_number(v) for v in r.replace(",", " ").split()] for r in rows]
+    except SpecError as e:  # say where: the --image text, a matrix file, a kernel
+        raise SpecError(f"{what}: {e}") from None
     if not matrix or not matrix[0]:
         raise SpecError(f"{what} is empty; write rows separated by ';', e.g. '1 0 2; 3 2 0'")
     if any(len(r) != len(matrix[0]) for r in matrix):

@@ -91,7 +91,7 @@ def rows() -> list[tuple[str, list[str], str | None]]:
         add(f"conv{opt}={v}", ["conv", "--image", "1 2 3; 4 5 6; 7 8 9", "--kernel", "sobel-x", opt, v, "--json"])
     for what, (path, frag) in BAD_FILES.items():  # binary, empty and text files need not be named
         add(f"conv--image-file={what}", ["conv", "--image-file", path, "--kernel", "sobel-x", "--json"],
-            frag if what in ("missing", "folder") else None)
+            frag if what in ("missing", "folder", "binary", "empty") else None)
     for op, opt, v in (("conv", "--in", "0"), ("conv", "--k", "-1"), ("maxpool", "--s", "0"), ("transpose", "--output-padding", "-1")):
         add(f"draw-{op}{opt}={v}", ["draw", op, "--in", "5", "--k", "3", opt, v, "--out", "out/draw-x/a.png", "--json"])
     # options that do not belong to the op, repeated keys, sizes that disagree: refused, never ignored
