@@ -262,6 +262,8 @@ def resolve_foreign(ck, how: LoadOptions) -> nn.Module:
                  "normalization": norm, "dataset": None, "foreign": ck.source,
                  # nothing recorded: full precision and no test-time views, as a plain training loop evaluates
                  "config": {"precision": "fp32", "tta": False}}
+    if how.class_names is None and how.data_names is not None:
+        ck.stored["class_names_from"] = how.data_name  # a count mismatch is then the dataset's, not a flag's
     ck.notes = notes
     return model
 
@@ -294,6 +296,9 @@ def check_outputs(ck, model: nn.Module) -> None:
                               "the checkpoint is inconsistent: use another checkpoint or re-train")
     k = int(y.shape[1])
     names = ck.class_names
+    if names is not None and len(names) != k and ck.stored.get("class_names_from"):
+        raise CheckpointError(f"{ck.stored['class_names_from']} has {len(names)} classes but the weights in {ck.path} have "
+                              f"{k} outputs; give the dataset the model was trained on (--dataset)")
     if names is not None and len(names) != k:
         shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")
         raise CheckpointError(f"{ck.path} names {len(names)} classes ({shown}) but its model has {k} outputs; "

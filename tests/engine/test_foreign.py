@@ -120,6 +120,14 @@ def test_evaluate_equals_the_same_weights_as_a_cnnkit_checkpoint(cli, files, tmp
     assert got["accuracy"] == want["accuracy"] and got["per_class_accuracy"] == want["per_class_accuracy"]
     assert got["images"] == want["images"] and any("class names from" in n for n in got["notes"])
     assert_clean_error(cli("evaluate", root / "tutorial.pt"), "pass --dataset")
+    rng = np.random.default_rng(2)
+    for split in ("train", "test"):
+        for name in ("cat", "dog", "owl"):
+            (tmp_path / "three" / split / name).mkdir(parents=True)
+            for i in range(12):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "three" / split / name / f"{i}.png")
+    r = cli("evaluate", root / "tutorial.pt", "--dataset", f"folder:{tmp_path / 'three'}", "--out", tmp_path / "c")
+    assert_clean_error(r, "has 3 classes but the weights in", "have 4 outputs")
 
 
 def test_features_and_attribution_on_a_state_dict(cli, files, tmp_path):
@@ -205,3 +213,27 @@ def test_python_load_of_a_state_dict(files):
     assert p.class_names == ["a", "b", "c", "d"] and p.input_shape == (3, 32, 32)
     probs = _probabilities(model, root / "img.png")
     assert p.predict(root / "img.png")["top"][0]["probability"] == pytest.approx(float(probs.max()), abs=1e-5)
+
+
+def test_a_students_own_class_through_model(cli, tmp_path):
+    """The seeds' Net1 trained in its own loop: --model my_net.py:Net1 with its options; the
+    classes come from the weights (4 here, the constructor's default is 10)."""
+    import importlib.util
+    from pathlib import Path
+
+    source = Path(__file__).parents[1] / "models" / "student" / "my_net.py"
+    spec = importlib.util.spec_from_file_location("student_net", source)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    torch.manual_seed(1)
+    net = mod.Net1(num_classes=4, width=8).eval()
+    torch.save({"epoch": 2, "model_state_dict": net.state_dict()}, tmp_path / "ckpt.pt")
+    img = tmp_path / "img.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(img)
+    r = cli("predict", tmp_path / "ckpt.pt", img, "--model", f"{source}:Net1", "--opt", "width=8", "--json")
+    assert r.exit_code == 0, r.stderr
+    probs = _probabilities(net, img)
+    top = r.json()["predictions"][0]["top"]
+    assert len(top) == 4 and top[0]["probability"] == pytest.approx(float(probs.max()), abs=1e-5)
+    r = cli("predict", tmp_path / "ckpt.pt", img, "--model", f"{source}:Net1")  # width 32 by default: does not fit
+    assert_clean_error(r, "size mismatch for feature_extractor.0.weight: checkpoint 8x3x5x5, model 32x3x5x5")
