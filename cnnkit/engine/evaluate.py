@@ -499,11 +499,12 @@ def training_images(ckpt: dict, data_dir=None, limit: int = 2000, split: str = "
     if not ckpt.get("dataset"):
         return None
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
-    train = getattr(ds, split)
-    if train is None:
+    part = getattr(ds, split)
+    if part is None:
         raise CnnkitError(f"{ckpt['dataset']} has no {split} split here; use --split train")
-    n = len(train)
+    n = len(part)
     index = torch.arange(n) if n <= limit else torch.linspace(0, n - 1, limit).round().long().unique()
-    labels = train.targets[index] if ds.task == "classification" else None
-    files = [train.files[i] for i in index.tolist()] if train.files else [f"train[{i}]" for i in index.tolist()]
-    return {"images": train.images[index], "labels": labels, "files": files, "class_names": ds.class_names, "total": n}
+    labels = part.targets[index] if ds.task == "classification" else None
+    # built-in data has no files: name each image by its split and index there ("test[161]")
+    files = [part.files[i] for i in index.tolist()] if part.files else [f"{split}[{i}]" for i in index.tolist()]
+    return {"images": part.images[index], "labels": labels, "files": files, "class_names": ds.class_names, "total": n}

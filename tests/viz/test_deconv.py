@@ -67,6 +67,8 @@ def test_deconv_command_on_the_top_test_images(cli, tmp_path):
     info = r.json()
     values = [i["value"] for i in info["images"]]
     assert len(values) == 3 and values == sorted(values, reverse=True) and info["split"] == "test"
+    # built-in data has no files: each image is named by the split it came from (the figure's row titles)
+    assert all(i["path"].startswith("test[") for i in info["images"]), info["images"]
     for row in info["images"]:
         top, left, bottom, right = row["receptive_field"]
         assert 0 <= top <= bottom < 16 and 0 <= left <= right < 16
