@@ -50,14 +50,21 @@ def _outside_data(out: Out, ckpt: dict) -> None:
         check_outside(out, dataset_folders(ckpt.get("dataset")))
 
 
-def _load(checkpoint, load: dict | None = None):
+def _load(checkpoint, load: dict | None = None, dataset: Optional[str] = None):
     """(checkpoint dict, model) for any checkpoint; `load` holds the flags for weights from
-    another training loop (model, options, input, mean, std, classes, trust_checkpoint)."""
+    another training loop (model, options, input, mean, std, classes, trust_checkpoint);
+    `dataset` (--dataset) replaces the recorded dataset that figures search for top images."""
     from cnnkit.engine.evaluate import load_for_inference
     from cnnkit.engine.rebuild import load_options
 
     ckpt, model, _ = load_for_inference(checkpoint, "cpu", load_options(**(load or {})))
+    if dataset:
+        ckpt["dataset"] = dataset
     return ckpt, model
+
+
+# maximize with --top > 0 on weights that record no dataset: said, not silently left out
+_NO_TOP = "no training images to search: these weights record no dataset; pass --dataset (e.g. --dataset folder:cifar10) or --top 0"
 
 
 def _title(ckpt: dict, checkpoint) -> str:
@@ -230,13 +237,14 @@ def segmentation(checkpoint, image, mask=None, out: Out = None, **load):
 
 def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = None, class_index: Optional[int] = None,
              seeds: Optional[int] = None, steps: int = 128, top: int = 8, data_dir: Optional[str] = None, out: Out = None,
-             pool: int = 2000, channels=None, **load):
+             pool: int = 2000, channels=None, dataset: Optional[str] = None, **load):
     """What a channel (`layer` + `channel`) or a class (`class_index`) responds to: gradient ascent
     from `seeds` (default 3) different random starts, next to the `top` training images (of `pool`
     spread evenly over the training split) that activate it most, each with its true label.
     `channels` ('0-15', '0,4,9' or a list) with `layer`: many channels in one grid, optimised
     as one batch from one shared start, each above its strongest training image (top > 0).
-    Default file: CKPT_DIR/<ckpt>-maximize-<what>.png."""
+    `dataset` searches that dataset instead of the recorded one (weights from your own loop
+    record none). Default file: CKPT_DIR/<ckpt>-maximize-<what>.png."""
     import torch
 
     from cnnkit.engine.evaluate import training_images
@@ -246,14 +254,15 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
 
     _early(out, [checkpoint])
     if channels is not None:
-        return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load)
+        return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load,
+                              dataset)
     seeds = 3 if seeds is None else seeds
     if (class_index is None) == (layer is None or channel is None):
         raise CnnkitError("give --layer NAME --channel C (or --channels 0-15), or --class K (not both)")
     for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
-    ckpt, model = _load(checkpoint, load)
+    ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
     names = list(ckpt["class_names"] or [])
     c, h, w = ckpt["input_shape"]
@@ -271,6 +280,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     top_images = top_scores = None
     tops, labels, pool_text = [], None, ""
     data = training_images(ckpt, data_dir, limit=pool) if top else None
+    notes = list(ckpt["notes"] or []) + ([_NO_TOP] if top and data is None else [])
     if data is not None:
         top_images, top_scores, index = top_activating(model, data["images"], norm, layer, channel, class_index, top)
         class_names = data["class_names"] or names
@@ -292,13 +302,14 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     info = {"layer": layer, "channel": channel, "class": class_index, "class_name": names[class_index] if class_index is not None else None,
             "scores": [float(s) for s in result["scores"]], "random_scores": [float(s) for s in result["random_scores"]],
             "similarity": result["similarity"],
-            "top_images": tops, "notes": ckpt["notes"]}
+            "top_images": tops, "notes": notes}
     slug = f"class-{class_index}" if class_index is not None else f"{layer}-channel-{channel}"
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"),
                    [checkpoint], "visualize maximize")
 
 
-def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load=None):
+def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load=None,
+                   dataset=None):
     """maximize(channels=...): K channels of one layer in one figure (report-style "16 filters")."""
     import torch
 
@@ -317,7 +328,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     chans = parse_channels(channels)
-    ckpt, model = _load(checkpoint, load)
+    ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
@@ -325,6 +336,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     result = ascend(model, (c, h, w), norm, layer, chans, None, 1, steps)
     tops, top_images, top_scores, labels, where = [], None, None, None, ""
     data = training_images(ckpt, data_dir, limit=pool) if top else None
+    notes = list(ckpt["notes"] or []) + ([_NO_TOP] if top and data is None else [])
     if data is not None:
         index, top_scores = strongest_per_channel(model, data["images"], norm, layer, chans)
         top_images = data["images"][index]
@@ -340,7 +352,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
              f"\nscore = mean activation of the channel (a random image's in brackets){where}")
     fig = grid_figure(result, chans, title, top_images, top_scores, labels)
     info = {"layer": layer, "channels": chans, "scores": [float(v) for v in result["scores"]],
-            "random_scores": [float(v) for v in result["random_scores"]], "top_images": tops}
+            "random_scores": [float(v) for v in result["random_scores"]], "top_images": tops, "notes": notes}
     slug = f"{layer}-channels-{chans[0]}-{chans[-1]}"
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-maximize-{slug}.png"),
                    [checkpoint], "visualize maximize")
@@ -354,7 +366,7 @@ def _channel_words(chans: list[int]) -> str:
 
 
 def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split: str = "test",
-           data_dir: Optional[str] = None, out: Out = None, pool: int = 2000, **load):
+           data_dir: Optional[str] = None, out: Out = None, pool: int = 2000, dataset: Optional[str] = None, **load):
     """Zeiler & Fergus's deconvnet: the strongest activation of `channel` of `layer` projected
     back to pixels, beside guided backprop of the same unit (Captum's neuron attributions).
     On `image`, or on the `top` images of the dataset's `split` (of `pool` spread evenly over
@@ -373,7 +385,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     if split not in ("train", "test"):
         raise CnnkitError(f"--split is train or test, not {split!r}")
     _early(out, [checkpoint, image])
-    ckpt, model = _load(checkpoint, load)
+    ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
@@ -387,7 +399,8 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
 
         data = training_images(ckpt, data_dir, limit=pool, split=split)
         if data is None:
-            raise CnnkitError("this checkpoint records no dataset; give an IMAGE file")
+            raise CnnkitError("these weights record no dataset to search; give an IMAGE file or --dataset, "
+                              "e.g. --dataset folder:cifar10")
         norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
         mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
         values = torch.cat([strongest(model, normalize(data["images"][i : i + 256], mean, std), layer, channel)[0]
@@ -411,7 +424,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     title = (f"{ckpt['model']['name']} {layer} channel {channel}: the strongest activation {searched},\n"
              "projected back to pixels with every other activation of the layer set to 0; yellow: the unit's receptive field")
     fig = deconv_figure(rows, title)
-    info = {"layer": layer, "channel": channel, "split": None if image is not None else split,
+    info = {"layer": layer, "channel": channel, "split": None if image is not None else split, "notes": list(ckpt["notes"] or []),
             "images": [{"path": f, "value": r["value"], "position": r["position"], "receptive_field": r["receptive_field"]}
                        for f, r in zip(files, rows)]}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-deconv-{layer}-{channel}.png"),

@@ -159,6 +159,7 @@ def maximize(
     steps: Annotated[int, typer.Option("--steps", help="Gradient-ascent steps.")] = 128,
     top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none); with --channels, the strongest one per channel.")] = 8,
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Search this dataset's images instead of the recorded one (weights from your own loop record none), e.g. --dataset folder:../shared/data/cifar10.")] = None,
     out: OutOpt = None,
     model: ModelRefOpt = None,
     opt: LoadOptOpt = None,
@@ -178,7 +179,7 @@ def maximize(
     from cnnkit import visualize
 
     _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True,
-                             channels=channels, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+                             channels=channels, dataset=dataset, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
 
 
 @app.command()
@@ -190,6 +191,7 @@ def deconv(
     top: Annotated[int, typer.Option("--top", help="Without IMAGE: how many of the most strongly activating images, e.g. --top 6.")] = 4,
     split: Annotated[str, typer.Option("--split", help="Without IMAGE: search the test or train split, e.g. --split train.")] = "test",
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Search this dataset's images instead of the recorded one (weights from your own loop record none), e.g. --dataset folder:../shared/data/cifar10.")] = None,
     out: OutOpt = None,
     model: ModelRefOpt = None,
     opt: LoadOptOpt = None,
@@ -208,5 +210,5 @@ def deconv(
     """
     from cnnkit import visualize
 
-    _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True,
+    _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True, dataset=dataset,
                              **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)

@@ -237,3 +237,39 @@ def test_a_students_own_class_through_model(cli, tmp_path):
     assert len(top) == 4 and top[0]["probability"] == pytest.approx(float(probs.max()), abs=1e-5)
     r = cli("predict", tmp_path / "ckpt.pt", img, "--model", f"{source}:Net1")  # width 32 by default: does not fit
     assert_clean_error(r, "size mismatch for feature_extractor.0.weight: checkpoint 8x3x5x5, model 32x3x5x5")
+
+
+def test_deconv_and_maximize_on_a_state_dict_say_what_they_assumed(cli, files, tmp_path):
+    """Every figure on bare weights says the normalisation it assumed, as features and predict
+    do; and a maximize that cannot search training images (none recorded) says so."""
+    root, _ = files
+    r = cli("visualize", "deconv", root / "bare.pt", root / "img.png", "--layer", "features.act2", "--channel", "0",
+            "--out", tmp_path / "d.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert any("no normalisation recorded" in n for n in r.json()["notes"])
+    r = cli("visualize", "maximize", root / "bare.pt", "--layer", "features.act2", "--channels", "0-1", "--steps", "2",
+            "--out", tmp_path / "m.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    notes = r.json()["notes"]
+    assert any("no normalisation recorded" in n for n in notes) and any("no training images" in n for n in notes)
+    assert r.json()["top_images"] == []
+    r = cli("visualize", "maximize", root / "bare.pt", "--class", "1", "--steps", "2", "--seeds", "1", "--out", tmp_path / "c.png")
+    assert r.exit_code == 0, r.stderr
+    assert "no training images" in r.stdout
+
+
+def test_deconv_and_maximize_search_a_given_dataset(cli, files, tmp_path):
+    """--dataset gives bare weights the images to search: the top rows come from it."""
+    root, _ = files
+    r = cli("visualize", "deconv", root / "bare.pt", "--layer", "features.act2", "--channel", "0", "--top", "2",
+            "-d", "shapes:n=40", "--data-dir", tmp_path / "data", "--out", tmp_path / "d.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [i["path"][:5] for i in r.json()["images"]] == ["test[", "test["]
+    r = cli("visualize", "maximize", root / "bare.pt", "--layer", "features.act2", "--channels", "0-1", "--steps", "2",
+            "-d", "shapes:n=40", "--data-dir", tmp_path / "data", "--out", tmp_path / "m.png", "--json")
+    assert r.exit_code == 0, r.stderr
+    tops = r.json()["top_images"]
+    assert [t["channel"] for t in tops] == [0, 1] and all(t["class_name"] in ("circle", "square", "triangle", "cross") for t in tops)
+    assert not any("no training images" in n for n in r.json()["notes"])
+    assert_clean_error(cli("visualize", "deconv", root / "bare.pt", "--layer", "features.act2", "--channel", "0"),
+                       "IMAGE", "--dataset")
