@@ -22,8 +22,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from cnnkit.engine.foreign import CheckpointError, check_finite, torch_load, unwrap
 from cnnkit.errors import CnnkitError
+from cnnkit.foreign import CheckpointError, check_finite, torch_load, unwrap
 from cnnkit.outputs import CHECKPOINT, write_output
 
 FORMAT = "cnnkit-checkpoint"

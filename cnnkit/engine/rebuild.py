@@ -20,8 +20,8 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-from cnnkit.engine.foreign import CheckpointError, shape_text
 from cnnkit.errors import CnnkitError
+from cnnkit.foreign import CheckpointError, shape_text
 
 # Square input sizes tried for networks whose first linear layer depends on the input size.
 COMMON_SIZES = (32, 28, 64, 96, 128, 224, 256, 48, 16)

@@ -209,14 +209,15 @@ def _short(model: str) -> str:
 def _check_weights(config: TrainConfig, ds) -> list[str]:
     """--weights FILE against the model as it will be built (meta device: shapes only);
     the lines saying which layers stay random."""
-    from cnnkit.models.weights_file import match, read_state_dict
+    from cnnkit.models.weights_file import match, read_weights
 
     if config.pretrained:
         raise CnnkitError("--weights FILE and --pretrained both choose the starting weights; give one")
     ref = config.model_object if config.model_object is not None else config.model
     probe = _probe_model(ref, ds, config.model_options, config.dataset)
-    loaded, notes = match(probe, read_state_dict(config.weights), config.weights)
-    return [f"weights from {config.weights}: {len(loaded)} tensors checked against {config.model}"] + notes
+    state, read = read_weights(config.weights)
+    loaded, notes = match(probe, state, config.weights)
+    return [f"weights from {config.weights}: {len(loaded)} tensors checked against {config.model}"] + read + notes
 
 
 def _hold_out_validation(ds, fraction: float):

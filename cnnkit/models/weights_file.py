@@ -1,11 +1,11 @@
 """Pretrained weights from a local file (`cnnkit train --weights FILE`): offline machines,
 a course's mirror of torchvision's files, a network pretrained by the student elsewhere.
 
-The file is read with torch.load(weights_only=True): tensors and plain containers only,
-never code. Accepted layouts: a bare state dict, or one under "state_dict" /
-"model_state_dict" / "model" (a cnnkit checkpoint, a training-loop checkpoint, a
-Lightning checkpoint), with a common "module." / "model." / "_orig_mod." prefix removed
-(DataParallel, Lightning, torch.compile).
+The file is opened and unwrapped by cnnkit/foreign.py, the one reader every command uses
+(evaluate and predict read foreign files through it too): torch.load(weights_only=True),
+tensors and plain containers only, never code; a bare state dict, the tutorial's
+{"model_state_dict": ...}, a cnnkit / Lightning / training-loop checkpoint, with the
+Lightning, DataParallel and torch.compile prefixes removed and said in a line.
 
 Every parameter and buffer of the model must be in the file with its shape, except
 that the first layer may take other inputs or another kernel (grey images, a CIFAR
@@ -20,41 +20,23 @@ from pathlib import Path
 
 from cnnkit.errors import CnnkitError
 
-WRAPPERS = ("state_dict", "model_state_dict", "model")
-PREFIXES = ("module.", "model.", "_orig_mod.")
 
-
-def read_state_dict(path: str | Path) -> dict:
-    """{key: tensor} from the file, unwrapped and without a wrapper's prefix."""
-    import torch
+def read_weights(path: str | Path) -> tuple[dict, list[str]]:
+    """({key: tensor}, lines saying what unwrapping did) from the file, through cnnkit/foreign.py.
+    Every error starts with --weights and the file."""
+    from cnnkit.foreign import CheckpointError, check_finite, torch_load, unwrap
 
     path = Path(path)
     if not path.is_file():
         raise CnnkitError(f"--weights {path}: " + ("is a folder; give the weights file" if path.is_dir()
                                                     else "no such file; check the path"))
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - a damaged or foreign file fails anywhere inside the unpickler (IndexError, KeyError ...)
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise CnnkitError(f"--weights {path} is not a weights file torch can load safely (weights_only: tensors, "
-                          f"no code) ({first}); give a state dict saved with torch.save(model.state_dict(), FILE)") from None
-    for key in WRAPPERS:
-        if isinstance(data, dict) and isinstance(data.get(key), dict) and _is_state(data[key]):
-            data = data[key]
-            break
-    if not isinstance(data, dict) or not data or not _is_state(data):
-        raise CnnkitError(f"--weights {path} holds no state dict (a dict of tensors, bare or under "
-                          f"{' / '.join(WRAPPERS)}); save one with torch.save(model.state_dict(), FILE)")
-    for prefix in PREFIXES:
-        if all(k.startswith(prefix) for k in data):
-            data = {k[len(prefix):]: v for k, v in data.items()}
-    return data
-
-
-def _is_state(d: dict) -> bool:
-    import torch
-
-    return bool(d) and all(isinstance(k, str) for k in d) and any(isinstance(v, torch.Tensor) for v in d.values())
+        # --weights has no --trust-checkpoint: a whole pickled model is refused, with how to save its state dict
+        state, _, notes, _ = unwrap(torch_load(path, "cpu", trust_flag=None), path)
+        check_finite(state, path)
+    except CheckpointError as e:
+        raise CnnkitError(f"--weights {e}") from None
+    return state, notes
 
 
 def match(model, state: dict, path: str | Path) -> tuple[dict, list[str]]:
@@ -106,7 +88,7 @@ def _shape(t) -> str:
 
 def load_into(model, path: str | Path) -> list[str]:
     """Load the file's weights into `model` (see match); returns the lines to print."""
-    state = read_state_dict(path)
+    state, read = read_weights(path)
     load, notes = match(model, state, path)
     model.load_state_dict(load, strict=False)
-    return [f"weights from {path}: {len(load)} tensors loaded"] + notes
+    return [f"weights from {path}: {len(load)} tensors loaded"] + read + notes

@@ -28,11 +28,16 @@ def test_weights_are_loaded_from_every_common_layout(tmp_path, layout):
     config, ds = _config(tmp_path)
     src = _source(ds.num_classes)
     state = src.state_dict()
-    data = {"bare": state, "lightning": {"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 3},
+    data = {"bare": state,
+            "lightning": {"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 3,
+                          "pytorch-lightning_version": "2.4.0"},  # what trainer.save_checkpoint writes
             "training_loop": {"model_state_dict": state, "optimizer_state_dict": {}, "epoch": 3}}[layout]
     torch.save(data, tmp_path / "w.pt")
     config, ds = _config(tmp_path, weights=str(tmp_path / "w.pt"))
-    assert any(n.startswith(f"weights from {tmp_path / 'w.pt'}: {len(state)} tensors checked") for n in config.policy["notes"])
+    notes = config.policy["notes"]
+    assert any(n.startswith(f"weights from {tmp_path / 'w.pt'}: {len(state)} tensors checked") for n in notes)
+    # the shared reader (cnnkit/foreign.py, as evaluate / predict read such files) says what it removed
+    assert any("removed the 'model.' prefix Lightning puts before every key" in n for n in notes) == (layout == "lightning")
     model = build_model(config, ds.input_shape, ds.num_classes)
     for k, v in model.state_dict().items():
         assert torch.equal(v, state[k]), k
@@ -76,10 +81,14 @@ def test_files_that_are_not_safe_weights_are_refused(tmp_path, cli):
     torch.save({"fn": torch.nn.ReLU()}, tmp_path / "code.pt")  # a pickled module: code, refused by weights_only
     base = ["train", "convnet", "-d", DATA, "--epochs", "1", "--opt", "widths=(4,8)", "--data-dir", tmp_path / "cache",
             "-o", tmp_path / "run", "-q"]
-    for name, fragment in (("missing.pt", "no such file"), ("notes.txt", "not a weights file torch can load safely"),
-                           ("nostate.pt", "holds no state dict"), ("code.pt", "not a weights file torch can load safely")):
+    torch.save({"conv.weight": torch.full((2, 3, 1, 1), float("nan"))}, tmp_path / "nan.pt")
+    # the wording of all but the first comes from cnnkit/foreign.py, the reader evaluate and predict use too
+    for name, fragment in (("missing.pt", "no such file"), ("notes.txt", "not a PyTorch file"),
+                           ("nostate.pt", "holds neither a cnnkit checkpoint nor a state dict of weights (its keys: epoch, lr)"),
+                           ("code.pt", "holds a whole pickled model"), ("nan.pt", "holds non-finite weights: conv.weight")):
         r = cli(*base, "--weights", tmp_path / name)
         assert_clean_error(r, f"--weights {tmp_path / name}", fragment)
+        assert "--trust-checkpoint" not in r.stderr  # train has no such flag
         assert not (tmp_path / "run").exists()
     r = cli(*base, "--weights", tmp_path / "nostate.pt", "--pretrained")
     assert r.exit_code == 2

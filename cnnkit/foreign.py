@@ -7,7 +7,10 @@ What students' own training loops save, and how each is unwrapped to one state d
     {"state_dict": {"model.conv1.weight": ...}, "pytorch-lightning_version": ...}  # Lightning: "model." stripped
     {"module.conv1.weight": ...}                                     # DataParallel / DDP: "module." stripped
 
-Every file is opened with ``torch.load(weights_only=True)``: tensors and plain containers
+Every reader of a weights file uses this module (it sits at the package top level so that
+both engine/checkpoint.py, for evaluate / predict / visualize / summary, and
+models/weights_file.py, for `train --weights` / `explore --weights`, may import it: models/
+does not import engine/). Every file is opened with ``torch.load(weights_only=True)``: tensors and plain containers
 only. A whole pickled ``nn.Module`` (``torch.save(model)``) needs its classes' code to be
 run, so it is refused unless the caller says it trusts the file (``trust=True``,
 ``--trust-checkpoint``). Which classes a refused pickle names is read from its opcodes
@@ -38,9 +41,10 @@ WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 WEIGHT_KEYS = ("model_state_dict", "state_dict", "model", "net", "network", "weights")
 
 
-def torch_load(path: Path, map_location="cpu", trust: bool = False) -> Any:
+def torch_load(path: Path, map_location="cpu", trust: bool = False, trust_flag: str | None = "--trust-checkpoint") -> Any:
     """torch.load with every failure as one CheckpointError naming the file. weights_only
-    unless `trust`; a refused pickle says whether it is a whole model and what to do."""
+    unless `trust`; a refused pickle says whether it is a whole model and what to do
+    (`trust_flag`: the caller's option that would unpickle it; None where there is none)."""
     try:
         with warnings.catch_warnings():
             # torch warns (e.g. "Detected pickle protocol ...") on foreign files before it fails;
@@ -57,7 +61,7 @@ def torch_load(path: Path, map_location="cpu", trust: bool = False) -> Any:
         if trust or "invalid load key" in str(e) or not _looks_like_torch_file(path):
             # bytes that are not a pickle at all, not code hidden in one
             raise CheckpointError(f"{path} is truncated or not a PyTorch file (UnpicklingError); re-save or re-train it") from None
-        raise CheckpointError(_refusal(path, str(e))) from None
+        raise CheckpointError(_refusal(path, str(e), trust_flag)) from None
     except (AttributeError, ModuleNotFoundError, ImportError) as e:  # trusted: the pickled class is not importable here
         raise CheckpointError(f"{path} is a pickled model whose class cannot be found here ({str(e).splitlines()[0][:160]}); "
                               "in your training code save model.state_dict() instead and pass --model my_net.py:Net") from None
@@ -65,7 +69,7 @@ def torch_load(path: Path, map_location="cpu", trust: bool = False) -> Any:
         raise CheckpointError(f"{path} is truncated or not a PyTorch file ({type(e).__name__}); re-save or re-train it") from None
 
 
-def _refusal(path: Path, message: str) -> str:
+def _refusal(path: Path, message: str, trust_flag: str | None = "--trust-checkpoint") -> str:
     """Why a weights_only load refused the file, in words: a pickled model, or code."""
     names = pickled_globals(path)
     modules = [n for n in names if n.startswith("torch.nn.modules.")]
@@ -73,8 +77,8 @@ def _refusal(path: Path, message: str) -> str:
         own = [n for n in names if not n.startswith(("torch.", "collections.", "builtins.set"))]
         what = (own or modules)[0]
         return (f"{path} holds a whole pickled model ({what}, saved with torch.save(model)); loading it would run code "
-                "from the file, so it is refused. In your training code save model.state_dict() instead, "
-                "or pass --trust-checkpoint if you trust this file and wrote it yourself")
+                "from the file, so it is refused. In your training code save model.state_dict() instead"
+                + (f", or pass {trust_flag} if you trust this file and wrote it yourself" if trust_flag else ""))
     shown = ", ".join(n for n in names if not n.startswith(("torch.", "collections.OrderedDict")))[:160]
     first = shown or (message.strip().splitlines() or [""])[0][:160]
     return (f"{path} holds Python objects that loading would have to execute ({first}); refused: "
@@ -134,7 +138,8 @@ def unwrap(obj: Any, path: Path) -> tuple[dict, str, list[str], dict]:
                                   f"(its keys: {keys}); in your training code save model.state_dict()")
         sd = obj[key]
         lightning = any("lightning" in str(k) for k in obj)
-        fmt = "a Lightning checkpoint" if lightning else f"a checkpoint with '{key}'"
+        fmt = ("a Lightning checkpoint" if lightning else "a cnnkit checkpoint" if obj.get("format") == "cnnkit-checkpoint"
+               else f"a checkpoint with '{key}'")
         extra = {k: v for k, v in obj.items() if k in ("epoch", "arch", "global_step") and isinstance(v, (int, str))}
         if lightning:  # a LightningModule keeps its network as an attribute, usually self.model: "model.conv1.weight"
             prefix = common_prefix(sd)
