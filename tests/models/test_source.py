@@ -279,3 +279,24 @@ def test_a_broken_installed_package_is_named(tmp_path):
                          env={"PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[2]}", "PATH": "/usr/bin:/bin"})
     assert "the installed package broken-nets adds models to cnnkit" in out.stdout, out.stderr
     assert "pip uninstall broken-nets" in out.stdout
+
+
+def test_the_docs_layer_spec_commands_fit_their_data(tmp_path):
+    """Every `cnnkit train "SPEC" -d DATA` on docs/models.md starts with DATA's image shape
+    (a student copies the line; a wrong input size is refused before training)."""
+    import re
+    import shlex
+
+    from cnnkit.arith.spec import analyse
+    from cnnkit.data.catalog import DataOptions, load_dataset
+    from tests.conftest import REPO
+
+    lines = [ln.split("#")[0] for ln in (REPO / "docs" / "models.md").read_text().splitlines()
+             if re.match(r'cnnkit train "\d', ln)]
+    assert len(lines) >= 2
+    for line in lines:
+        args = shlex.split(line)
+        spec, data = args[2], args[args.index("-d") + 1]
+        small = data + ("," if ":" in data else ":") + "n=40"
+        ds = load_dataset(small, DataOptions(data_dir=str(tmp_path)))
+        assert tuple(analyse(spec).input_shape) == tuple(ds.input_shape), line
