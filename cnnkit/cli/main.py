@@ -53,3 +53,7 @@ app.add_typer(explore.app)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m cnnkit.cli.main ...` runs the CLI too, as `python -m cnnkit` does
+    main()

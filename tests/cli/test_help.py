@@ -36,3 +36,15 @@ def test_bracketed_text_survives(cli):
     assert "conv C [kK sS pP dD gG nobias]" in layers and "upsample F [nearest|bilinear]" in layers
     sweep = " ".join(cli("sweep", "--help").stdout.split())
     assert "[train], [vary], [[variant]]" in sweep
+
+
+def test_python_m_cnnkit_cli_main_runs_the_cli():
+    """`python -m cnnkit.cli.main shape ...` prints the answer (it used to exit 0 silently)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    r = subprocess.run([sys.executable, "-m", "cnnkit.cli.main", "shape", "--in", "32", "--k", "5", "--p", "2"],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "32", (r.stdout, r.stderr)
