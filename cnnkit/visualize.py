@@ -275,7 +275,9 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
                               f"({', '.join(f'{i} {n}' for i, n in enumerate(names[:12]))}{' ...' if len(names) > 12 else ''})")
     else:
         check_layer(model, torch.zeros(1, c, h, w), layer)  # a wrong name lists the layers with feature maps
-    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
+
+    norm = normalization_of(ckpt)
     result = ascend(model, (c, h, w), norm, layer, channel, class_index, seeds, steps)
     top_images = top_scores = None
     tops, labels, pool_text = [], None, ""
@@ -332,7 +334,9 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     _outside_data(out, ckpt)
     c, h, w = ckpt["input_shape"]
     check_layer(model, torch.zeros(1, c, h, w), layer)
-    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
+
+    norm = normalization_of(ckpt)
     result = ascend(model, (c, h, w), norm, layer, chans, None, 1, steps)
     tops, top_images, top_scores, labels, where = [], None, None, None, ""
     data = training_images(ckpt, data_dir, limit=pool) if top else None
@@ -401,7 +405,9 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         if data is None:
             raise CnnkitError("these weights record no dataset to search; give an IMAGE file or --dataset, "
                               "e.g. --dataset folder:cifar10")
-        norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+        from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
+
+        norm = normalization_of(ckpt)
         mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
         values = torch.cat([strongest(model, normalize(data["images"][i : i + 256], mean, std), layer, channel)[0]
                             for i in range(0, len(data["images"]), 256)])

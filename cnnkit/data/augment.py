@@ -143,6 +143,14 @@ def apply_cutout(x: torch.Tensor, size: int, gen: Optional[torch.Generator] = No
     return x.masked_fill(hole[:, None], 0.0)
 
 
+def default_normalization(channels: int) -> dict:
+    """What training applies when it has no statistics: mean 0.5, std 0.5 per channel (pixels to
+    -1..1). The BatchLoader's default, hence also what a checkpoint without a recorded
+    normalisation is read with (engine/checkpoint.normalization_of), so evaluate, predict and
+    the figures see the inputs as training did."""
+    return {"mean": [0.5] * channels, "std": [0.5] * channels}
+
+
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     """uint8 (B, C, H, W) -> (x / 255 - mean) / std in `dtype`; mean/std (C,) fractions."""
     x = images.to(dtype).div_(255.0)

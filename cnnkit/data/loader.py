@@ -30,7 +30,15 @@ from typing import Optional
 
 import torch
 
-from cnnkit.data.augment import Augment, apply_cutout, cutout_centres, draw_indices, gather, normalize
+from cnnkit.data.augment import (
+    Augment,
+    apply_cutout,
+    cutout_centres,
+    default_normalization,
+    draw_indices,
+    gather,
+    normalize,
+)
 from cnnkit.data.splits import Split
 
 
@@ -61,7 +69,7 @@ class BatchLoader:
         self.batch_size = batch_size
         self.augment = augment or Augment()
         c = split.shape[1]
-        norm = normalization or {"mean": [0.5] * c, "std": [0.5] * c}
+        norm = normalization or default_normalization(c)
         self.mean = torch.tensor(norm["mean"], device=self.device)
         self.std = torch.tensor(norm["std"], device=self.device)
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last

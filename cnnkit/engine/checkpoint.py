@@ -142,6 +142,21 @@ def model_from_checkpoint(ckpt: dict, run_dir: str | Path | None = None, notes: 
     return model
 
 
+# Said once when a cnnkit checkpoint records no normalisation (rebuild.load adds it to the notes).
+NO_NORMALIZATION_NOTE = ("no normalisation recorded: using mean 0.5, std 0.5 per channel, what cnnkit's training applies "
+                         "to images when it has no statistics")
+
+
+def normalization_of(ckpt: dict) -> dict:
+    """The mean / std every reader preprocesses a checkpoint's images with (evaluate, predict,
+    every figure, explore, report): the stored one, else data.augment.default_normalization,
+    the 0.5 / 0.5 the training loader applied when it had none. Never the evaluation
+    dataset's statistics: those are not what the network saw in training."""
+    from cnnkit.data.augment import default_normalization
+
+    return ckpt.get("normalization") or default_normalization((ckpt.get("input_shape") or (3,))[0])
+
+
 @dataclass
 class Checkpoint:
     """Any checkpoint file as one typed object (what every reader uses): a cnnkit checkpoint,
@@ -189,10 +204,8 @@ class Checkpoint:
 
     @property
     def normalization_or_default(self) -> dict:
-        """What preprocessing uses: the stored mean / std, else 0.5 / 0.5 per channel (cnnkit's
-        default for a run without statistics)."""
-        c = (self.input_shape or (3,))[0]
-        return self.normalization or {"mean": [0.5] * c, "std": [0.5] * c}
+        """What preprocessing uses (normalization_of)."""
+        return normalization_of(self.stored)
 
     @property
     def config(self) -> dict:

@@ -11,6 +11,7 @@ import torch
 from cnnkit import outputs as O
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.loader import BatchLoader
+from cnnkit.engine.checkpoint import normalization_of
 from cnnkit.engine.device import Precision, resolve_device, resolve_model_dtype, resolve_precision
 from cnnkit.engine.metrics import make_meter
 from cnnkit.engine.trainer import forward_tta, tta_of
@@ -109,7 +110,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     names, notes = list(ds.class_names), []
     if ds.task == "classification":
         data, names, notes = match_classes_by_name(path, spec, ckpt["class_names"], ds.class_names, data)
-    loader = BatchLoader(data, batch_size, device=dev, normalization=ckpt["normalization"] or ds.normalization)
+    loader = BatchLoader(data, batch_size, device=dev, normalization=normalization_of(ckpt))  # as predict, not the data's
     meter = make_meter(ds.task, ds.num_classes, ds.ignore_index)
     # as the run tested (its TTA level, e.g. mirror+translate), unless told otherwise (--tta / --no-tta)
     tta = tta_of(config) if tta is None else tta
@@ -209,7 +210,7 @@ def preprocess(ckpt: dict, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     size = checkpoint_data_options(ckpt).image_size
     if size and tuple(img.shape[1:]) != tuple(size):
         img = resize_image(img, tuple(size))
-    norm = ckpt["normalization"] or {"mean": [0.5] * c, "std": [0.5] * c}
+    norm = normalization_of(ckpt)
     return normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"])), img
 
 
@@ -322,7 +323,7 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
     size = checkpoint_data_options(ckpt).image_size
     if size and tuple(img.shape[1:]) != tuple(size):  # trained at a fixed --image-size: evaluate resizes to it
         img = resize_image(img, tuple(size))
-        norm = ckpt["normalization"] or {"mean": [0.5] * img.shape[0], "std": [0.5] * img.shape[0]}
+        norm = normalization_of(ckpt)
         x = normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
     notes = image_notes(source, tuple(img.shape))
     with torch.no_grad(), inference_precision(ckpt, _model_device(model)).autocast():
@@ -417,7 +418,7 @@ def segmentation_examples(ckpt: dict, model, device, data_dir=None, batch_size: 
     ds = load_dataset(ckpt["dataset"], checkpoint_data_options(ckpt, data_dir))
     split = ds.test if ds.test is not None else ds.split("val")
     tta = tta_of(ckpt.get("config", {}))  # the run's TTA level, as evaluate
-    loader = BatchLoader(split, batch_size, device=device, normalization=ckpt["normalization"] or ds.normalization)
+    loader = BatchLoader(split, batch_size, device=device, normalization=normalization_of(ckpt))
     meter = SegmentationMeter(ds.num_classes, ds.ignore_index)
     preds = []
     with torch.no_grad(), inference_precision(ckpt, device).autocast():

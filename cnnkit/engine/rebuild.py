@@ -329,6 +329,10 @@ def load(path, how: Optional[LoadOptions] = None):
                               f"loop; {path} was written by cnnkit train and records its model, input and normalisation")
         # its own remarks (which copy of a changed model file is used) go straight to stderr, as for every command
         model = model_from_checkpoint(ck.as_dict(), Path(path).parent, None, model=override)
+        if ck.normalization is None:  # every reader then uses checkpoint.normalization_of's default: say it
+            from cnnkit.engine.checkpoint import NO_NORMALIZATION_NOTE
+
+            ck.notes.append(NO_NORMALIZATION_NOTE)
         if how.class_names is not None:
             ck.notes.append(f"class names from --classes instead of the {len(ck.class_names or [])} the checkpoint records")
             ck.stored["class_names"] = list(how.class_names)

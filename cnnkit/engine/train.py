@@ -400,7 +400,9 @@ def _data_init(model: nn.Module, ds, count: int = 5000) -> None:
 
     index = torch.linspace(0, len(ds.train) - 1, min(count, len(ds.train))).long()
     images = ds.train.load(index.tolist()) if getattr(ds.train, "streaming", False) else ds.train.images[index]  # (n, C, H, W) uint8
-    norm = ds.normalization or {"mean": [0.5] * images.shape[1], "std": [0.5] * images.shape[1]}
+    from cnnkit.data.augment import default_normalization
+
+    norm = ds.normalization or default_normalization(images.shape[1])  # as the loader
     init(normalize(images.cpu(), torch.tensor(norm["mean"]), torch.tensor(norm["std"])))
 
 

@@ -454,8 +454,9 @@ class Explorer:
                 "predicted": r["predicted_name"], "signed": method != "gradcam"}
 
     def _norm(self) -> dict:
-        c = self.input_shape[0]
-        return self.ckpt.get("normalization") or {"mean": [0.5] * c, "std": [0.5] * c}
+        from cnnkit.engine.checkpoint import normalization_of
+
+        return normalization_of({"input_shape": list(self.input_shape), **self.ckpt})
 
 
 def _spread(labels, k: int, n: int) -> list[int]:

@@ -117,3 +117,34 @@ def test_masks_never_replace_an_existing_file(seg_data, tmp_path):
     assert len(set(names)) == 2 and all(n.endswith(("_mask-2.png", "_mask-3.png")) for n in names)
     assert (out / f"{img.split('/')[-1][:-4]}_mask.png").read_bytes() == b"someone else's file"
     assert np.array_equal(np.asarray(Image.open(names[0])), np.asarray(Image.open(names[1])))
+
+
+def test_a_checkpoint_without_normalisation_is_read_alike_by_evaluate_and_predict(cls_run, tmp_path):
+    """No normalisation recorded (a checkpoint written by your own loop): evaluate, predict and the
+    figures all use checkpoint.normalization_of's 0.5 / 0.5 (what the training loader applies
+    without statistics), never the evaluation data's own statistics, and say so."""
+    from cnnkit.data.augment import normalize
+    from cnnkit.engine.checkpoint import NO_NORMALIZATION_NOTE, normalization_of
+
+    run, ds = cls_run
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    ckpt["normalization"] = None
+    torch.save(ckpt, tmp_path / "plain.pt")
+    assert normalization_of(ckpt) == {"mean": [0.5] * 3, "std": [0.5] * 3}
+    paths = [_save(img.permute(1, 2, 0).numpy(), tmp_path / f"{i:03d}.png") for i, img in enumerate(ds.test.images)]
+    result = predict_images(tmp_path / "plain.pt", paths, top_k=1, device="cpu")
+    predicted = torch.tensor([p["top"][0]["index"] for p in result["predictions"]])
+    confusion = torch.zeros(ds.num_classes, ds.num_classes, dtype=torch.int64)
+    confusion.index_put_((ds.test.targets, predicted), torch.ones(len(predicted), dtype=torch.int64), accumulate=True)
+    ev = evaluate_checkpoint(tmp_path / "plain.pt", split="test", device="cpu", out_dir=str(tmp_path / "ev"))
+    assert confusion.tolist() == ev["confusion_matrix"]  # image by image the same decisions
+    assert NO_NORMALIZATION_NOTE in ev["notes"] and NO_NORMALIZATION_NOTE in result["notes"]
+    # the test can fail: the data's own statistics (what evaluate used before) decide otherwise on some image
+    from cnnkit.engine.evaluate import load_for_inference
+
+    _, model, _ = load_for_inference(tmp_path / "plain.pt", "cpu")
+    norm = ds.normalization
+    with torch.no_grad():
+        other = model(normalize(ds.test.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]))).argmax(1)
+        plain = model(normalize(ds.test.images, torch.tensor([0.5] * 3), torch.tensor([0.5] * 3))).argmax(1)
+    assert not torch.equal(other, plain)
