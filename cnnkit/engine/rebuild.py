@@ -219,8 +219,8 @@ def resolve_foreign(ck, how: LoadOptions) -> nn.Module:
         if not found:
             near = f"; closest: {closest.name} ({closest.report})" if closest and closest.fits else ""
             raise CheckpointError(f"the weights in {path} match no model cnnkit knows ({len(sd)} tensors, e.g. "
-                                  f"{_first(list(sd), 2)}){near}; pass --model my_net.py:Net with the class you trained "
-                                  "(or a registered name with --opt)")
+                                  f"{_first(list(sd), 2)}){near}; pass --model FILE.py:CLASS naming the file and class you "
+                                  "trained (e.g. --model my_net.py:Net1), or a registered name with --opt")
         m = found[0]
         from cnnkit.registry import create_model
 
