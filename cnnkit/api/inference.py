@@ -86,7 +86,7 @@ class Predictor:
         import torch
 
         from cnnkit.engine.evaluate import inference_precision, top_classes
-        from cnnkit.engine.trainer import forward_tta, tta_of
+        from cnnkit.engine.tta import forward_tta, tta_of
 
         with torch.no_grad(), inference_precision(self.checkpoint, self.device).autocast():
             x = self.preprocess(image)  # (1, C, H, W)

@@ -219,6 +219,66 @@ class Checkpoint:
     def dataset(self) -> str | None:
         return self.stored.get("dataset")
 
+    @dataset.setter
+    def dataset(self, spec: str | None) -> None:
+        # --dataset on a figure: the data to search for top images instead of the recorded one
+        self.stored["dataset"] = spec
+
+    @property
+    def model_record(self) -> dict:
+        """{"name", "kwargs", "source"}: what rebuilds the network (models/source.rebuild)."""
+        return self.stored.get("model") or {}
+
+    @property
+    def model_source(self) -> dict | None:
+        return self.model_record.get("source")
+
+    def title(self) -> str:
+        """The network's name in a figure's title: a foreign file also names the file."""
+        name = self.model_name or "model"
+        return f"{Path(self.path).name} ({name})" if self.foreign else name
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names or [])
+
+    @property
+    def tta_level(self):
+        """The run's test-time augmentation (engine/tta.py's tta_of): what evaluate, predict and the
+        figures apply, as the run's own test did."""
+        from cnnkit.engine.tta import tta_of
+
+        return tta_of(self.config)
+
+    @property
+    def precision(self) -> str | None:
+        return self.config.get("precision")
+
+    # the training state a resumed run continues from (last.pt)
+    @property
+    def epoch(self) -> int:
+        return int(self.stored.get("epoch", 0))
+
+    @property
+    def history(self) -> list:
+        return list(self.stored.get("history") or [])
+
+    @property
+    def best(self):
+        return self.stored.get("best")
+
+    @property
+    def bad_epochs(self) -> int:
+        return int(self.stored.get("bad_epochs", 0))
+
+    @property
+    def trainer_state(self) -> dict | None:
+        return self.stored.get("trainer")
+
+    @property
+    def phase(self) -> int:
+        return int(self.stored.get("phase") or 0)
+
     def as_dict(self) -> dict:
         """The cnnkit dict the inference code reads (evaluate, predict, the figures)."""
         return {**self.stored, "state_dict": self.state_dict}

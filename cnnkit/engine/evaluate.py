@@ -14,7 +14,7 @@ from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import normalization_of
 from cnnkit.engine.device import Precision, resolve_device, resolve_model_dtype, resolve_precision
 from cnnkit.engine.metrics import make_meter
-from cnnkit.engine.trainer import forward_tta, tta_of
+from cnnkit.engine.tta import forward_tta, tta_of
 from cnnkit.errors import CnnkitError
 
 

@@ -34,7 +34,8 @@ from cnnkit.engine.metrics import headline
 from cnnkit.engine.optim import build_optimizer, build_schedule, parse_switch
 from cnnkit.engine.recipes import recipe
 from cnnkit.engine.rundir import RunDir, differences
-from cnnkit.engine.trainer import Trainer, seed_everything, tta_of
+from cnnkit.engine.trainer import Trainer, seed_everything
+from cnnkit.engine.tta import tta_of
 from cnnkit.errors import CnnkitError, RunFailure
 
 Progress = Callable[..., None]  # progress(event: str, **info)

@@ -13,7 +13,7 @@ from cnnkit.data.augment import Augment
 from cnnkit.data.loader import BatchLoader
 from cnnkit.data.splits import Split
 from cnnkit.engine.speedpath import FreezeAfter, Lookahead, batchnorm_biases, set_bn_momentum, to_model_dtype
-from cnnkit.engine.trainer import forward_tta, tta_views
+from cnnkit.engine.tta import forward_tta, tta_views
 from cnnkit.errors import CnnkitError
 
 
@@ -294,7 +294,7 @@ def test_warmup_split():
 def test_tta_switch_wins_over_the_level():
     """--no-tta (or the data policy on data where a mirror changes the label) switches every view off."""
     from cnnkit.engine.config import TrainConfig
-    from cnnkit.engine.trainer import tta_of
+    from cnnkit.engine.tta import tta_of
 
     assert tta_of({"tta": False, "tta_level": "mirror+translate"}) == "none"
     assert tta_of({"tta": True}) == "mirror"
