@@ -205,19 +205,6 @@ def axis_geometry(
     return AxisGeometry(op, n, k, s, p_before, p_after, d, ceil_mode, output_padding, out, tuple(notes))
 
 
-def receptive_field_step(rf, jump, span: int, stride: int, transposed: bool = False):
-    """One layer's effect on (receptive field, jump) along one axis.
-
-    rf: input pixels one position sees; jump: input pixels between neighbouring
-    positions (effective stride). Conv/pool: rf += (span-1)*jump, jump *= s. A
-    transposed conv sees ceil(span/s) input positions and divides the jump by s.
-    Pass Fractions for jump if transposed layers or upsampling may occur.
-    """
-    if transposed:
-        return rf + (-(-span // stride) - 1) * jump, jump / stride
-    return rf + (span - 1) * jump, jump * stride
-
-
 def explain(g: AxisGeometry) -> list[str]:
     """The formula, the same formula with numbers substituted, and what was lost.
 

@@ -107,20 +107,6 @@ def gather(images: torch.Tensor, masks: Optional[torch.Tensor], rows: torch.Tens
     return out, masks
 
 
-def augment_batch(images: torch.Tensor, masks: Optional[torch.Tensor], aug: Augment, gen: torch.Generator,
-                  flip: Optional[torch.Tensor] = None):
-    """images (B, C, H, W) any dtype, masks (B, H, W) or None -> the same, transformed.
-    flip (B,) bool, when given, decides the horizontal flips.
-
-    Cutout is not applied here (it acts on normalised images, see `apply_cutout`)."""
-    b, c, h, w = images.shape
-    drawn = draw_indices(b, h, w, aug, gen, flip)
-    if drawn is None:
-        return images, masks
-    rows, cols = (t.to(images.device) for t in drawn)
-    return gather(images, masks, rows, cols)
-
-
 def cutout_centres(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
     """(n, 2) random (row, column) centres for cutout."""
     return torch.stack([torch.randint(0, h, (n,), generator=gen), torch.randint(0, w, (n,), generator=gen)], 1)

@@ -313,18 +313,12 @@ def segment_image(ckpt: dict, model, image, mask=None) -> dict:
     {'image': (C, h, w) uint8 as the model saw it, 'pred': (h, w), 'truth': (h, w) | None,
     'scores': dict | None, 'notes': [str]}. A true mask holds class indices (or the
     ignore index); 0/255 masks of a 2-class model mean 0/1; other values are refused."""
-    from cnnkit.data.augment import normalize
-    from cnnkit.data.decode import resize_image, resize_mask
+    from cnnkit.data.decode import resize_mask
 
     if ckpt["task"] != "segmentation":
         raise CnnkitError(f"this is a {ckpt['task']} model; the segmentation figure needs a segmentation model")
     source = _source_shape(image)
-    x, img = prepare_image(ckpt, image)
-    size = checkpoint_data_options(ckpt).image_size
-    if size and tuple(img.shape[1:]) != tuple(size):  # trained at a fixed --image-size: evaluate resizes to it
-        img = resize_image(img, tuple(size))
-        norm = normalization_of(ckpt)
-        x = normalize(img[None], torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
+    x, img = prepare_image(ckpt, image)  # resized to the run's --image-size when it had one (preprocess)
     notes = image_notes(source, tuple(img.shape))
     with torch.no_grad(), inference_precision(ckpt, _model_device(model)).autocast():
         logits = forward_tta(model, x, "segmentation", tta_of(ckpt.get("config", {}))).float()  # (1, K, h, w), as evaluate

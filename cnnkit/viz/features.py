@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn as nn
 
@@ -69,9 +67,3 @@ def feature_maps_figure(maps: dict[str, torch.Tensor], top: int = 16, image=None
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
-
-
-def plot_feature_maps(maps: dict[str, torch.Tensor], path: str | Path, top: int = 16, image=None) -> Path:
-    from cnnkit.viz.plots import save_figure
-
-    return save_figure(feature_maps_figure(maps, top, image), path)

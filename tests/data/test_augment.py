@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnkit.data.augment import Augment, apply_cutout, augment_batch, normalize
+from cnnkit.data.augment import Augment, apply_cutout, draw_indices, gather, normalize
 from cnnkit.data.loader import BatchLoader
 from cnnkit.data.splits import Split
 
@@ -12,6 +12,13 @@ from cnnkit.data.splits import Split
 def _images(b=16, c=3, h=9, w=11, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (b, c, h, w), generator=g, dtype=torch.uint8)
+
+
+def augment_batch(images, masks, aug, gen):
+    """The loader's two steps on one batch: draw the indices, then gather them."""
+    b, _, h, w = images.shape
+    drawn = draw_indices(b, h, w, aug, gen)
+    return (images, masks) if drawn is None else gather(images, masks, *drawn)
 
 
 def _windows(x, p):
