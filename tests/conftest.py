@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,13 @@ def assert_clean_error(result: CliResult, *fragments: str, code: int = 2) -> Non
     assert "Traceback" not in result.stderr
     for f in fragments:
         assert f.lower() in lines[0].lower(), (f, lines[0])
+
+
+@contextmanager
+def working_in(root: Path, data: Path | None = None):
+    """A module-scoped test world: the working folder is `root` and CNNKIT_DATA points at `data`
+    (root/data-cache unless given), both restored afterwards (monkeypatch is function-scoped)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("CNNKIT_DATA", str(data or root / "data-cache"))
+        yield root

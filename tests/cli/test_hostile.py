@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from cnnkit.cli.main import app
 from tests.cli import hostile_table as table
-from tests.conftest import assert_clean_error
+from tests.conftest import assert_clean_error, working_in
 
 
 class _Exec:
@@ -36,11 +36,7 @@ class _Exec:
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     data = tmp_path_factory.mktemp("hostile-data")
-    old = os.getcwd()
-    os.chdir(root)
-    old_env = os.environ.get("CNNKIT_DATA")
-    os.environ["CNNKIT_DATA"] = str(data)
-    try:
+    with working_in(root, data):
         runner = CliRunner()
         tiny = ["--epochs", "1", "--batch-size", "16", "-q"]
         r = runner.invoke(app, ["train", "convnet", "-d", "shapes:n=48,size=16", "--opt", "widths=(4,8)", *tiny, "--out", "runs/cls"])
@@ -82,12 +78,6 @@ def world(tmp_path_factory):
         shutil.copytree("runs/cls", "corrupt")
         Path("corrupt/summary.json").write_text(Path("corrupt/summary.json").read_text()[:30])
         yield root
-    finally:
-        os.chdir(old)
-        if old_env is None:
-            os.environ.pop("CNNKIT_DATA", None)
-        else:
-            os.environ["CNNKIT_DATA"] = old_env
 
 
 def _bad_checkpoints() -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cnnkit.cli.main import app
-from tests.conftest import CliResult, assert_clean_error
+from tests.conftest import CliResult, assert_clean_error, working_in
 
 TINY = ["--epochs", "1", "--batch-size", "16", "--opt", "widths=(4,8)", "-q"]
 
@@ -36,10 +36,7 @@ def _images(folder: Path, n: int, size=(8, 8), seed=0, mode=None):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("numbers")
-    old, old_env = os.getcwd(), os.environ.get("CNNKIT_DATA")
-    os.chdir(root)
-    os.environ["CNNKIT_DATA"] = str(root / "data-cache")
-    try:
+    with working_in(root):
         for c in ("a", "b"):
             _images(Path(f"onetest/train/{c}"), 8, seed=ord(c))
         _images(Path("onetest/test/a"), 3, seed=1)
@@ -61,12 +58,6 @@ def world(tmp_path_factory):
         r = CliRunner().invoke(app, ["train", "convnet", "-d", "folder:onetest", *TINY, "--out", "runs/one"])
         assert r.exit_code == 0, r.stderr
         yield root
-    finally:
-        os.chdir(old)
-        if old_env is None:
-            os.environ.pop("CNNKIT_DATA", None)
-        else:
-            os.environ["CNNKIT_DATA"] = old_env
 
 
 def run(*args) -> CliResult:

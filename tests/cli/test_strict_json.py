@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from cnnkit.cli.main import app
 from cnnkit.jsontext import dumps, finite
+from tests.conftest import working_in
 
 TINY = ["-d", "shapes:n=48,size=16", "--epochs", "1", "--batch-size", "16", "--opt", "widths=(4,8)", "-q"]
 CLS, SEG, RUN = "runs/cls/best.pt", "runs/seg/best.pt", "runs/cls"
@@ -31,10 +31,7 @@ def strict(text: str):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("json")
-    old, old_env = os.getcwd(), os.environ.get("CNNKIT_DATA")
-    os.chdir(root)
-    os.environ["CNNKIT_DATA"] = str(root / "data-cache")
-    try:
+    with working_in(root):
         r = CliRunner().invoke(app, ["train", "convnet", *TINY, "--out", RUN])
         assert r.exit_code == 0, r.stderr
         r = CliRunner().invoke(app, ["train", "unet", "-d", "shapes-seg:n=32,size=16", "--opt", "depth=2", "--opt", "base_width=4",
@@ -43,12 +40,6 @@ def world(tmp_path_factory):
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save("img.png")
         yield root
-    finally:
-        os.chdir(old)
-        if old_env is None:
-            os.environ.pop("CNNKIT_DATA", None)
-        else:
-            os.environ["CNNKIT_DATA"] = old_env
 
 
 # command path -> argv (without --json) on ordinary inputs
