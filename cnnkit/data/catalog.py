@@ -104,53 +104,77 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     kind, _, rest = spec.partition(":")
     check_known(kind, spec)
     if kind in BUILTIN:
-        from cnnkit.data.shapes import CLASSES, make_shapes
-
-        o = _builtin_options(spec, rest)
-        if opts.image_size:
-            o["size"] = int(opts.image_size[0])
-        _check_builtin(o, spec)
-        n_test = max(o["n"] // 4, 8)
-        images, labels, masks = make_shapes(o["n"] + n_test, size=o["size"], seed=o["seed"])
-        seg = kind == "shapes-seg"
-        targets = torch.from_numpy(masks) if seg else torch.from_numpy(labels)
-        images = torch.from_numpy(images)
-        return {
-            "task": "segmentation" if seg else "classification",
-            "classes": ["background", *CLASSES] if seg else list(CLASSES),
-            "notes": [],
-            "train": {"images": images[: o["n"]], "targets": targets[: o["n"]]},
-            "test": {"images": images[o["n"] :], "targets": targets[o["n"] :]},
-        }
+        return _load_builtin(kind, spec, rest, opts)
     root = data_root(opts.data_dir)
     if kind in NAMED:
-        if rest:
-            raise DataError(f"{kind} takes no options (got {spec!r})")
-        if NAMED[kind].size or opts.image_size:  # decoded from image files: worth caching
-            files = [root / e for e in NAMED[kind].expected if (root / e).exists()]
-            if len(files) == len(NAMED[kind].expected):
-                key = fingerprint(files, kind, opts.image_size, memo=root / "cache" / f"{kind}.hashes.json")
-                value, _ = cached(root, kind, key, lambda: load_named(kind, root, opts.download, opts.image_size))
-                return value
-        return load_named(kind, root, opts.download, opts.image_size)
+        return _load_named_cached(kind, spec, rest, root, opts)
     from cnnkit.data import folder
 
     if not rest:
         raise DataError(f"{kind}: needs a path, e.g. {kind}:data/my-images")
     path = folder.require_folder(Path(rest).expanduser(), spec)
     if kind == "folder":
-        scan = folder.scan_class_folders(path)
-        problem = folder.one_class_problem(scan, path) or folder.empty_split_problem(scan, path)
-        if problem:
-            raise DataError(problem)
-        files = [p for items in scan["splits"].values() for p, _ in items]
-        streamed = _streamed_folder(scan, files, opts)
-        if streamed is not None:
-            return streamed
-        label = f"folder-{path.resolve().name}"
-        key = fingerprint(files, "folder", opts.image_size, memo=root / "cache" / f"{label}.hashes.json")
-        value, _ = cached(root, label, key, lambda: folder.load_class_folders(path, opts.image_size))
-        return dict(value, task="classification")
+        return _load_class_folder(path, root, opts)
+    return _load_seg_folder(path, root, opts)
+
+
+def _load_builtin(kind: str, spec: str, rest: str, opts: DataOptions) -> dict:
+    """shapes / shapes-seg drawn in memory: n training scenes and a quarter as many test ones."""
+    from cnnkit.data.shapes import CLASSES, make_shapes
+
+    o = _builtin_options(spec, rest)
+    if opts.image_size:
+        o["size"] = int(opts.image_size[0])
+    _check_builtin(o, spec)
+    n_test = max(o["n"] // 4, 8)
+    images, labels, masks = make_shapes(o["n"] + n_test, size=o["size"], seed=o["seed"])
+    seg = kind == "shapes-seg"
+    targets = torch.from_numpy(masks) if seg else torch.from_numpy(labels)
+    images = torch.from_numpy(images)
+    return {
+        "task": "segmentation" if seg else "classification",
+        "classes": ["background", *CLASSES] if seg else list(CLASSES),
+        "notes": [],
+        "train": {"images": images[: o["n"]], "targets": targets[: o["n"]]},
+        "test": {"images": images[o["n"] :], "targets": targets[o["n"] :]},
+    }
+
+
+def _load_named_cached(kind: str, spec: str, rest: str, root: Path, opts: DataOptions) -> dict:
+    """A named dataset; decoded from image files (or resized) it is cached by the files' fingerprint."""
+    if rest:
+        raise DataError(f"{kind} takes no options (got {spec!r})")
+    if NAMED[kind].size or opts.image_size:  # decoded from image files: worth caching
+        files = [root / e for e in NAMED[kind].expected if (root / e).exists()]
+        if len(files) == len(NAMED[kind].expected):
+            key = fingerprint(files, kind, opts.image_size, memo=root / "cache" / f"{kind}.hashes.json")
+            value, _ = cached(root, kind, key, lambda: load_named(kind, root, opts.download, opts.image_size))
+            return value
+    return load_named(kind, root, opts.download, opts.image_size)
+
+
+def _load_class_folder(path: Path, root: Path, opts: DataOptions) -> dict:
+    """folder:PATH decoded into memory (cached), or streamed when it would not fit."""
+    from cnnkit.data import folder
+
+    scan = folder.scan_class_folders(path)
+    problem = folder.one_class_problem(scan, path) or folder.empty_split_problem(scan, path)
+    if problem:
+        raise DataError(problem)
+    files = [p for items in scan["splits"].values() for p, _ in items]
+    streamed = _streamed_folder(scan, files, opts)
+    if streamed is not None:
+        return streamed
+    label = f"folder-{path.resolve().name}"
+    key = fingerprint(files, "folder", opts.image_size, memo=root / "cache" / f"{label}.hashes.json")
+    value, _ = cached(root, label, key, lambda: folder.load_class_folders(path, opts.image_size))
+    return dict(value, task="classification")
+
+
+def _load_seg_folder(path: Path, root: Path, opts: DataOptions) -> dict:
+    """segfolder:PATH decoded into memory (cached), with its class names and void class."""
+    from cnnkit.data import folder
+
     scan = folder.scan_seg_folders(path)
     problem = folder.empty_split_problem(scan, path)
     if problem:
@@ -174,6 +198,7 @@ def _load_raw(spec: str, opts: DataOptions) -> dict:
     label = f"segfolder-{path.resolve().name}"
     key = fingerprint(files, "segfolder", opts.image_size, opts.ignore_index, memo=root / "cache" / f"{label}.hashes.json")
     value, _ = cached(root, label, key, lambda: folder.load_seg_folders(path, opts.image_size, opts.ignore_index))
+    value = dict(value, mask_class_values=folder.sparse_class_values(value["mask_values"], opts.ignore_index))
     n = value["num_classes"]
     names = folder.class_names_file(path, n)
     if names is None:  # no names: a class is its mask value, never assumed to be "background"
@@ -200,7 +225,8 @@ def _void_as_ignored(value: dict, source: Path) -> dict:
     kept = [k for k in range(len(names)) if k not in void]
     for new, old in enumerate(kept):
         lut[old] = new
-    out = dict(value, classes=[names[k] for k in kept], num_classes=max(len(kept), 2), ignore_index=255)
+    # the classes move down: the stored value of each is no longer known by position
+    out = dict(value, classes=[names[k] for k in kept], num_classes=max(len(kept), 2), ignore_index=255, mask_class_values=None)
     for split in ("train", "val", "test"):
         if out.get(split) is not None:
             out[split] = dict(out[split], targets=lut[out[split]["targets"].long()])
@@ -260,6 +286,7 @@ def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
         train, val = holdout(train, opts.val_split, opts.split_seed, stratify=not seg)
     ignore = raw.get("ignore_index", opts.ignore_index)
     ds = Dataset(spec, raw["task"], list(raw["classes"]), train, test, val, ignore, notes)
+    ds.mask_class_values = raw.get("mask_class_values")
     ds.normalization = channel_stats(train.sample(2000) if getattr(train, "streaming", False) else train.images)
     if seg and len(train) and int(train.targets.max()) >= ds.num_classes and int(train.targets.max()) != ignore:
         raise DataError(f"mask value {int(train.targets.max())} is not a class of {spec}; set --ignore-index or fix the masks")

@@ -175,10 +175,21 @@ def mask_value_mapping(values: set[int], ignore_index: int | None) -> tuple[dict
     real = sorted(v for v in values if v != ignore_index)
     if real and set(real) <= {0, 255} and 255 in real:
         return {0: 0, 255: 1}, "mapped mask values 0/255 to classes 0/1"
-    if real and real[-1] + 1 > 2 * len(real) and len(real) <= 32:
-        lookup = {v: i for i, v in enumerate(real)}
-        return lookup, "mapped sparse mask values " + ", ".join(map(str, real)) + f" to classes 0..{len(real) - 1}"
+    sparse = sparse_class_values(values, ignore_index)
+    if sparse:
+        lookup = {v: i for i, v in enumerate(sparse)}
+        return lookup, "mapped sparse mask values " + ", ".join(map(str, sparse)) + f" to classes 0..{len(sparse) - 1}"
     return None, None
+
+
+def sparse_class_values(values, ignore_index: int | None) -> list[int] | None:
+    """The stored values that become classes 0, 1, 2, ... when a few sparse values such as
+    {0, 128, 255} are labels (mask_value_mapping), else None. A binary 0/255 mask is not
+    sparse labels: it is foreground on background."""
+    real = sorted(v for v in values if v != ignore_index)
+    if not real or (set(real) <= {0, 255} and 255 in real):
+        return None
+    return real if real[-1] + 1 > 2 * len(real) and len(real) <= 32 else None
 
 
 MAX_SPARSE_CLASSES = 32  # more distinct sparse values than this is noise, not a label set

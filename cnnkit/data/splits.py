@@ -61,6 +61,9 @@ class Dataset:
     ignore_index: Optional[int] = None  # mask value left out of loss and metrics
     notes: list[str] = field(default_factory=list)  # what loading did (resized, 0/255 mapped, ...)
     normalization: Optional[dict] = None  # {"mean": [...], "std": [...]} from the train split
+    # segmentation: the value stored in the mask files of each class 0..K-1 when loading mapped
+    # sparse values to classes (0, 128, 255 -> 0, 1, 2); None when the stored values are the classes
+    mask_class_values: Optional[list[int]] = None
 
     @property
     def num_classes(self) -> int:

@@ -18,19 +18,19 @@ the particular data set:
   at least a few images per class (or none, said so), enough epochs for enough steps,
   random crops of large segmentation images;
 * segmentation masks: a value that looks like "unlabelled" and strong class imbalance
-  are reported with numbers and a fix.
+  are reported with numbers and a fix (data/diagnose.py, which `cnnkit data check` shares).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 import torch
 import torch.nn as nn
 
+from cnnkit.data.diagnose import data_notes, flips_for
 from cnnkit.engine.device import auto_precision
 from cnnkit.engine.recipes import default_recipe, lr_for
 from cnnkit.errors import CnnkitError
@@ -49,9 +49,6 @@ MIN_VAL_PER_CLASS = 5  # classification: fewer and one image moves validation ac
 MAX_VAL_FRACTION = 0.2
 MIN_VAL_IMAGES = 4  # segmentation: at the usual 10%; otherwise no validation split
 CROP = 256  # segmentation images of 4x this area or more train on random crops of this size
-# largest / smallest class worth a warning: images (classification), pixels (segmentation,
-# where background outweighing each object class some 30x is the ordinary case: shapes-seg)
-IMBALANCE = {"classification": 20.0, "segmentation": 50.0}
 # gradient norm for networks without normalisation layers and with ReLU-like units. On
 # `shapes` (2 epochs, seeds 0-5) convnet's gradient norm sits at 0.1-1.5 and jumps to ~10
 # as the warm-up ends; unclipped, such a step switched its ReLUs off for good (seed 1:
@@ -59,7 +56,6 @@ IMBALANCE = {"classification": 20.0, "segmentation": 50.0}
 # (convnet), 0.996-1.000 (convnet-net2), 0.987-0.998 (signnet); MNIST convnet unchanged
 # (0.981 against 0.984, 3 seeds). docs/benchmarks.md
 GRAD_CLIP = 2.0
-VOID_NAMES = re.compile(r"void|unlabel|ignore|unknown|don.?t.?care", re.IGNORECASE)
 
 
 @dataclass
@@ -121,27 +117,6 @@ def gradient_clip(arch: Optional[Architecture], optimizer: str = "sgd") -> tuple
 # ------------------------------------------------------------------ augmentation
 
 
-def flips_for(spec: str, task: str, channels: int) -> tuple[tuple[str, ...], str]:
-    """The flips that keep labels on this data, and why."""
-    from cnnkit.data.named import NAMED
-    from cnnkit.data.shapes import FLIPS
-
-    kind = spec.partition(":")[0]
-    if kind in NAMED:
-        flips = NAMED[kind].flips
-        what = "mirror images keep the label" if flips else "a mirror image can change the label (digits, signs)"
-        return flips, f"{kind}: {what}"
-    if kind in ("shapes", "shapes-seg"):
-        return FLIPS, "shapes are drawn at random rotations, so flips either way keep the class"
-    if task == "classification":
-        if channels == 1:
-            return (), "grey single-channel images such as digits or letters: a mirror image can change the label"
-        return ("flip",), "colour photos: a mirror image shows the same thing (upside down it does not)"
-    if channels == 1:
-        return ("flip", "vflip"), "single-channel segmentation such as microscopy has no up or down"
-    return ("flip",), "colour scenes such as streets have a sky and a ground: mirror, but no vertical flip"
-
-
 def augmentation(recipe_augment: str, flips: tuple[str, ...]) -> str:
     """The recipe's augmentation with its flips replaced by the ones the data allows."""
     kept = [t.strip() for t in recipe_augment.split(",") if t.strip() and t.strip() not in ("flip", "vflip", "none")]
@@ -198,85 +173,6 @@ def crop(task: str, input_shape) -> tuple[Optional[list], str]:
     if task != "segmentation" or h * w < 4 * CROP * CROP or min(h, w) < CROP:
         return None, ""
     return [CROP, CROP], f"{h}x{w} images: training on random {CROP}x{CROP} crops is 4x cheaper a step and varies the data; evaluation sees whole images"
-
-
-# ------------------------------------------------------------------ masks and classes
-
-
-def void_candidate(counts: dict[int, int], class_names: Optional[list[str]] = None) -> Optional[dict]:
-    """A mask value that looks like 'unlabelled': named so, 255 in a multi-class mask, or
-    the largest value far from the others. counts: {value: pixels}."""
-    values = sorted(v for v, n in counts.items() if n)
-    total = sum(counts.values()) or 1
-    found = None
-    for v in values:
-        if class_names and v < len(class_names) and VOID_NAMES.search(class_names[v]):
-            found = v, f"its class is named {class_names[v]!r}"
-    if found is None and len(values) >= 3 and values[-1] == 255:
-        found = 255, f"255 in masks of {len(values)} values usually marks unlabelled pixels"
-    if found is None and len(values) >= 3 and values[-1] >= 2 * (values[-2] + 1) and values[-1] - values[-2] >= 10:
-        found = values[-1], f"it is far from the other values (0..{values[-2]})"
-    if found is None:
-        return None
-    v, why = found
-    return {"value": v, "pixels": counts[v], "fraction": counts[v] / total, "reason": why}
-
-
-def void_note(void: dict, unit: str = "pixels") -> str:
-    return (f"mask value {void['value']} looks like 'unlabelled' ({void['pixels']:,} {unit}, {void['fraction']:.1%}): {void['reason']}; "
-            f"as a class it is learnt and scored like any other. If it means unlabelled, pass --ignore-index {void['value']}")
-
-
-def imbalance(counts: dict[str, int], task: str) -> Optional[dict]:
-    """{'ratio', 'most', 'least', 'counts'} when the largest present class has IMBALANCE[task]
-    times the smallest, else None."""
-    present = {k: n for k, n in counts.items() if n}
-    if len(present) < 2:
-        return None
-    most, least = max(present, key=present.get), min(present, key=present.get)
-    ratio = present[most] / present[least]
-    return {"ratio": ratio, "most": most, "least": least, "counts": present} if ratio >= IMBALANCE[task] else None
-
-
-def imbalance_note(found: dict, unit: str, task: str) -> str:
-    fix = ("--class-weights balanced, or --loss ce+dice (Dice weighs classes equally)" if task == "segmentation"
-           else "--class-weights balanced, and read per-class accuracy rather than accuracy")
-    return (f"class imbalance: {found['most']!r} has {found['ratio']:.0f}x the {unit} of {found['least']!r} "
-            f"({found['counts'][found['most']]:,} vs {found['counts'][found['least']]:,}); consider {fix}")
-
-
-def _raw_mask_values(ds) -> dict[int, int]:
-    """class index -> the value stored in the mask files (loading maps sparse values such as
-    0, 1, 255 to 0, 1, 2 and says so in a note)."""
-    for note in ds.notes:
-        m = re.search(r"mapped sparse mask values ([\d, ]+) to classes", note)
-        if m:
-            return dict(enumerate(int(v) for v in m.group(1).split(",")))
-    return {}
-
-
-def data_notes(ds) -> list[str]:
-    """Warnings about the loaded training split: void-looking mask values, class imbalance."""
-    notes = []
-    targets = ds.train.targets
-    if ds.task == "segmentation":
-        counts = torch.bincount(targets.reshape(-1).long(), minlength=ds.num_classes).tolist()
-        by_class = {k: n for k, n in enumerate(counts) if n and k != ds.ignore_index}
-        if ds.ignore_index is None:
-            raw = _raw_mask_values(ds)  # {} when the stored values are the class indices
-            void = void_candidate({raw.get(k, k): n for k, n in by_class.items()}, None if raw else ds.class_names)
-            if void is not None:
-                notes.append(void_note(void))
-                by_class = {k: n for k, n in by_class.items() if raw.get(k, k) != void["value"]}
-        found = imbalance({ds.class_names[k] if k < ds.num_classes else str(k): n for k, n in by_class.items()}, ds.task)
-        if found:
-            notes.append(imbalance_note(found, "pixels", ds.task))
-    else:
-        counts = torch.bincount(targets.long(), minlength=ds.num_classes).tolist()
-        found = imbalance(dict(zip(ds.class_names, counts)), ds.task)
-        if found:
-            notes.append(imbalance_note(found, "images", ds.task))
-    return notes
 
 
 # ------------------------------------------------------------------ the policy

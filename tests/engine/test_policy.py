@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnkit.data import diagnose
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.check import check_dataset
 from cnnkit.engine import policy
@@ -57,16 +58,16 @@ def _choice(config, setting):
 
 
 def test_flips_follow_what_keeps_the_label():
-    assert policy.flips_for("mnist", "classification", 1)[0] == ()
-    assert policy.flips_for("svhn", "classification", 3)[0] == ()  # colour digits: colour is no licence to mirror
-    assert policy.flips_for("gtsrb", "classification", 3)[0] == ()
-    assert policy.flips_for("cifar10", "classification", 3)[0] == ("flip",)
-    assert policy.flips_for("fashion-mnist", "classification", 1)[0] == ("flip",)  # grey, but clothes mirror fine
-    assert policy.flips_for("oxford-pets", "segmentation", 3)[0] == ("flip",)
-    assert policy.flips_for("folder:x", "classification", 1)[0] == ()
-    assert policy.flips_for("folder:x", "classification", 3)[0] == ("flip",)
-    assert policy.flips_for("segfolder:x", "segmentation", 1)[0] == ("flip", "vflip")  # microscopy-like
-    assert policy.flips_for("segfolder:x", "segmentation", 3)[0] == ("flip",)  # street scenes: never upside down
+    assert diagnose.flips_for("mnist", "classification", 1)[0] == ()
+    assert diagnose.flips_for("svhn", "classification", 3)[0] == ()  # colour digits: colour is no licence to mirror
+    assert diagnose.flips_for("gtsrb", "classification", 3)[0] == ()
+    assert diagnose.flips_for("cifar10", "classification", 3)[0] == ("flip",)
+    assert diagnose.flips_for("fashion-mnist", "classification", 1)[0] == ("flip",)  # grey, but clothes mirror fine
+    assert diagnose.flips_for("oxford-pets", "segmentation", 3)[0] == ("flip",)
+    assert diagnose.flips_for("folder:x", "classification", 1)[0] == ()
+    assert diagnose.flips_for("folder:x", "classification", 3)[0] == ("flip",)
+    assert diagnose.flips_for("segfolder:x", "segmentation", 1)[0] == ("flip", "vflip")  # microscopy-like
+    assert diagnose.flips_for("segfolder:x", "segmentation", 3)[0] == ("flip",)  # street scenes: never upside down
     assert policy.augmentation("flip,translate=2", ()) == "translate=2"
     assert policy.augmentation("flip,vflip", ("flip",)) == "flip"
     assert policy.augmentation("flip", ()) == "none"
@@ -309,6 +310,8 @@ def test_drop_last_only_for_a_single_leftover_image():
 
 def test_void_value_255_is_named_by_the_run_and_by_data_check(tmp_path):
     root = _seg_folder(tmp_path / "street", n=12, channels=3, values=(0, 1, 2), void=255)
+    # loading maps the sparse values 0, 1, 2, 255 to classes 0..3 and keeps what each was, as data
+    assert load_dataset(f"segfolder:{root}", DataOptions(data_dir=tmp_path)).mask_class_values == [0, 1, 2, 255]
     config, _ = _config("unet", f"segfolder:{root}", tmp_path)
     notes = " ".join(config.policy["notes"])
     assert "mask value 255" in notes and "--ignore-index 255" in notes
@@ -320,17 +323,17 @@ def test_void_value_255_is_named_by_the_run_and_by_data_check(tmp_path):
 
 
 def test_void_value_far_from_the_classes(tmp_path):
-    found = policy.void_candidate({0: 100, 1: 100, 2: 100, 99: 5})
+    found = diagnose.void_candidate({0: 100, 1: 100, 2: 100, 99: 5})
     assert found["value"] == 99 and found["pixels"] == 5
-    assert policy.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}) is None  # consecutive classes: nothing to say
-    assert policy.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}, ["road", "sky", "car", "void"])["value"] == 3
-    assert policy.void_candidate({0: 100, 255: 100}) is None  # a binary 0/255 mask is foreground, not void
+    assert diagnose.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}) is None  # consecutive classes: nothing to say
+    assert diagnose.void_candidate({0: 100, 1: 100, 2: 100, 3: 5}, ["road", "sky", "car", "void"])["value"] == 3
+    assert diagnose.void_candidate({0: 100, 255: 100}) is None  # a binary 0/255 mask is foreground, not void
 
 
 def test_class_imbalance_is_reported_with_numbers(tmp_path):
     root = _seg_folder(tmp_path / "rare", n=12, values=(0,) * 63 + (1,))  # class 1 in one column of 64: 63x
     report = check_dataset(f"segfolder:{root}")
-    assert report["imbalance_ratio"] >= policy.IMBALANCE["segmentation"]
+    assert report["imbalance_ratio"] >= diagnose.IMBALANCE["segmentation"]
     text = " ".join(p["problem"] for p in report["problems"])
     assert f"{report['imbalance_ratio']:.0f}x" in text
     config, _ = _config("unet", f"segfolder:{root}", tmp_path)
