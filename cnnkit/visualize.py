@@ -27,7 +27,7 @@ def _finish(fig, info: dict, out: Out, default: Path, inputs=(), what: str = "vi
     cnnkit.outputs), attach the --json dict, return the figure."""
     path = None
     if out:
-        from cnnkit.viz.plots import save_figure
+        from cnnkit.viz.save import save_figure
 
         path = save_figure(fig, default if out is True else Path(out), tight=False, inputs=inputs, what=what)
     fig.cnnkit = {"path": None if path is None else str(path), **info}
@@ -162,7 +162,7 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
     from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
     from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.features import feature_maps, feature_maps_figure
-    from cnnkit.viz.layers import spatial_layer
+    from cnnkit.viz.target_layer import spatial_layer
 
     if top < 1:
         raise CnnkitError(f"--top must be at least 1, not {top}")
@@ -248,9 +248,9 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     import torch
 
     from cnnkit.engine.evaluate import training_images
-    from cnnkit.viz.layers import check_layer
     from cnnkit.viz.maximize import maximize as ascend
     from cnnkit.viz.maximize import maximize_figure, similarity_words, top_activating
+    from cnnkit.viz.target_layer import check_layer
 
     _early(out, [checkpoint])
     if channels is not None:
@@ -316,9 +316,9 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     import torch
 
     from cnnkit.engine.evaluate import training_images
-    from cnnkit.viz.layers import check_layer
     from cnnkit.viz.maximize import grid_figure, parse_channels, strongest_per_channel
     from cnnkit.viz.maximize import maximize as ascend
+    from cnnkit.viz.target_layer import check_layer
 
     if channel is not None or class_index is not None:
         raise CnnkitError("give --channels or one --channel / --class, not both")
@@ -380,7 +380,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
 
     from cnnkit.engine.evaluate import prepare_image, training_images
     from cnnkit.viz.deconv import deconv_figure, mask_box, project, receptive_mask, strongest
-    from cnnkit.viz.layers import check_layer
+    from cnnkit.viz.target_layer import check_layer
 
     if layer is None or channel is None:
         raise CnnkitError("give --layer NAME --channel K: the unit whose strongest activation to project back")

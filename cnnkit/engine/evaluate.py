@@ -126,7 +126,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
         result["notes"] = notes
     out.mkdir(parents=True, exist_ok=True)
     if ds.task == "classification":
-        from cnnkit.viz.plots import plot_confusion
+        from cnnkit.viz.confusion import plot_confusion
 
         cm = meter.confusion  # also in result["confusion_matrix"], from compute()
 
@@ -443,7 +443,7 @@ def explain_image(ckpt: dict, model, image, method: str, target=None, layer=None
     """An attribution map for one image: {'image', 'map' (H, W), 'map_size', 'layer', 'target',
     'target_name', 'probability', 'predicted_name', 'notes'}; the target defaults to the
     predicted class. Grad-CAM uses `layer`, else the model spec's gradcam_layer when its
-    map is larger than 1x1 at this input, else the last layer that is (viz.layers)."""
+    map is larger than 1x1 at this input, else the last layer that is (viz.target_layer)."""
     from cnnkit.viz.attribution import check_relus
 
     if ckpt["task"] != "classification":  # before reading the image: the model is the first thing wrong
@@ -461,7 +461,7 @@ def explain_tensor(ckpt: dict, model, x: torch.Tensor, img: torch.Tensor, method
     img the (C, H, W) uint8 image it came from (`cnnkit explore` keeps its inputs so)."""
     from cnnkit.models.source import layer_hints
     from cnnkit.viz.attribution import attribute, check_relus
-    from cnnkit.viz.layers import check_layer, spatial_layer
+    from cnnkit.viz.target_layer import check_layer, spatial_layer
 
     if ckpt["task"] != "classification":
         raise CnnkitError(f"this is a {ckpt['task']} model; attribution explains a class decision")

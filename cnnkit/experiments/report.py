@@ -184,7 +184,7 @@ def _results(kind, best, table, figures: Path) -> H.Section:
                                     "(the same seed). The best mean is highlighted."))
         s.blocks.append(H.table(["variant", "runs", "mean", "std", "min", "max", "best epoch", "train s", f"vs {table['baseline']}"],
                                 rows, highlight=top))
-        from cnnkit.viz.plots import plot_variant_scores
+        from cnnkit.viz.variants import plot_variant_scores
 
         png = plot_variant_scores({r["variant"]: r["values"] for r in table["rows"]}, m, figures / "scores.png").read_bytes()
         s.blocks.append(H.figure(png, f"{m} of every trial, per variant"))
@@ -251,7 +251,7 @@ def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Opt
             return s
         import torch
 
-        from cnnkit.viz.plots import plot_confusion
+        from cnnkit.viz.confusion import plot_confusion
 
         names = list(best.summary["test_per_class_accuracy"])
         png = plot_confusion(torch.tensor(cm), names, figures / "confusion.png").read_bytes()

@@ -122,6 +122,6 @@ def variant_curves_figure(variants: dict[str, list[list[dict]]], metric: str = "
 
 
 def plot_curves(runs: dict[str, list[dict]], path: str | Path, metric: str = "accuracy") -> Path:
-    from cnnkit.viz.plots import save_figure
+    from cnnkit.viz.save import save_figure
 
     return save_figure(curves_figure(runs, metric), path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from cnnkit.viz.layers import check_layer
+from cnnkit.viz.target_layer import check_layer
 
 
 @torch.no_grad()

@@ -145,7 +145,7 @@ def sample_words(shown: list[int], n: int, what: str) -> str:
 
 def plot_filters(weights: torch.Tensor, path: str | Path, title: str = "", per_filter: bool = False,
                  dead: Optional[torch.Tensor] = None) -> Path:
-    from cnnkit.viz.plots import save_figure
+    from cnnkit.viz.save import save_figure
 
     fig = filters_figure(weights, title, per_filter, dead)
     return save_figure(fig, path)

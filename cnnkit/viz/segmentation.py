@@ -56,6 +56,6 @@ def segmentation_figure(image: torch.Tensor, pred: torch.Tensor, class_names: li
 def plot_segmentation(image: torch.Tensor, pred: torch.Tensor, path: str | Path, class_names: list[str],
                       truth: Optional[torch.Tensor] = None, scores: Optional[dict] = None, ignore_index: Optional[int] = None,
                       title: str = "") -> Path:
-    from cnnkit.viz.plots import save_figure
+    from cnnkit.viz.save import save_figure
 
     return save_figure(segmentation_figure(image, pred, class_names, truth, scores, ignore_index, title), path, tight=False)

@@ -101,7 +101,7 @@ def test_auto_gradcam_layer_is_spatial_for_every_classification_model():
     """The chosen layer's map is larger than 1x1 at the model's default input and at 3x32x32
     (torchvision's resnet18 at 32x32: layer4 is 1x1, so layer3)."""
     from cnnkit.registry import create_for_input, get_spec, list_models
-    from cnnkit.viz.layers import output_shapes, spatial_layer
+    from cnnkit.viz.target_layer import output_shapes, spatial_layer
 
     checked = 0
     for name in list_models():

@@ -113,7 +113,7 @@ def test_deep_filter_grid_is_an_even_sample_said_in_the_title():
 
 
 def test_confusion_figure_says_what_it_shows():
-    from cnnkit.viz.plots import confusion_figure
+    from cnnkit.viz.confusion import confusion_figure
 
     cm = torch.tensor([[8, 2], [1, 89]])
     fig = confusion_figure(cm, ["cat", "dog"])
