@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def cnnkit_gif(path: Path) -> int:
-    from cnnkit.viz.draw import draw_layer
+    from cnnkit.drawing.layer import draw_layer
 
     return draw_layer("conv", path, "12", "3")["frames_drawn"]
 

@@ -7,7 +7,7 @@ the commands cannot disagree:
     predict(i)     Predictor.predict                  (`cnnkit predict`: the run's preprocessing and TTA)
     layer(name)    viz.features.feature_maps          (`cnnkit visualize features`)
                    viz.filters.conv_weights           (`cnnkit visualize filters`)
-                   arith.frames.plan + viz.draw       (`cnnkit draw conv|maxpool|avgpool|transpose`)
+                   arith.frames.plan + drawing      (`cnnkit draw conv|maxpool|avgpool|transpose`)
     channel(...)   viz.maximize.top_activating        (`cnnkit visualize maximize`, its top images)
     maximize(...)  viz.maximize.maximize
     attribution()  engine.evaluate.explain_tensor     (`cnnkit visualize attribution`)
@@ -548,7 +548,7 @@ def drawing(module, arith: dict) -> dict:
     input (three output cells a side: the window visibly slides, and nine frames draw in a
     fraction of a second) with the layer's own kernel, stride, padding and dilation."""
     from cnnkit.arith.frames import plan
-    from cnnkit.viz.draw import render_bytes
+    from cnnkit.drawing.layer import render_bytes
 
     op, (h, w), k, s, d = arith["op"], arith["input_size"], arith["kernel"], arith["stride"], arith["dilation"]
     sizes = lambda a: "x".join(map(str, a))

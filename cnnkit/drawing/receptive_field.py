@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnkit.viz.draw import check_out_path, save_canvas
-from cnnkit.viz.draw_canvas import BLUE, GRID, INK, ORANGE, WHITE, PilCanvas, SvgCanvas, text_width
+from cnnkit.drawing.canvas import BLUE, GRID, INK, ORANGE, WHITE, PilCanvas, SvgCanvas, text_width
+from cnnkit.drawing.files import check_out_path, save_canvas
 
 BOX = 180  # pixels for the longest side of each grid
 M = 16

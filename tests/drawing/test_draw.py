@@ -331,7 +331,7 @@ def test_drawing_needs_neither_torch_nor_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys; import cnnkit.arith.frames, cnnkit.arith.receptive, cnnkit.viz.draw, cnnkit.viz.draw_rf; "
+    code = ("import sys; import cnnkit.arith.frames, cnnkit.arith.receptive, cnnkit.drawing.layer, cnnkit.drawing.receptive_field; "
             "from cnnkit.cli.main import app; "
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -348,7 +348,7 @@ def test_gather_view_names_the_output_padding_border():
     zero-inserted 5x5 input with 1 zero row/column before and 2 after: 8x8 -> 6x6, as torch gives."""
     import torch
 
-    from cnnkit.viz.draw import _border_text
+    from cnnkit.drawing.grids import _border_text
 
     x = torch.zeros(1, 1, 3, 3)
     assert torch.nn.ConvTranspose2d(1, 1, 3, 2, 1, output_padding=1)(x).shape[-1] == (1 + 5 + 2) - 3 + 1
@@ -358,7 +358,7 @@ def test_gather_view_names_the_output_padding_border():
 
 
 def test_receptive_field_labels_round_like_layers():
-    from cnnkit.viz.draw_rf import _num
+    from cnnkit.drawing.receptive_field import _num
 
     # jump 22/3 after gap 3 on 22 positions: 7.33, as the layers table prints it
     assert _num(22 / 3) == "7.33" and _num(1.5) == "1.5" and _num(-0.25) == "-0.25" and _num(2.0) == "2"
