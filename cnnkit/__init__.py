@@ -9,7 +9,7 @@ command line (`cnnkit --help`) or from Python and notebooks (docs/python.md).
 
 What is here: conv arithmetic (shape, solve, layers, conv), a model's layers
 (summary; the registry's list is cnnkit.api.models(); your own network: cnnkit.register_model), training and evaluation (train, open_run, evaluate, predict,
-load), figures (cnnkit.visualize), and the errors every function raises on bad
+load), sweeps and their tables and reports (sweep, compare, report), figures (cnnkit.visualize), and the errors every function raises on bad
 input (CnnkitError). The names are the commands' names, with the same defaults, and
 results equal the commands' `--json` output.
 
@@ -31,6 +31,7 @@ _API = {
     "Trials": "cnnkit.api.training",
     "evaluate": "cnnkit.api.inference", "predict": "cnnkit.api.inference", "load": "cnnkit.api.inference",
     "Predictor": "cnnkit.api.inference",
+    "sweep": "cnnkit.api.experiments", "compare": "cnnkit.api.experiments", "report": "cnnkit.api.experiments",
     "register_model": "cnnkit.registry:register",  # your own network under a name (stdlib only: no torch)
     "explore": "cnnkit.api.web",
 }

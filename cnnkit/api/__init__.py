@@ -19,6 +19,7 @@ _NAMES = {
     "models": "zoo", "summary": "zoo",
     "train": "training", "open_run": "training", "Run": "training", "Trials": "training",
     "evaluate": "inference", "predict": "inference", "load": "inference", "Predictor": "inference",
+    "sweep": "experiments", "compare": "experiments", "report": "experiments",
     "explore": "web", "explore_server": "web",
 }
 __all__ = list(_NAMES)

@@ -1,7 +1,8 @@
-"""`cnnkit sweep` and `cnnkit compare`."""
+"""`cnnkit sweep`, `cnnkit compare` and `cnnkit report`: parse, one cnnkit.api.experiments call, render."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -9,34 +10,6 @@ import typer
 from cnnkit.cli.options import JsonOpt, print_json
 
 app = typer.Typer()
-
-
-def parse_train_args(args: list[str]) -> dict:
-    """The `cnnkit train` options given to a sweep, e.g. ['--epochs', '3', '--opt', 'depth=2', '--tta']."""
-    from cnnkit.errors import CnnkitError
-    from cnnkit.experiments.sweep import TRAIN_FIELDS, literal, normalise_train_options
-
-    out: dict = {}
-    i = 0
-    while i < len(args):
-        flag = args[i]
-        if not flag.startswith("--"):
-            raise CnnkitError(f"unexpected argument {flag!r}; training options look like --epochs 3")
-        key = flag[2:].replace("-", "_")
-        has_value = i + 1 < len(args) and not args[i + 1].startswith("--")
-        if key == "opt":
-            k, _, v = args[i + 1].partition("=") if has_value else ("", "", "")
-            if not k:
-                raise CnnkitError("--opt needs key=value, e.g. --opt depth=3")
-            out.setdefault("model_options", {})[k] = literal(v)
-        elif key.startswith("no_") and key[3:] in TRAIN_FIELDS and not has_value:
-            out[key[3:]] = False
-        elif key in TRAIN_FIELDS or key == "seed":
-            out[key] = literal(args[i + 1]) if has_value else True
-        else:
-            raise CnnkitError(f"unknown training option {flag}; see `cnnkit train --help`")
-        i += 2 if has_value else 1
-    return normalise_train_options(out)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -64,40 +37,27 @@ def sweep(
 
     Example: cnnkit sweep --file ablation.toml
     """
+    from cnnkit.api import experiments
     from cnnkit.cli.progress import make_progress
-    from cnnkit.errors import CnnkitError
-    from cnnkit.experiments.compare import compare, to_markdown
-    from cnnkit.experiments.sweep import load_sweep_file, run_sweep
+    from cnnkit.cli.train_flags import parse_flags
 
     args = list(ctx.args)
     if model and model.startswith("-"):  # with MODEL left out, click puts the first train option in its place
         args.insert(0, model)
         model = None
-    spec = load_sweep_file(file) if file else {}
-    model = model or spec.get("model")
-    if not model:
-        raise CnnkitError("which model? give MODEL (cnnkit models lists them) or `model = ...` in the sweep file")
-    dataset = dataset or spec.get("dataset", "shapes")
-    trials = trials if trials is not None else spec.get("trials", 1)
-    base = dict(spec.get("train", {}))
-    flags = parse_train_args(args)
-    base["model_options"] = {**base.get("model_options", {}), **flags.pop("model_options", {})}
-    base.update(flags)
-    if not base["model_options"]:
-        del base["model_options"]
-    target = out or spec.get("out") or f"sweeps/{model}-{dataset.split(':')[-1].rstrip('/').split('/')[-1]}"
+    options = parse_flags(args, experiments.sweep_option_names())  # parsed as `cnnkit train` parses them
     progress = make_progress(quiet or json_)
     try:
-        result = run_sweep(model, dataset, base, vary or [], trials, target, progress, spec.get("vary"), spec.get("variants"),
-                           overwrite)
+        result = experiments.sweep(model, dataset, file=file, vary=vary, trials=trials, out=out, overwrite=overwrite, progress=progress,
+                     **options)
     finally:
         getattr(progress, "close", lambda: None)()
-    table = compare([target])
     if json_:
-        print_json({"sweep": result, "comparison": table})
+        print_json(result)
     else:
-        typer.echo(to_markdown(table), nl=False)
-        typer.echo(f"sweep directory: {target}")
+        typer.echo(experiments.compare_markdown(result["comparison"]), nl=False)
+        first_run = Path(result["sweep"]["variants"][0]["runs"][0])  # SWEEP/<variant>/trial-1
+        typer.echo(f"sweep directory: {first_run.parents[1]}")
 
 
 @app.command("compare")
@@ -113,15 +73,15 @@ def compare_cmd(
 
     Example: cnnkit compare sweeps/convnet-shapes --markdown
     """
-    from cnnkit.experiments.compare import compare, to_csv, to_markdown
+    from cnnkit.api.experiments import compare, compare_csv, compare_markdown
 
     result = compare(dirs, metric, baseline)
     if json_:
         print_json(result)
     elif csv_:
-        typer.echo(to_csv(result), nl=False)
+        typer.echo(compare_csv(result), nl=False)
     elif markdown:
-        typer.echo(to_markdown(result), nl=False)
+        typer.echo(compare_markdown(result), nl=False)
     else:
 
         from rich.table import Table
@@ -153,9 +113,9 @@ def report_cmd(
 
     Example: cnnkit report sweeps/convnet-shapes
     """
-    from cnnkit.experiments.report import build_report
+    from cnnkit.api.experiments import report
 
-    result = build_report(directory, out, device, data_dir)
+    result = report(directory, out, device, data_dir)
     if json_:
         print_json(result)
     else:

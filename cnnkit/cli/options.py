@@ -72,33 +72,21 @@ NoDownloadOpt = Annotated[bool, typer.Option("--no-download", help="Never downlo
 
 
 def parse_hw(text, what: str):
-    """'256' or '256x192' -> [h, w] (None stays None)."""
+    """'256' or '256x192' -> [h, w] (None stays None), as training reads --image-size and --crop."""
     if not text:
         return None
-    from cnnkit.arith.parse import parse_sizes
-    from cnnkit.errors import SpecError
+    from cnnkit.engine.config import parse_size
 
-    size = list(parse_sizes(text, what))
-    size = size * 2 if len(size) == 1 else size
-    if len(size) != 2 or min(size) < 1:
-        raise SpecError(f"{what} {text!r} must be H or HxW, e.g. 64 or 256x256")
-    return size
+    return parse_size(text, what)
 
 
 def data_options(data_dir=None, val_split=0.1, image_size=None, ignore_index=None, no_download=False, split_seed=0, test_split=0.2):
-    """Build cnnkit.data.DataOptions from the shared CLI options."""
-    import math
-
+    """Build cnnkit.data.DataOptions from the shared CLI options, checked as training checks them."""
     from cnnkit.data.catalog import DataOptions
-    from cnnkit.errors import CnnkitError
+    from cnnkit.engine.config import check_value
 
-    # the same ranges as training's (engine/config.py); NaN fails every comparison, so test what must hold
-    if not (isinstance(val_split, (int, float)) and 0 <= val_split < 1):
-        raise CnnkitError(f"--val-split must be in [0, 1), got {val_split}")
-    if not (isinstance(test_split, (int, float)) and 0 < test_split < 1) or not math.isfinite(test_split):
-        raise CnnkitError(f"--test-split must be in (0, 1), got {test_split}")
-    if ignore_index is not None and not 0 <= ignore_index <= 255:
-        raise CnnkitError(f"--ignore-index must be a mask value in 0..255, got {ignore_index}")
+    for name, value in (("val_split", val_split), ("test_split", test_split), ("ignore_index", ignore_index)):
+        check_value(name, value)  # the declaration's range (engine/config.py)
     size = parse_hw(image_size, "--image-size")
     return DataOptions(data_dir=data_dir, val_split=val_split, split_seed=split_seed, test_split=test_split,
                        image_size=tuple(size) if size else None, ignore_index=ignore_index, download=not no_download)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Optional
 
 import typer
@@ -10,8 +11,6 @@ from cnnkit.cli.options import (
     MODEL_HELP,
     ClassesOpt,
     DataDirOpt,
-    IgnoreIndexOpt,
-    ImageSizeOpt,
     InputShapeOpt,
     JsonOpt,
     LoadOptOpt,
@@ -20,79 +19,34 @@ from cnnkit.cli.options import (
     StdOpt,
     TrustOpt,
     load_flags,
-    parse_hw,
-    parse_model_options,
     print_json,
     print_notes,
 )
+from cnnkit.cli.train_flags import flag_parameters, given_options
+from cnnkit.engine.config import OPTIONS
 
 app = typer.Typer()
 
 Opt = typer.Option
-OptionalFloat = Optional[float]
-OptionalInt = Optional[int]
 OptionalStr = Optional[str]
 
 
-@app.command()
-def train(
+def _own(
     model: Annotated[OptionalStr, typer.Argument(help=MODEL_HELP + " Not needed with --resume.")] = None,
-    dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="shapes (default), shapes-seg, cifar10, ..., folder:PATH, segfolder:PATH.")] = None,
-    epochs: Annotated[OptionalFloat, Opt("--epochs", "-e", help="Epochs to train (recipe default otherwise; fractions allowed, e.g. 9.9).")] = None,
-    out: Annotated[OptionalStr, Opt("--out", "-o", help="Run directory (default runs/MODEL-DATA-TIME).")] = None,
-    recipe: Annotated[OptionalStr, Opt("--recipe", help="plain, default, cifar-fast, cifar-speedrun, segmentation (default: picked from the data and the model; the run prints why).")] = None,
-    batch_size: Annotated[OptionalInt, Opt("--batch-size", "-b")] = None,
-    lr: Annotated[OptionalFloat, Opt("--lr", help="Peak learning rate.")] = None,
-    optimizer: Annotated[OptionalStr, Opt("--optimizer", help="sgd, adam, adamw, rmsprop, rprop, adagrad.")] = None,
-    momentum: Annotated[OptionalFloat, Opt("--momentum")] = None,
-    nesterov: Annotated[Optional[bool], Opt("--nesterov/--no-nesterov")] = None,
-    weight_decay: Annotated[OptionalFloat, Opt("--weight-decay")] = None,
-    switch: Annotated[OptionalStr, Opt("--switch", help="Change optimiser at an epoch: EPOCH:NAME[:LR], e.g. 7:sgd:0.01.")] = None,
-    schedule: Annotated[OptionalStr, Opt("--schedule", help="none, step, cosine, onecycle, plateau.")] = None,
-    warmup_epochs: Annotated[OptionalFloat, Opt("--warmup-epochs", help="Linear lr warm-up (fractions allowed).")] = None,
-    loss: Annotated[OptionalStr, Opt("--loss", help="ce; for segmentation also dice or ce+dice.")] = None,
-    label_smoothing: Annotated[OptionalFloat, Opt("--label-smoothing")] = None,
-    class_weights: Annotated[OptionalStr, Opt("--class-weights", help="'balanced' or w0,w1,...")] = None,
-    grad_clip: Annotated[OptionalFloat, Opt("--grad-clip", help="Clip the gradient norm to this value; 0: never clip. Default: 2 for networks with ReLU-like units and no normalisation layers (convnet, convnet-net2, signnet) trained by SGD, none otherwise.")] = None,
-    init: Annotated[OptionalStr, Opt("--init", help="default, kaiming-uniform, kaiming-normal, xavier-uniform, xavier-normal, orthogonal.")] = None,
-    pretrained: Annotated[bool, Opt("--pretrained", help="Start from ImageNet weights (models with that option).")] = False,
-    weights: Annotated[OptionalStr, Opt("--weights", help="Start from the weights in this local file (a state dict, checked against the model), e.g. --weights resnet18-f37072fd.pth for an offline --pretrained.")] = None,
-    freeze: Annotated[OptionalStr, Opt("--freeze", help="'backbone': train only the head (needs --pretrained or --weights).")] = None,
-    head_lr: Annotated[OptionalFloat, Opt("--head-lr", help="Separate learning rate for the head.")] = None,
-    augment: Annotated[OptionalStr, Opt("--augment", help="flip, vflip, translate=N, cutout=N, comma-separated; or none.")] = None,
-    crop: Annotated[OptionalStr, Opt("--crop", help="Random training crops HxW (segmentation on large images).")] = None,
-    opt: Annotated[Optional[list[str]], Opt("--opt", help="Model option key=value (repeatable): a registered model's option or your class's argument, e.g. --opt width=16.")] = None,
-    data_dir: DataDirOpt = None,
-    val_split: Annotated[OptionalFloat, Opt("--val-split", help="Fraction of train held out for validation (default 0.1).")] = None,
-    test_split: Annotated[OptionalFloat, Opt("--test-split", help="Test fraction for data without a test split (default 0.2).")] = None,
-    image_size: ImageSizeOpt = None,
-    ignore_index: IgnoreIndexOpt = None,
-    device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N, mps.")] = "auto",
-    precision: Annotated[str, Opt("--precision", help="auto (bf16 autocast where the GPU or CPU computes bf16 natively, else fp32; fp16 on older GPUs), fp32, bf16, fp16.")] = "auto",
-    channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last", help="Default: on for CUDA.")] = None,
-    compile_: Annotated[bool, Opt("--compile", help="torch.compile the model.")] = False,
-    nproc: Annotated[int, Opt("--nproc", help="Data-parallel over N processes on this machine (runs torchrun; one per GPU, or CPU with gloo).")] = 1,
-    sync_bn: Annotated[bool, Opt("--sync-bn", help="Distributed: batch norm statistics over the global batch (CUDA).")] = False,
-    seed: Annotated[OptionalInt, Opt("--seed")] = None,
-    deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic kernels only (slower on GPU).")] = False,
-    patience: Annotated[OptionalInt, Opt("--patience", help="Early stopping: epochs without validation improvement.")] = None,
-    tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Validate and test on image + mirror image (logits averaged).")] = None,
-    tta_level: Annotated[OptionalStr, Opt("--tta-level", help="Test-time views with --tta: mirror, or mirror+translate (6 views; validation uses mirror).")] = None,
-    alternating_flip: Annotated[Optional[bool], Opt("--alternating-flip/--random-flip", help="Flip each image on every other epoch instead of by a coin toss.")] = None,
-    whiten_bias_epochs: Annotated[OptionalInt, Opt("--whiten-bias-epochs", help="Train the whitening layer's bias this many epochs, then freeze it.")] = None,
-    lookahead: Annotated[Optional[bool], Opt("--lookahead/--no-lookahead", help="Average the weights as airbench does (every --lookahead-every steps from epoch --lookahead-start).")] = None,
-    lookahead_every: Annotated[OptionalInt, Opt("--lookahead-every", help="Steps between lookahead updates (default 5).")] = None,
-    lookahead_start: Annotated[OptionalFloat, Opt("--lookahead-start", help="Epoch the lookahead starts (default 3).")] = None,
-    bias_lr_scale: Annotated[OptionalFloat, Opt("--bias-lr-scale", help="lr multiplier for batch-norm biases, same decay per step (airbench: 64).")] = None,
-    bn_momentum: Annotated[OptionalFloat, Opt("--bn-momentum", help="Momentum of every BN layer, PyTorch convention (airbench's 0.6 is 0.4 here).")] = None,
-    model_dtype: Annotated[OptionalStr, Opt("--model-dtype", help="Weights in auto (fp16 on CUDA), fp32, fp16 (CUDA) or bf16; no autocast then.")] = None,
-    trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std.")] = 1,
-    resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt.")] = None,
+    nproc: Annotated[int, Opt("--nproc", help="Data-parallel over N processes on this machine (runs torchrun; one per GPU, or CPU with gloo), e.g. --nproc 4.")] = 1,
+    trials: Annotated[int, Opt("--trials", help="Train K times with seeds seed..seed+K-1 and report mean +/- std, e.g. --trials 3.")] = 1,
+    resume: Annotated[OptionalStr, Opt("--resume", help="Continue the run in this directory from its last.pt, e.g. --resume runs/a --epochs 20.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an --out folder that already holds a run: deletes only the files cnnkit listed there (docs/files.md), never yours. Example: --out runs/a --overwrite")] = False,
-    log: Annotated[OptionalStr, Opt("--log", help="tensorboard: also write TensorBoard event files to RUN/tensorboard/ (needs pip install 'cnnkit[tensorboard]').")] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress output.")] = False,
     json_: JsonOpt = False,
 ) -> None:
+    """The command's own parameters; the training options come from their declaration (engine/config.py)."""
+
+
+_OWN = {name: p.replace(kind=p.KEYWORD_ONLY) for name, p in inspect.signature(_own, eval_str=True).parameters.items()}
+
+
+def train(**given) -> None:
     """Train a model; writes config.json, metrics.csv, last.pt, best.pt, curves.png, summary.json.
 
     Example: cnnkit train convnet --dataset folder:../shared/data/cifar10 --epochs 10
@@ -116,33 +70,27 @@ def train(
 
     from cnnkit.cli.progress import make_progress
 
-    if nproc != 1 and "WORLD_SIZE" not in os.environ:  # launch the job; torchrun starts this command again N times
-        _launch(nproc)
+    own = {name: given.pop(name) for name in _OWN}
+    if own["nproc"] != 1 and "WORLD_SIZE" not in os.environ:  # launch the job; torchrun starts this command again N times
+        _launch(own["nproc"])
         return
     is_main = os.environ.get("RANK", "0") == "0"
-    progress = make_progress(quiet or json_ or not is_main)
-    json_ = json_ and is_main
+    progress = make_progress(own["quiet"] or own["json_"] or not is_main)
     if not is_main:  # one report per job: the other ranks print nothing
         sys.stdout = open(os.devnull, "w")
     try:
-        _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, dict(
-            epochs=epochs, out=out, recipe=recipe, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-            nesterov=nesterov, weight_decay=weight_decay, switch=switch, schedule=schedule, warmup_epochs=warmup_epochs,
-            loss=loss, label_smoothing=label_smoothing, class_weights=class_weights, grad_clip=grad_clip, init=init,
-            pretrained=pretrained or None, weights=weights, freeze=freeze, head_lr=head_lr, augment=augment, crop=parse_hw(crop, "--crop"),
-            model_options=parse_model_options(opt) or None, data_dir=data_dir, val_split=val_split, test_split=test_split,
-            image_size=parse_hw(image_size, "--image-size"), ignore_index=ignore_index, device=device, precision=precision,
-            channels_last=channels_last, compile=compile_ or None, tta=tta, seed=seed, deterministic=deterministic or None,
-            patience=patience, sync_bn=sync_bn or None, log=log, tta_level=tta_level, alternating_flip=alternating_flip,
-            whiten_bias_epochs=whiten_bias_epochs, lookahead=lookahead, lookahead_every=lookahead_every,
-            lookahead_start=lookahead_start, bias_lr_scale=bias_lr_scale, bn_momentum=bn_momentum, model_dtype=model_dtype,
-        ))
+        _train(progress, own, given_options(given), own["json_"] and is_main)
     finally:
         getattr(progress, "close", lambda: None)()  # leave the terminal clean after Ctrl-C or an error
         if "WORLD_SIZE" in os.environ:
             from cnnkit.engine.distributed import shutdown
 
             shutdown()
+
+
+# the signature Typer reads: the model, every training option (in the order of TrainConfig's fields), the command's own
+train.__signature__ = inspect.Signature([_OWN["model"], *flag_parameters(OPTIONS), *list(_OWN.values())[1:]])
+app.command()(train)
 
 
 def _launch(nproc: int) -> None:
@@ -161,11 +109,11 @@ def _launch(nproc: int) -> None:
     sys.exit(launch(nproc, argv))
 
 
-def _train(progress, model, dataset, epochs, resume, trials, overwrite, json_, overrides) -> None:
+def _train(progress, own: dict, options: dict, json_: bool) -> None:
     from cnnkit.api.training import Trials, train
 
-    result = train(model, dataset, epochs, resume=resume, trials=trials, overwrite=overwrite, progress=progress,
-                   **{k: v for k, v in overrides.items() if k != "epochs"})
+    result = train(own["model"], resume=own["resume"], trials=own["trials"], overwrite=own["overwrite"], progress=progress,
+                   **options)
     if isinstance(result, Trials):
         _report_trials(result.summary, json_)
     else:

@@ -16,11 +16,10 @@ import itertools
 import json
 import re
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 
-from cnnkit.engine.config import TrainConfig
+from cnnkit.engine.config import OPTIONS, PATH, TEXT, TrainConfig, check_names, parse_value
 from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
 from cnnkit.outputs import (
@@ -35,8 +34,31 @@ from cnnkit.outputs import (
     written,
 )
 
-TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"model", "dataset", "out", "seed", "model_options"}
+# The training options a sweep takes (its own --dataset and --out aside): the same
+# declaration `cnnkit train` reads (engine/config.OPTIONS). The seed is a sweep-wide
+# setting (trial k uses seed + k), not a grid axis.
+SWEPT = frozenset(OPTIONS) - {"dataset", "out"}
+VARIED = SWEPT - {"seed", "model_options"}
 FILE_KEYS = ("model", "dataset", "trials", "out", "train", "vary", "variant")
+
+
+def train_options(options: dict, where: str) -> dict:
+    """A sweep's own training options (from Python or a [train] table), checked against the
+    declaration: a name `cnnkit train` does not have is refused; sizes become [h, w]."""
+    check_names(options)
+    unknown = sorted(set(options) - SWEPT)
+    if unknown:
+        raise CnnkitError(f"{where} {unknown[0]}: the sweep has its own --{unknown[0]} (give it to the sweep, "
+                          "or use --vary for a training option)")
+    return {k: parse_value(k, v) for k, v in options.items()}
+
+
+def axis_value(key: str, text: str):
+    """One value of a --vary axis: text stays text for a text option (--vary init=default,
+    orthogonal); otherwise as a Python literal (model options' types are the model's)."""
+    if key in OPTIONS and OPTIONS[key].kind in (TEXT, PATH):
+        return text
+    return literal(text)
 
 
 def literal(text: str):
@@ -62,12 +84,12 @@ def parse_vary(items: list[str], model_options: set[str]) -> list[tuple[str, lis
         check_key(key, model_options, "--vary")
         # split on commas outside brackets, so widths=(8,16),(16,32) gives two values
         parts = [p.strip() for p in re.split(r",(?![^()\[\]]*[)\]])", values) if p.strip()]
-        axes.append((key, [literal(p) for p in parts]))
+        axes.append((key, [axis_value(key, p) for p in parts]))
     return axes
 
 
 def check_key(key: str, model_options: set[str], where: str) -> None:
-    if key not in TRAIN_FIELDS and key not in model_options:
+    if key not in VARIED and key not in model_options:
         raise CnnkitError(f"{where} {key}: not a training option or an option of this model "
                           f"(model options: {', '.join(sorted(model_options)) or 'none'})")
 
@@ -138,11 +160,11 @@ def load_sweep_file(path: str | Path) -> dict:
     options = train.pop("opt", {}) | train.pop("model_options", {})
     train = {k.replace("-", "_"): v for k, v in train.items()}
     for key in train:
-        if key not in TRAIN_FIELDS and key != "seed":
+        if key not in SWEPT:
             raise CnnkitError(f"sweep file {path}: [train] {key} is not a `cnnkit train` option")
     if options:
         train["model_options"] = options
-    out["train"] = normalise_train_options(train)
+    out["train"] = train_options(train, f"sweep file {path}: [train]")
     vary = []
     for key, values in data.get("vary", {}).items():
         if not isinstance(values, list) or not values:
@@ -154,14 +176,6 @@ def load_sweep_file(path: str | Path) -> dict:
         raise CnnkitError(f"sweep file {path}: variants are [[variant]] tables")
     out["variants"] = [{k.replace("-", "_"): v for k, v in item.items()} for item in listed]
     return out
-
-
-def normalise_train_options(options: dict) -> dict:
-    """Sizes given as one number mean square: image_size = 64 -> [64, 64]."""
-    for key in ("image_size", "crop"):
-        if isinstance(options.get(key), int):
-            options[key] = [options[key], options[key]]
-    return options
 
 
 def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int, out: str | Path, progress=None,
@@ -244,8 +258,8 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
 def _variant_overrides(base: dict, settings: dict) -> dict:
     """The `cnnkit train` options of one variant: the sweep's own, then the variant's
     training and model options (given, as flags are: the data policy does not override them)."""
-    train_opts = {key: v for key, v in settings.items() if key in TRAIN_FIELDS}
-    model_opts = {key: v for key, v in settings.items() if key not in TRAIN_FIELDS}
+    train_opts = {key: v for key, v in settings.items() if key in VARIED}
+    model_opts = {key: v for key, v in settings.items() if key not in VARIED}
     overrides = {k: v for k, v in base.items() if k != "out"}
     overrides.update(train_opts)
     if model_opts or base.get("model_options"):
