@@ -63,6 +63,6 @@ def parse_flags(args: list[str], names) -> dict:
     try:
         ctx = typer.main.get_command(parser).make_context("training options", list(args))
     except ClickException as e:
-        raise CnnkitError(f"{e.format_message()}; training options are `cnnkit train`'s, e.g. --epochs 3 --lr 0.01 "
+        raise CnnkitError(f"{e.format_message().rstrip('.')}; training options are `cnnkit train`'s, e.g. --epochs 3 --lr 0.01 "
                           "(see `cnnkit train --help`)") from None
     return {k: v for k, v in given_options(ctx.params).items() if v is not None}

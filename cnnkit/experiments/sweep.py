@@ -89,6 +89,9 @@ def parse_vary(items: list[str], model_options: set[str]) -> list[tuple[str, lis
 
 
 def check_key(key: str, model_options: set[str], where: str) -> None:
+    if key == "seed" and key not in model_options:
+        raise CnnkitError(f"{where} seed: the seed is not a grid axis; --trials K trains seeds seed..seed+K-1 in every "
+                          "variant (give --seed to the sweep to move them)")
     if key not in VARIED and key not in model_options:
         raise CnnkitError(f"{where} {key}: not a training option or an option of this model "
                           f"(model options: {', '.join(sorted(model_options)) or 'none'})")

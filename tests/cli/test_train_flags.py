@@ -66,6 +66,8 @@ def test_the_command_says_the_same_as_python(cli, tmp_path):
 
 
 def test_vary_values_and_train_tables_follow_the_declaration(tmp_path):
+    with pytest.raises(CnnkitError, match="not a grid axis"):
+        parse_vary(["seed=1,2"], set())
     assert parse_vary(["init=default,orthogonal", "epochs=1,2"], set()) == [("init", ["default", "orthogonal"]),
                                                                            ("epochs", [1, 2])]
     f = tmp_path / "s.toml"
