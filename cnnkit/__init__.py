@@ -9,7 +9,9 @@ command line (`cnnkit --help`) or from Python and notebooks (docs/python.md).
 
 What is here: conv arithmetic (shape, solve, layers, conv), a model's layers
 (summary; the registry's list is cnnkit.api.models(); your own network: cnnkit.register_model), training and evaluation (train, open_run, evaluate, predict,
-load), sweeps and their tables and reports (sweep, compare, report), figures (cnnkit.visualize), and the errors every function raises on bad
+load), sweeps and their tables and reports (sweep, compare, report), datasets (datasets,
+check_data), drawings of the arithmetic (draw_layer, draw_receptive_field), the gradient
+checker (gradcheck), figures (cnnkit.visualize), and the errors every function raises on bad
 input (CnnkitError). The names are the commands' names, with the same defaults, and
 results equal the commands' `--json` output.
 
@@ -34,6 +36,9 @@ _API = {
     "sweep": "cnnkit.api.experiments", "compare": "cnnkit.api.experiments", "report": "cnnkit.api.experiments",
     "register_model": "cnnkit.registry:register",  # your own network under a name (stdlib only: no torch)
     "explore": "cnnkit.api.web",
+    "datasets": "cnnkit.api.data", "check_data": "cnnkit.api.data",
+    "draw_layer": "cnnkit.api.draw", "draw_receptive_field": "cnnkit.api.draw",
+    "gradcheck": "cnnkit.api.scratch",
 }
 _MODULES = ("visualize",)  # submodules exposed as attributes
 

@@ -21,6 +21,9 @@ _NAMES = {
     "evaluate": "inference", "predict": "inference", "load": "inference", "Predictor": "inference",
     "sweep": "experiments", "compare": "experiments", "report": "experiments",
     "explore": "web", "explore_server": "web",
+    "datasets": "data", "check_data": "data",
+    "draw_layer": "draw", "draw_receptive_field": "draw",
+    "gradcheck": "scratch",
 }
 __all__ = list(_NAMES)
 

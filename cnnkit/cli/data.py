@@ -26,12 +26,13 @@ def list_(json_: JsonOpt = False) -> None:
 
     Example: cnnkit data list
     """
-    from cnnkit.data.catalog import describe_datasets
+    from cnnkit.api.data import datasets
 
-    rows = describe_datasets()
+    result = datasets()
     if json_:
-        print_json({"datasets": rows})
+        print_json(result)
         return
+    rows = result["datasets"]
     from rich.table import Table
 
     from cnnkit.cli.console import stdout_console
@@ -60,9 +61,10 @@ def check(
 
     Example: cnnkit data check segfolder:../shared/data/membrane
     """
-    from cnnkit.data.check import check_dataset
+    from cnnkit.api.data import check_data
 
-    report = check_dataset(spec, data_options(data_dir, 0.1, image_size, ignore_index, no_download, test_split=test_split))
+    opts = data_options(data_dir, 0.1, image_size, ignore_index, no_download, test_split=test_split)  # checked as train checks them
+    report = check_data(spec, opts.data_dir, opts.image_size, opts.ignore_index, opts.download, opts.test_split)
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     if json_:
         print_json(report)

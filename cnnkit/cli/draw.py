@@ -1,6 +1,6 @@
 """`cnnkit draw ...`: pictures of the arithmetic (GIF animation, or a PNG/SVG sheet of every step).
 
-Each command parses, makes one call into cnnkit.drawing (layer, receptive_field), and prints the
+Each command parses, makes one call into cnnkit.api.draw (the same function as Python's), and prints the
 path with the matching PyTorch line (or the --json dict).
 """
 
@@ -67,7 +67,7 @@ def _layer_command(op: str):
         groups: GroupsOpt = None,
         json_: JsonOpt = False,
     ) -> None:
-        from cnnkit.drawing.layer import draw_layer
+        from cnnkit.api.draw import draw_layer
 
         result = draw_layer(op, out, size, kernel, stride, padding, dilation, ceil, output_padding, image,
                             kernel_values, max_frames, fps, in_channels, out_channels, groups)
@@ -98,7 +98,7 @@ def receptive_field(
 
     Example: cnnkit draw receptive-field "1x32x32 | conv 8 k3 | maxpool 2 | conv 8 k3 d2" --out rf.png
     """
-    from cnnkit.drawing.receptive_field import draw_receptive_field
+    from cnnkit.api.draw import draw_receptive_field
 
     _done(draw_receptive_field(spec, out, unit, layer), json_)
 

@@ -30,13 +30,11 @@ def gradcheck(
 
     Example: cnnkit gradcheck --impl my_layers.py --layer Conv2d --map Linear=FullyConnected
     """
+    from cnnkit.api.scratch import gradcheck as check
     from cnnkit.errors import RunFailure
-    from cnnkit.scratch.gradcheck import load_impl, parse_map, run_checks
     from cnnkit.scratch.verdict import render_line
 
-    mapping = parse_map(map_)
-    module = load_impl(impl) if impl else None
-    result = run_checks(module, layer, seed, mapping)
+    result = check(impl, layer, map_, seed)
     s = result["summary"]
     if json_:
         print_json(result)
