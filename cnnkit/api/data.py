@@ -10,10 +10,7 @@ when it lists errors (the command then exits 2 after printing it).
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Union
-
-from cnnkit.errors import CnnkitError, SpecError
 
 
 def datasets() -> dict:
@@ -36,29 +33,11 @@ def check_data(spec: str, data_dir: Optional[str] = None, image_size: Union[str,
     from cnnkit.api.plain import plain
     from cnnkit.data.catalog import DataOptions
     from cnnkit.data.check import check_dataset
+    from cnnkit.engine.config import check_value, parse_size
 
-    if not (isinstance(test_split, (int, float)) and 0 < test_split < 1) or not math.isfinite(test_split):
-        raise CnnkitError(f"--test-split must be in (0, 1), got {test_split}")
-    if ignore_index is not None and not (isinstance(ignore_index, int) and 0 <= ignore_index <= 255):
-        raise CnnkitError(f"--ignore-index must be a mask value in 0..255, got {ignore_index}")
-    options = DataOptions(data_dir=data_dir, test_split=test_split, image_size=_image_size(image_size),
+    for name, value in (("test_split", test_split), ("ignore_index", ignore_index)):
+        check_value(name, value)  # the ranges training checks (engine/config.py), with the same message
+    size = parse_size(image_size, "--image-size") if image_size is not None else None
+    options = DataOptions(data_dir=data_dir, test_split=test_split, image_size=tuple(size) if size else None,
                           ignore_index=ignore_index, download=download)
     return plain(check_dataset(spec, options))
-
-
-def _image_size(value) -> Optional[tuple[int, int]]:
-    """'64', '256x192', 64 or (256, 192) -> (H, W), as --image-size reads them."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        from cnnkit.arith.parse import parse_sizes
-
-        size = list(parse_sizes(value, "--image-size"))
-    elif isinstance(value, int) and not isinstance(value, bool):
-        size = [value]
-    else:
-        size = list(value)
-    size = size * 2 if len(size) == 1 else size
-    if len(size) != 2 or not all(isinstance(v, int) and v >= 1 for v in size):
-        raise SpecError(f"--image-size {value!r} must be H or HxW, e.g. 64 or 256x256")
-    return (size[0], size[1])

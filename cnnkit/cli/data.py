@@ -12,7 +12,6 @@ from cnnkit.cli.options import (
     ImageSizeOpt,
     JsonOpt,
     NoDownloadOpt,
-    data_options,
     print_json,
 )
 from cnnkit.errors import CnnkitError
@@ -63,8 +62,7 @@ def check(
     """
     from cnnkit.api.data import check_data
 
-    opts = data_options(data_dir, 0.1, image_size, ignore_index, no_download, test_split=test_split)  # checked as train checks them
-    report = check_data(spec, opts.data_dir, opts.image_size, opts.ignore_index, opts.download, opts.test_split)
+    report = check_data(spec, data_dir, image_size, ignore_index, download=not no_download, test_split=test_split)
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     if json_:
         print_json(report)
