@@ -58,9 +58,8 @@ class Precision:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles). There oneDNN
-    runs bf16 convolutions at about twice the fp32 rate (speednet-cpu, batch 512, on a 2-core
-    AMD EPYC with AVX512-BF16: 1,674 against 875 images/s, docs/benchmarks.md); elsewhere
-    bf16 is emulated, and slower."""
+    runs bf16 convolutions at about twice the fp32 rate (docs/benchmarks.md, "CPU training
+    in fp32 and bf16 autocast"); elsewhere bf16 is emulated, and slower."""
     try:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except (AttributeError, RuntimeError):  # an older or non-x86 build: assume not

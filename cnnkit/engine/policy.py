@@ -36,12 +36,11 @@ from cnnkit.engine.recipes import default_recipe, lr_for
 from cnnkit.errors import CnnkitError
 
 SMALL_DATA = 10_000  # training images below which batch size follows the data (above: the recipe's, tuned as it is)
-# fewer, and an epoch of a small set is a handful of updates (MNIST folder, lenet5, 5 epochs: batch 128 / 64 / 32 =
-# 29 / 57 / 113 steps an epoch gave 0.859 / 0.936 / 0.963, docs/benchmarks.md); segmentation: each image is many
-# targets, and a U-Net on 360 shapes-seg scenes fell from > 0.85 to 0.59 pixel accuracy going from batch 4 to 2
+# fewer, and an epoch of a small set is a handful of updates; segmentation: each image is many targets
+# (the measurements: docs/benchmarks.md, "Figures behind the data-aware defaults")
 MIN_STEPS_PER_EPOCH = {"classification": 100, "segmentation": 50}
-# segmentation: every image is thousands of targets; classification: speednet-cpu on shapes at the recipe's lr
-# stayed at chance for 3 epochs with batch 16 and reached 0.985 in 5 with batch 32
+# segmentation: every image is thousands of targets; classification: smaller batches stalled at the
+# recipe's lr (docs/benchmarks.md, "Figures behind the data-aware defaults")
 MIN_BATCH = {"classification": 32, "segmentation": 2}
 MIN_TOTAL_STEPS = 400  # a run shorter than this rarely converges, whatever the data
 MAX_EPOCHS = 100
@@ -49,12 +48,9 @@ MIN_VAL_PER_CLASS = 5  # classification: fewer and one image moves validation ac
 MAX_VAL_FRACTION = 0.2
 MIN_VAL_IMAGES = 4  # segmentation: at the usual 10%; otherwise no validation split
 CROP = 256  # segmentation images of 4x this area or more train on random crops of this size
-# gradient norm for networks without normalisation layers and with ReLU-like units. On
-# `shapes` (2 epochs, seeds 0-5) convnet's gradient norm sits at 0.1-1.5 and jumps to ~10
-# as the warm-up ends; unclipped, such a step switched its ReLUs off for good (seed 1:
-# 0.24 test accuracy, chance) and left four other seeds part-way (0.55-0.92). Clipped at 2: 0.998-0.999
-# (convnet), 0.996-1.000 (convnet-net2), 0.987-0.998 (signnet); MNIST convnet unchanged
-# (0.981 against 0.984, 3 seeds). docs/benchmarks.md
+# gradient norm for networks without normalisation layers and with ReLU-like units: a step of
+# norm ~10 as the warm-up ends can switch their ReLUs off for good; clipped at 2 every seed
+# learns (docs/benchmarks.md, "Why the plain ReLU nets stayed at chance on some seeds")
 GRAD_CLIP = 2.0
 
 

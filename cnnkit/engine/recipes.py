@@ -33,10 +33,9 @@ RECIPES: dict[str, dict] = {
     "cifar-fast": {
         "optimizer": "sgd", "lr": 0.4, "momentum": 0.9, "nesterov": True, "batch_size": 512, "schedule": "onecycle",
         "augment": "flip,translate=2", "label_smoothing": 0.2, "weight_decay": 5e-4,
-        # speednet-cpu on CIFAR-10, 2-core CPU in bf16: 16 / 24 epochs gave 87.5 / 88.3% test accuracy (the latter in
-        # 13.3 min wall, docs/benchmarks.md); the earlier 10 epochs without alternating flips or six views: 85.6%
+        # the length at which speednet-cpu reaches 88% on CIFAR-10 on a 2-core CPU (docs/benchmarks.md, cifar-fast)
         "epochs": 24,
-        "channels_last": True,  # 1.5x faster for BN conv nets on CPU too (measured on speednet-cpu)
+        "channels_last": True,  # faster for BN conv nets on CPU too (docs/benchmarks.md, cifar-fast)
         "alternating_flip": True,  # every image both ways round over two epochs (airbench)
         "tta": True, "tta_level": "mirror+translate",  # validation and test on six views (airbench)
     },

@@ -99,8 +99,8 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, activation: str = "tanh"
 
     init "auto": Glorot (xavier-uniform) for tanh or sigmoid units, the initialisation made
     for them; PyTorch's default (kaiming-uniform with a = sqrt(5)) shrinks a tanh net's signal
-    layer by layer, and LeNet-5 then sat near chance on `shapes` for two epochs (0.50 / 0.68
-    against 0.97 / 0.96 with Glorot, seeds 0 / 1) while MNIST was unchanged (0.970 / 0.968)."""
+    layer by layer, and LeNet-5 then sat near chance on `shapes` for two epochs (docs/benchmarks.md,
+    "shapes as it is now")."""
     if init == "auto":
         init = "xavier-uniform" if activation in ("tanh", "sigmoid") else "default"
     if pooling not in ("avg", "max"):

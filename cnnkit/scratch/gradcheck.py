@@ -381,8 +381,8 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
 @contextlib.contextmanager
 def one_thread():
     """Every tensor here has at most a few hundred elements: intra-op threads only add
-    synchronisation, and on a busy machine their spinning turns a 0.6 s run into 20 s
-    (benchmarks/gradcheck_threads.py). The caller's setting is restored."""
+    synchronisation, and on a busy machine their spinning makes a run many times slower
+    (docs/benchmarks.md, "cnnkit gradcheck"). The caller's setting is restored."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
