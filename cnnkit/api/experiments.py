@@ -38,7 +38,7 @@ def sweep(model=None, dataset: Optional[str] = None, *, file: Optional[Union[str
         raise CnnkitError("which model? give MODEL (cnnkit models lists them) or `model = ...` in the sweep file")
     dataset = dataset or spec.get("dataset", "shapes")
     trials = trials if trials is not None else spec.get("trials", 1)
-    given = train_options(options, "option")
+    given = train_options(options)
     base = dict(spec.get("train", {}), **{k: v for k, v in given.items() if k != "model_options"})
     model_options = {**spec.get("train", {}).get("model_options", {}), **given.get("model_options", {})}
     if model_options:

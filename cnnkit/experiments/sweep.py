@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from cnnkit.engine.config import OPTIONS, PATH, TEXT, TrainConfig, check_names, parse_value
+from cnnkit.engine.config import OPTIONS, PATH, TEXT, TrainConfig, check_names, check_value, parse_value
 from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
 from cnnkit.outputs import (
@@ -42,15 +42,20 @@ VARIED = SWEPT - {"seed", "model_options"}
 FILE_KEYS = ("model", "dataset", "trials", "out", "train", "vary", "variant")
 
 
-def train_options(options: dict, where: str) -> dict:
+def train_options(options: dict, where: str = "") -> dict:
     """A sweep's own training options (from Python or a [train] table), checked against the
-    declaration: a name `cnnkit train` does not have is refused; sizes become [h, w]."""
+    declaration before any variant is planned: an unknown name or a value of the wrong kind
+    or range is refused, naming where it came from; sizes become [h, w]; None is not given."""
     check_names(options)
-    unknown = sorted(set(options) - SWEPT)
-    if unknown:
-        raise CnnkitError(f"{where} {unknown[0]}: the sweep has its own --{unknown[0]} (give it to the sweep, "
-                          "or use --vary for a training option)")
-    return {k: parse_value(k, v) for k, v in options.items()}
+    values = {k: parse_value(k, v) for k, v in options.items() if v is not None}
+    for key, value in values.items():
+        try:
+            check_value(key, value)
+        except CnnkitError as e:
+            if not where:  # given as flags or keywords: the flag's own message says it
+                raise
+            raise CnnkitError(f"{where} {key}: {e}") from None
+    return values
 
 
 def axis_value(key: str, text: str):

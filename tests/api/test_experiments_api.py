@@ -36,4 +36,6 @@ def test_sweep_compare_and_report_commands_equal_the_api(cli, tmp_path):
 def test_sweep_refuses_unknown_options_from_python(tmp_path):
     with pytest.raises(CnnkitError, match="colour"):
         cnnkit.sweep("convnet", colour="red", out=tmp_path / "s", progress=False)
+    with pytest.raises(CnnkitError, match="--lr takes a number, got 'fast'"):
+        cnnkit.sweep("convnet", lr="fast", out=tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()

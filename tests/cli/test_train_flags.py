@@ -73,6 +73,9 @@ def test_vary_values_and_train_tables_follow_the_declaration(tmp_path):
     f = tmp_path / "s.toml"
     f.write_text('model = "convnet"\n[train]\nimage-size = 32\ncrop = "16x8"\nlr = 0.1\n')
     assert load_sweep_file(f)["train"] == {"image_size": [32, 32], "crop": [16, 8], "lr": 0.1}
+    f.write_text('model = "convnet"\n[train]\nlr = "fast"\n')
+    with pytest.raises(CnnkitError, match=r"\[train\] lr: --lr takes a number, got 'fast'"):
+        load_sweep_file(f)
     f.write_text('model = "convnet"\n[train]\nout = "x"\n')
     with pytest.raises(CnnkitError, match="out is not a `cnnkit train` option"):
         load_sweep_file(f)
