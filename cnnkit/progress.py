@@ -1,4 +1,4 @@
-"""Training progress displays: callbacks handed to `cnnkit.engine.train.train`.
+"""Training progress displays: callbacks handed to `cnnkit.engine.run.run_training`.
 
 * a terminal: a Rich live display (epoch and batch bars, loss, images/s, ETA);
 * Jupyter: one status line updated in place (IPython's display handles, no widgets

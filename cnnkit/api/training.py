@@ -111,7 +111,8 @@ def train(model=None, dataset: Optional[str] = None, epochs: Optional[int] = Non
     Interrupting (Ctrl-C, Jupyter's stop button) raises cnnkit's Interrupted error whose
     message says how to resume; last.pt holds the last finished epoch."""
     from cnnkit.api.plain import plain
-    from cnnkit.engine import train as engine
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import resume_config, run_training, run_trials
     from cnnkit.progress import make_progress
 
     options = {k: _option(k, v) for k, v in options.items()}
@@ -119,20 +120,20 @@ def train(model=None, dataset: Optional[str] = None, epochs: Optional[int] = Non
     try:
         if resume:
             given = dict(options, model=model, dataset=dataset, trials=trials if trials != 1 else None)
-            config = engine.resume_config(resume, epochs, given)
+            config = resume_config(resume, epochs, given)
             if options.get("log"):  # logging may start on a resumed run
                 config.log = options["log"]
-            return Run.open(config.out, engine.train(config, progress=display, resume=True))
+            return Run.open(config.out, run_training(config, progress=display, resume=True))
         if model is None:
             raise CnnkitError("give a model to train (see `cnnkit models`), or --resume DIR")
         if not isinstance(trials, int) or trials < 1:
             raise CnnkitError("--trials must be at least 1")
         overrides = {k: v for k, v in dict(options, epochs=epochs).items() if v is not None}
-        config, ds = engine.make_config(model, dataset or "shapes", overrides)
+        config, ds = make_config(model, dataset or "shapes", overrides)
         if trials > 1:
-            result = plain(engine.run_trials(config, ds, trials, display, overwrite))
+            result = plain(run_trials(config, ds, trials, display, overwrite))
             return Trials(Path(config.out or Path(result["runs"][0]).parent), result, [Run.open(r) for r in result["runs"]])
-        summary = engine.train(config, ds, display, overwrite=overwrite)
+        summary = run_training(config, ds, display, overwrite=overwrite)
         return Run.open(summary["run_dir"], summary) if _is_writer() else Run(Path(summary["run_dir"]), summary=plain(summary))
     finally:
         getattr(display, "close", lambda: None)()  # a live display is stopped after Ctrl-C or an error too

@@ -19,7 +19,7 @@ import torch
 from cnnkit.data.cache import cached, data_root, fingerprint
 from cnnkit.data.decode import DataError, read_images
 from cnnkit.data.named import NAMED, load_named
-from cnnkit.data.splits import Dataset, Split, channel_stats, holdout
+from cnnkit.data.splits import Dataset, Split, hold_out_validation, holdout, train_statistics
 
 BUILTIN = {
     "shapes": "built in: 4 shape classes (circle, square, triangle, cross) drawn with noise, 32x32 RGB; offline",
@@ -282,12 +282,14 @@ def load_dataset(spec: str, options: DataOptions | None = None) -> Dataset:
     if test is None:
         train, test = holdout(train, opts.test_split, opts.split_seed + 1, stratify=not seg)
         notes.append(f"no test split in the data: held out {opts.test_split:.0%} of it as test")
-    if val is None and opts.val_split > 0:
-        train, val = holdout(train, opts.val_split, opts.split_seed, stratify=not seg)
     ignore = raw.get("ignore_index", opts.ignore_index)
     ds = Dataset(spec, raw["task"], list(raw["classes"]), train, test, val, ignore, notes)
     ds.mask_class_values = raw.get("mask_class_values")
-    ds.normalization = channel_stats(train.sample(2000) if getattr(train, "streaming", False) else train.images)
+    if val is None and opts.val_split > 0:
+        hold_out_validation(ds, opts.val_split, opts.split_seed)  # and the normalisation of what is left
+    else:
+        ds.normalization = train_statistics(ds.train)
+    train = ds.train
     if seg and len(train) and int(train.targets.max()) >= ds.num_classes and int(train.targets.max()) != ignore:
         raise DataError(f"mask value {int(train.targets.max())} is not a class of {spec}; set --ignore-index or fix the masks")
     return ds

@@ -124,3 +124,18 @@ def holdout(split: Split, fraction: float, seed: int, stratify: bool) -> tuple[S
     if len(held_idx) == 0 or len(kept_idx) == 0:
         raise CnnkitError(f"splitting {n} samples with fraction {fraction} leaves an empty split; use more data or another fraction")
     return split.subset(kept_idx), split.subset(held_idx)
+
+
+def train_statistics(train) -> dict:
+    """The normalisation measured on a training split (a sample of 2,000 when streamed from disk)."""
+    return channel_stats(train.sample(2000) if getattr(train, "streaming", False) else train.images)
+
+
+def hold_out_validation(ds: Dataset, fraction: float, seed: int) -> Dataset:
+    """Hold out `fraction` of ds.train as ds.val (per class, except for segmentation) and
+    measure the normalisation on what is left for training. The one way a validation split
+    is made: load_dataset(val_split=...) and the training plan (once the policy has sized
+    it) both call this, so both give the same images."""
+    ds.train, ds.val = holdout(ds.train, fraction, seed, stratify=ds.task != "segmentation")
+    ds.normalization = train_statistics(ds.train)
+    return ds

@@ -138,7 +138,7 @@ class TrainConfig:
                        rule=("in 0..4294967295", lambda v: 0 <= v < 2**32))
     deterministic: bool = option(False, FLAG, "Deterministic kernels only (slower on GPU), e.g. --deterministic.")
     tta: bool = option(False, SWITCH, "Validate and test on image + mirror image (logits averaged), e.g. --tta.")
-    # The CIFAR-10 speed-run elements (airbench94; engine/speedpath.py), each switchable on its own:
+    # The CIFAR-10 speed-run elements (airbench94; engine/airbench.py), each switchable on its own:
     tta_level: Optional[str] = option(None, TEXT, "Test-time views with --tta: mirror, or mirror+translate (6 views; "
                                       "validation uses mirror), e.g. --tta-level mirror+translate.",
                                       choices=("none", "mirror", "mirror+translate"),

@@ -5,7 +5,7 @@ device and sets RANK, LOCAL_RANK and WORLD_SIZE; `init()` joins the process grou
 (NCCL on CUDA, gloo on CPU). With one process everything here is a no-op, so the
 single-process path is the same code.
 
-What each rank does (see engine/train.py):
+What each rank does (see engine/plan.py, engine/build.py, engine/run.py):
   * data: every rank loads the dataset (rank 0 first, so a download or cache write
     happens once), training batches are global batches of --batch-size split evenly
     over the ranks, evaluation splits are cut into contiguous shards with no padding;
@@ -86,12 +86,23 @@ def from_env() -> Dist:
     return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
+_placements: dict = {}  # (rank, world, local rank, requested device) -> init's answer, once per process
+
+
 def init(device: torch.device) -> tuple[Dist, torch.device]:
-    """Join the process group when launched with several processes (idempotent); on
-    CUDA each process takes the GPU of its local rank. Returns (Dist, device)."""
+    """Join the process group when launched with several processes; on CUDA each process
+    takes the GPU of its local rank. Returns (Dist, device). Once per process: the run
+    (engine/run.py) gets the answer its plan (engine/plan.py) got."""
     d = from_env()
     if not d.active:
         return d, device
+    key = (d.rank, d.world, d.local_rank, str(device))
+    if key not in _placements or not dist.is_initialized():
+        _placements[key] = _join(d, device)
+    return _placements[key]
+
+
+def _join(d: Dist, device: torch.device) -> tuple[Dist, torch.device]:
     if device.type == "cuda":
         # one GPU per local rank, whatever cuda:N was asked for (pick GPUs with CUDA_VISIBLE_DEVICES)
         device = torch.device("cuda", d.local_rank)

@@ -1,12 +1,12 @@
 """The training loop: one epoch of optimisation, one pass of evaluation, and the
-state a resumed run needs. Small on purpose (nanoGPT / airbench style): the run
-orchestration (data, run directory, checkpoints, early stopping) lives in
-`cnnkit.engine.train`, and progress display is a callback.
+state a resumed run needs. Small on purpose (nanoGPT / airbench style): planning a
+run is engine/plan.py, building its parts engine/build.py, and the run around this loop
+(run directory, checkpoints, early stopping) engine/run.py; progress display is a callback.
 
 Extra behaviour joins through hooks, objects with any of `on_epoch_start(trainer,
 epoch)`, `on_step(trainer, epoch)` (after every optimiser step) and
 `on_epoch_end(trainer, epoch)`, plus `state_dict`/`load_state_dict` when they carry
-state a resumed run needs (the speed-run elements in `cnnkit.engine.speedpath`).
+state a resumed run needs (airbench's speed-run elements in `cnnkit.engine.airbench`).
 
 The hot loop never waits for the GPU: losses and correct counts accumulate on the
 device, a non-finite loss is remembered on the device and checked once per epoch,
@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -31,20 +31,40 @@ import torch.nn as nn
 from cnnkit.engine.device import Precision
 from cnnkit.engine.distributed import Dist
 from cnnkit.engine.metrics import make_meter
-from cnnkit.engine.tta import forward_tta, tta_level
-from cnnkit.errors import RunFailure
+from cnnkit.engine.optim import Phase, build_optimizer, build_schedule
+from cnnkit.engine.tta import forward_tta, tta_level, tta_of
+from cnnkit.errors import CnnkitError, RunFailure
+
+if TYPE_CHECKING:
+    from cnnkit.engine.config import TrainConfig
 
 
 class NonFiniteLoss(RunFailure):
     pass
 
 
+def loss_scale_for(config: TrainConfig, model_dtype: Optional[torch.dtype]) -> float:
+    """fp16 weights get fp16 gradients; the loss is multiplied by the batch size (the
+    gradient of a summed loss, as airbench trains) so small gradients do not underflow,
+    and start_phase divides the SGD lr (and multiplies its weight decay) by the same
+    factor. SGD only, because only for SGD is that exactly the same update."""
+    if model_dtype != torch.float16:
+        return 1.0
+    names = {config.optimizer} | ({config.switch.split(":")[1]} if config.switch and ":" in config.switch else set())
+    if names != {"sgd"}:
+        raise CnnkitError("--model-dtype fp16 trains with SGD only (as airbench does); use --model-dtype bf16 or fp32 "
+                          "for other optimisers")
+    return float(config.batch_size)
+
+
 class Trainer:
-    def __init__(self, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
-                 precision: Precision, ignore_index: Optional[int] = None, grad_clip: Optional[float] = None,
-                 compiled: Optional[nn.Module] = None, tta=False, dist: Optional[Dist] = None,
-                 train_forward: Optional[nn.Module] = None, hooks=(), model_dtype: Optional[torch.dtype] = None,
-                 loss_scale: float = 1.0):
+    """One run's model, loss and optimiser state. Built once (engine/build.py) with keyword
+    arguments; `start_phase` gives it the optimiser and schedule of each --switch phase."""
+
+    def __init__(self, *, model: nn.Module, loss_fn: nn.Module, task: str, num_classes: int, device: torch.device,
+                 precision: Precision, config: TrainConfig, param_groups: Callable[[], list[dict]],
+                 ignore_index: Optional[int] = None, compiled: Optional[nn.Module] = None, dist: Optional[Dist] = None,
+                 train_forward: Optional[nn.Module] = None, hooks=(), model_dtype: Optional[torch.dtype] = None):
         self.model = model  # the module whose state_dict is saved
         # what evaluates (maybe torch.compile'd; `or` would call the compiled module's __len__)
         self.forward = compiled if compiled is not None else model
@@ -53,20 +73,18 @@ class Trainer:
         self.train_forward = train_forward if train_forward is not None else self.forward
         self.dist = dist or Dist()
         self.loss_fn = loss_fn
-        self.tta = tta_level(tta)
+        self.config = config  # the optimiser settings start_phase reads
+        self.param_groups = param_groups  # () -> the optimiser's parameter groups (build.param_groups)
+        self.tta = tta_level(tta_of(config))
         self.hooks = list(hooks)
         # Weights held in half precision: no autocast (nothing to cast each step); the
         # loader hands over inputs in this dtype. None: float32 weights + `precision`.
         self.model_dtype = model_dtype
-        # fp16 weights get fp16 gradients; the loss is multiplied by this (the batch size:
-        # the gradient of a summed loss, as airbench trains) so small gradients do not
-        # underflow. train.py divides the SGD lr (and multiplies its weight decay) by the
-        # same factor, which makes the updates exactly those of the mean loss.
-        self.loss_scale = loss_scale
+        self.loss_scale = loss_scale_for(config, model_dtype)
         self.step = 0  # optimiser steps taken over the whole run
-        self.total_steps = 0  # steps the run will take (set by train.py; the lookahead schedule uses it)
+        self.total_steps = 0  # steps the run will take (set by start_phase; the lookahead schedule uses it)
         self.task, self.num_classes, self.ignore_index = task, num_classes, ignore_index
-        self.device, self.precision, self.grad_clip = device, precision, grad_clip
+        self.device, self.precision, self.grad_clip = device, precision, config.grad_clip
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.schedule = None  # per-step LambdaLR
         self.plateau = None  # epoch-level ReduceLROnPlateau
@@ -74,6 +92,24 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler and model_dtype is None)
         # On CPU every loss is checked at once (nothing to wait for); on GPUs once per epoch.
         self.check_every = 1 if device.type == "cpu" else 0
+
+    def start_phase(self, phase: Phase, steps_per_epoch: int) -> None:
+        """The optimiser and lr schedule of one --switch phase (the whole run when there is
+        no switch). With a loss scale s the SGD lr is divided by s and its weight decay
+        multiplied by s: on a loss x s that is exactly the update of the plain loss."""
+        c, s = self.config, self.loss_scale
+        self.optimizer = build_optimizer(phase.optimizer, self.param_groups(), phase.lr / s, c.momentum, c.nesterov,
+                                         c.weight_decay * s)
+        epochs = phase.end - phase.start
+        self.total_steps = math.ceil(c.epochs * steps_per_epoch)  # fractional --epochs: the last epoch is cut short
+        self.schedule, self.plateau = build_schedule(
+            c.schedule, self.optimizer, math.ceil(epochs * steps_per_epoch), int(c.warmup_epochs * steps_per_epoch),
+            c.step_epochs * steps_per_epoch)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate now, as the user set it (the head's group; undoing the loss scale)."""
+        return self.optimizer.param_groups[-1]["lr"] * self.loss_scale
 
     def autocast(self):
         """Autocast for float32 weights; nothing for weights already in half precision."""

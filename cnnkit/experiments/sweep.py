@@ -196,7 +196,8 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
     (another dataset, lr, grid ...) is refused, naming what differs, before anything is
     trained or written; `overwrite` clears the old sweep's files first."""
     from cnnkit.engine.distributed import from_env, on_main
-    from cnnkit.engine.train import make_config, resume_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import resume_config, run_training
     from cnnkit.models.source import kind_of, option_names
     from cnnkit.registry import resolve_kwargs
 
@@ -254,9 +255,9 @@ def run_sweep(model: str, dataset: str, base: dict, vary: list[str], trials: int
                     record_written(out, run.parent.name, FOLDER)
                     record_written(run.parent, run.name, FOLDER)
                 if (run / "last.pt").exists() and (run / "config.json").exists():
-                    train(resume_config(run, configs[str(run)].epochs), data[str(run)], quiet, resume=True)
+                    run_training(resume_config(run, configs[str(run)].epochs), data[str(run)], quiet, resume=True)
                     continue
-                train(configs[str(run)], data[str(run)], quiet, overwrite=True, nested=True)
+                run_training(configs[str(run)], data[str(run)], quiet, overwrite=True, nested=True)
     finally:
         if d.is_main:
             lock.release()

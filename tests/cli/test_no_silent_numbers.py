@@ -205,10 +205,10 @@ def test_summary_on_an_input_too_large_to_run_says_memory(cli):
 def test_activations_that_cannot_fit_are_refused_before_training(world, monkeypatch):
     """The estimate (2 bytes x batch x every layer output, counted on the meta device) is
     held against the device's memory; here a device of 1 MiB stands for a too-small one."""
-    from cnnkit.engine import train as engine_train
+    from cnnkit.engine import plan
 
     monkeypatch.chdir(world)
-    monkeypatch.setattr(engine_train, "_device_memory", lambda device: 2**20)
+    monkeypatch.setattr(plan, "_device_memory", lambda device: 2**20)
     r = run("train", "unet", "-d", "shapes-seg:n=32,size=32", "--epochs", "1", "--batch-size", "8", "-q", "--out", "out/act")
     assert_clean_error(r, "activations for backward", "batch size 8", "--batch-size")
     assert not Path("out/act").exists()

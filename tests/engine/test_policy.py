@@ -14,7 +14,8 @@ from cnnkit.data import diagnose
 from cnnkit.data.catalog import DataOptions, load_dataset
 from cnnkit.data.check import check_dataset
 from cnnkit.engine import policy
-from cnnkit.engine.train import _drop_last, make_config
+from cnnkit.engine.build import drop_last as _drop_last
+from cnnkit.engine.plan import make_config
 
 
 def _class_folder(root, classes=4, per_class=40, size=28, channels=1, seed=0):

@@ -17,7 +17,8 @@ from cnnkit.data.catalog import load_dataset
 from cnnkit.engine.checkpoint import load_checkpoint
 from cnnkit.engine.evaluate import checkpoint_data_options, evaluate_checkpoint, predict_images
 from cnnkit.engine.metrics import SegmentationMeter
-from cnnkit.engine.train import make_config, train
+from cnnkit.engine.plan import make_config
+from cnnkit.engine.run import run_training
 from tests.conftest import assert_clean_error
 
 
@@ -32,7 +33,7 @@ def cls_run(tmp_path_factory, request):
     config, ds = make_config("convnet", "shapes:n=240,size=16", {
         "epochs": 1, "out": str(tmp / "run"), "tta": True, "tta_level": request.param, "device": "cpu", "data_dir": str(tmp / "cache"),
         "model_options": {"widths": (8, 16), "kernel_size": 3, "batchnorm": True, "hidden": 16}})
-    train(config, ds)
+    run_training(config, ds)
     return tmp / "run", ds
 
 
@@ -74,7 +75,7 @@ def seg_data(tmp_path_factory):
     config, ds = make_config("unet", f"segfolder:{root}", {
         "epochs": 2, "out": str(tmp / "run"), "image_size": [32, 32], "device": "cpu", "data_dir": str(tmp / "cache"),
         "tta": True, "model_options": {"base_width": 8, "depth": 2}})
-    train(config, ds)
+    run_training(config, ds)
     return root, tmp / "run"
 
 

@@ -7,8 +7,9 @@ import torch
 
 from cnnkit.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from cnnkit.engine.evaluate import evaluate_checkpoint
+from cnnkit.engine.plan import make_config
+from cnnkit.engine.run import Interrupted, resume_config, run_training, run_trials
 from cnnkit.engine.rundir import read_metrics
-from cnnkit.engine.train import Interrupted, make_config, resume_config, run_trials, train
 from cnnkit.errors import CnnkitError, RunFailure
 
 # device cpu: the exact comparisons below (resume == uninterrupted) hold for CPU kernels; on a GPU machine
@@ -25,7 +26,7 @@ def _config(tmp_path, name="run", model="convnet", dataset=TINY_DATA, **override
 def test_classification_learns_shapes_far_above_chance(tmp_path):
     config, ds = make_config("convnet", "shapes:n=3000", dict(TINY, epochs=5, out=str(tmp_path / "r"), batch_size=32,
                                                               model_options={"widths": (16, 32, 32), "kernel_size": 3, "batchnorm": True}))
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     assert summary["test_accuracy"] > 0.6  # chance is 0.25
     for name in ("config.json", "metrics.csv", "last.pt", "best.pt", "curves.png", "summary.json"):
         assert (tmp_path / "r" / name).exists(), name
@@ -56,7 +57,7 @@ def test_linear_model_on_pixels_fails_on_shapes():
 def test_segmentation_learns_shapes_seg(tmp_path):
     config, ds = make_config("unet", "shapes-seg:n=400,size=32", {"epochs": 4, "out": str(tmp_path / "s"),
                              "model_options": {"base_width": 8, "depth": 2}, "lr": 5e-3})
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     assert summary["task"] == "segmentation"
     assert summary["test_pixel_accuracy"] > 0.85  # background alone is ~0.8
     assert summary["test_dice_per_class"]["background"] > 0.9
@@ -65,7 +66,7 @@ def test_segmentation_learns_shapes_seg(tmp_path):
 
 def test_best_checkpoint_is_the_best_validation_epoch_and_test_uses_it(tmp_path):
     config, ds = _config(tmp_path, epochs=4, lr=0.05, optimizer="sgd", momentum=0.9)
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     best_epoch = max(rows, key=lambda r: r["val_accuracy"])["epoch"]  # first maximum wins, as in training
     assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best_epoch == summary["best_epoch"]
@@ -85,13 +86,13 @@ def _stop_after(epochs_done):
 def test_resume_equals_uninterrupted(tmp_path, stop_after):
     overrides = dict(epochs=3, schedule="onecycle", switch="3:sgd:0.01", model_options=dict(TINY["model_options"], dropout=0.2))
     config, ds = _config(tmp_path, "full", **overrides)
-    train(config, ds)
+    run_training(config, ds)
     config, ds = _config(tmp_path, "cut", **overrides)
     with pytest.raises(Interrupted) as e:
-        train(config, ds, progress=_stop_after(stop_after))
+        run_training(config, ds, progress=_stop_after(stop_after))
     assert "--resume" in str(e.value) and e.value.exit_code == 130
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == stop_after
-    train(resume_config(tmp_path / "cut"), resume=True)
+    run_training(resume_config(tmp_path / "cut"), resume=True)
     full = load_checkpoint(tmp_path / "full" / "last.pt")
     cut = load_checkpoint(tmp_path / "cut" / "last.pt")
     for key, value in full["state_dict"].items():
@@ -109,22 +110,22 @@ def test_ctrl_c_mid_epoch_keeps_a_resumable_last_checkpoint(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted, match="holds epoch 1"):
-        train(config, ds, progress=progress)
+        run_training(config, ds, progress=progress)
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
-    summary = train(resume_config(tmp_path / "run"), resume=True)
+    summary = run_training(resume_config(tmp_path / "run"), resume=True)
     assert summary["epochs_run"] == 2
 
 
 def test_diverging_loss_stops_with_exit_1_and_says_where(tmp_path):
     config, ds = _config(tmp_path, epochs=2, optimizer="sgd", lr=1e12, model_options={"widths": (8,), "kernel_size": 3})
     with pytest.raises(RunFailure, match=r"epoch 1, batch \d+.*--lr") as e:
-        train(config, ds)
+        run_training(config, ds)
     assert e.value.exit_code == 1
 
 
 def test_early_stopping(tmp_path):
     config, ds = _config(tmp_path, epochs=30, lr=1e-9, patience=2)  # nothing improves after epoch 1
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     assert summary["epochs_run"] == 3
 
 
@@ -144,10 +145,10 @@ def test_mismatched_model_and_dataset(tmp_path):
 
 def test_out_dir_with_a_run_is_not_overwritten(tmp_path):
     config, ds = _config(tmp_path, epochs=1)
-    train(config, ds)
+    run_training(config, ds)
     config, ds = _config(tmp_path, epochs=1)
     with pytest.raises(CnnkitError, match="--resume"):
-        train(config, ds)
+        run_training(config, ds)
 
 
 def test_compiled_training_runs_and_saves_plain_weights(tmp_path):
@@ -156,7 +157,7 @@ def test_compiled_training_runs_and_saves_plain_weights(tmp_path):
     from cnnkit.engine.evaluate import load_for_inference
 
     config, ds = _config(tmp_path, compile=True, epochs=1, model_options={"widths": (4,), "kernel_size": 3, "hidden": 8})
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     assert summary["epochs_run"] == 1
     ckpt, model, _ = load_for_inference(tmp_path / "run" / "best.pt", "cpu")
     assert not any(k.startswith("_orig_mod") for k in ckpt["state_dict"])
@@ -168,7 +169,7 @@ def test_evaluate_and_predict_compute_as_a_bf16_run_did(tmp_path):
     from cnnkit.engine.evaluate import inference_precision, predict_images
 
     config, ds = _config(tmp_path, epochs=2, precision="bf16")
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
     assert summary["precision"] == "bf16" and inference_precision(ckpt, "cpu").name == "bf16"
     again = evaluate_checkpoint(tmp_path / "run" / "best.pt", data_dir=str(tmp_path / "data"), device="cpu")
@@ -198,7 +199,7 @@ def test_segmentation_summary_per_image_dice_equals_torchmetrics(tmp_path):
 
     config, ds = make_config("unet", "shapes-seg:n=60,size=32", {"epochs": 1, "out": str(tmp_path / "s"), "precision": "fp32",
                              "device": "cpu", "model_options": {"base_width": 4, "depth": 2}})
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     ckpt, model, _ = load_for_inference(tmp_path / "s" / "best.pt", "cpu")
     norm = ckpt["normalization"]
     x = normalize(ds.test.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]))

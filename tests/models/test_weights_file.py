@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnkit.engine.train import build_model, make_config
+from cnnkit.engine.build import build_model
+from cnnkit.engine.plan import make_config
 from cnnkit.errors import CnnkitError
 from cnnkit.registry import create_for_input
 

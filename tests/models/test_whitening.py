@@ -32,12 +32,13 @@ def test_training_sets_the_stem_from_the_normalised_training_images_and_keeps_it
     """(shapes:n=120 has fewer than the 5,000 images sampled, so all of them are used.)"""
     from cnnkit.data.augment import normalize
     from cnnkit.engine.checkpoint import load_checkpoint
-    from cnnkit.engine.train import make_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import run_training
 
     config, ds = make_config("airbench", "shapes:n=120,size=16", {
         "model_options": {"widths": (8, 16)}, "epochs": 1, "batch_size": 32, "recipe": "default", "out": str(tmp_path / "r"),
         "data_dir": str(tmp_path / "data")})
-    train(config, ds)
+    run_training(config, ds)
     stem = load_checkpoint(tmp_path / "r" / "best.pt")["state_dict"]["features.stem.0.weight"]
     norm = ds.normalization
     expected = whitening_filters(normalize(ds.train.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"])), (2, 2))

@@ -117,17 +117,19 @@ def test_lenet5_tanh_layers_get_glorot_init_and_relu_keeps_pytorchs():
 def test_lenet5_learns_shapes_in_two_epochs_at_the_defaults(tmp_path):
     """The built-in data, the defaults and lenet5's Glorot init together: it sat near chance (0.25) here.
 """
-    from cnnkit.engine.train import make_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import run_training
 
     config, ds = make_config("lenet5", "shapes", {"epochs": 2, "out": str(tmp_path / "run"), "data_dir": str(tmp_path / "cache")})
-    assert train(config, ds)["test_accuracy"] > 0.7
+    assert run_training(config, ds)["test_accuracy"] > 0.7
 
 
 def test_plain_convnet_learns_shapes_in_two_epochs_at_the_defaults(tmp_path):
     """Seed 1 is the one where the unclipped convnet switched its ReLUs off at the end of the
     warm-up and stayed at chance (0.24); the policy's gradient clipping takes it to 0.99+."""
-    from cnnkit.engine.train import make_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import run_training
 
     config, ds = make_config("convnet", "shapes", {"epochs": 2, "seed": 1, "out": str(tmp_path / "run"), "data_dir": str(tmp_path / "cache")})
     assert config.grad_clip == 2.0
-    assert train(config, ds)["test_accuracy"] > 0.9
+    assert run_training(config, ds)["test_accuracy"] > 0.9

@@ -1,6 +1,6 @@
-"""The CIFAR-10 speed-run elements (airbench94, Jordan 2024) as pieces of the one
-training loop: trainer hooks and model/optimiser settings, each a named option of
-TrainConfig so a sweep can switch any of them off.
+"""airbench94's CIFAR-10 speed-run method (Keller Jordan, 2024) as trainer hooks and
+model/optimiser settings of the one training loop, each a named option of TrainConfig
+(the cifar-speedrun recipe turns them on) so a sweep can switch any of them off.
 
 * `Lookahead`: every `every` steps from epoch `start_epoch`, an average of the weights
   (and batch-norm statistics) moves towards the live weights by 1 - rho and the live

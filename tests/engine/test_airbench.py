@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from cnnkit.data.augment import Augment
 from cnnkit.data.loader import BatchLoader
 from cnnkit.data.splits import Split
-from cnnkit.engine.speedpath import FreezeAfter, Lookahead, batchnorm_biases, set_bn_momentum, to_model_dtype
+from cnnkit.engine.airbench import FreezeAfter, Lookahead, batchnorm_biases, set_bn_momentum, to_model_dtype
 from cnnkit.engine.tta import forward_tta, tta_views
 from cnnkit.errors import CnnkitError
 
@@ -152,47 +152,49 @@ def test_freeze_after_stops_the_parameter_changing():
 
 
 def test_whitening_bias_stops_changing_after_epoch_n_in_a_run(tmp_path, monkeypatch):
-    import cnnkit.engine.train as engine
+    import cnnkit.engine.run as engine
+    from cnnkit.engine.plan import make_config
 
     models, seen = [], []
-    real_setup = engine._setup
+    real_build = engine.build
 
     def spy(*args, **kwargs):  # keep a handle on the model the run trains
-        out = real_setup(*args, **kwargs)
-        models.append(out[0])
+        out = real_build(*args, **kwargs)
+        models.append(out.model)
         return out
 
     def progress(event, **info):
         if event == "epoch":
             seen.append(models[0].features.stem[0].bias.detach().clone())
 
-    monkeypatch.setattr(engine, "_setup", spy)
-    config, ds = engine.make_config("airbench", "shapes:n=160,size=16", {
+    monkeypatch.setattr(engine, "build", spy)
+    config, ds = make_config("airbench", "shapes:n=160,size=16", {
         "model_options": {"widths": (8, 8)}, "epochs": 3, "batch_size": 32, "recipe": "default", "device": "cpu",
         "whiten_bias_epochs": 1, "out": str(tmp_path / "r"), "data_dir": str(tmp_path / "data")})
-    engine.train(config, ds, progress)
+    engine.run_training(config, ds, progress)
     assert len(seen) == 3
     assert seen[0].abs().sum() > 0  # trained in epoch 1 (it starts at zero)
     assert torch.equal(seen[0], seen[1]) and torch.equal(seen[1], seen[2])
 
 
 def test_whiten_bias_epochs_needs_a_whitening_layer(tmp_path):
-    from cnnkit.engine.train import make_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import run_training
 
     config, ds = make_config("convnet", "shapes:n=64,size=16", {"epochs": 1, "whiten_bias_epochs": 3, "device": "cpu",
                                                                "out": str(tmp_path / "r"), "data_dir": str(tmp_path / "d")})
     with pytest.raises(CnnkitError, match="no whitening layer"):
-        train(config, ds)
+        run_training(config, ds)
 
 
 def test_bias_params_get_the_scaled_lr_and_the_same_decay_per_step():
+    from cnnkit.engine.build import param_groups
     from cnnkit.engine.config import TrainConfig
     from cnnkit.engine.optim import build_optimizer
-    from cnnkit.engine.train import _param_groups
 
     net = _bn_net()
     config = TrainConfig(model="x", lr=0.5, weight_decay=1e-3, bias_lr_scale=64.0)
-    groups = _param_groups(net, config)
+    groups = param_groups(net, config)
     opt = build_optimizer("sgd", groups, config.lr, 0.9, True, config.weight_decay)
     by_param = {id(p): g for g in opt.param_groups for p in g["params"]}
     assert batchnorm_biases(net) == {id(net[1].bias)}
@@ -251,12 +253,13 @@ def test_half_weights_keep_batch_norm_in_float_and_train_on_cpu_in_bf16():
 
 def test_fractional_epochs_and_the_whole_speedrun_recipe_run(tmp_path):
     """cifar-speedrun's elements together, 1.5 epochs: the second epoch stops half way."""
-    from cnnkit.engine.train import make_config, train
+    from cnnkit.engine.plan import make_config
+    from cnnkit.engine.run import run_training
 
     config, ds = make_config("airbench", "shapes:n=200,size=16", {
         "recipe": "cifar-speedrun", "model_options": {"widths": (8, 8)}, "epochs": 1.5, "batch_size": 32, "device": "cpu",
         "lookahead_start": 0, "lookahead_every": 2, "out": str(tmp_path / "r"), "data_dir": str(tmp_path / "d")})
-    summary = train(config, ds)
+    summary = run_training(config, ds)
     from cnnkit.engine.rundir import read_metrics
 
     rows = read_metrics(tmp_path / "r" / "metrics.csv")
@@ -280,7 +283,7 @@ def test_triangle_schedule_is_airbench_shape():
 
 
 def test_warmup_split():
-    from cnnkit.engine.train import warmup_split
+    from cnnkit.engine.run import warmup_split
 
     rows = [{"train_seconds": 5.0, "train_images": 100, "train_images_per_second": 20.0},
             {"train_seconds": 1.0, "train_images": 100, "train_images_per_second": 100.0},
