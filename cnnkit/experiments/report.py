@@ -27,7 +27,7 @@ RUN_METRICS = ("test_accuracy", "test_top5_accuracy", "best_val_accuracy", "test
                "best_val_dice", "test_loss", "best_epoch", "epochs_run", "train_seconds", "train_images_per_second")
 
 
-class Run:
+class ReportedRun:
     """One run directory as the report reads it: config, summary (None while unfinished), history."""
 
     def __init__(self, path: str | Path, variant: str):
@@ -64,7 +64,7 @@ def build_report(target: str | Path, out: Optional[str | Path] = None, device: s
         variants = [{"name": target.name, "settings": {}, "runs": [str(target)]}]
     else:
         variants = collect([str(target)])
-    runs = {v["name"]: [Run(p, v["name"]) for p in v["runs"] if Path(p, "config.json").exists()] for v in variants}
+    runs = {v["name"]: [ReportedRun(p, v["name"]) for p in v["runs"] if Path(p, "config.json").exists()] for v in variants}
     every = [r for rs in runs.values() for r in rs]
     if not every:
         raise CnnkitError(f"{target} has no runs yet; run the sweep first")
@@ -102,7 +102,7 @@ def _comparison(target: Path, kind: str) -> Optional[dict]:
         return None
 
 
-def _best_run(every: list[Run], table: Optional[dict]) -> Run:
+def _best_run(every: list[ReportedRun], table: Optional[dict]) -> ReportedRun:
     """The run whose model the report shows: the best trial of the best variant."""
     finished = [r for r in every if r.summary]
     if not finished:
@@ -211,7 +211,7 @@ def _shown(v):
     return f"damaged in summary.json ({str(v)[:30]!r}, not a number)"
 
 
-def _mean_history(runs: list[Run]) -> list[dict]:
+def _mean_history(runs: list[ReportedRun]) -> list[dict]:
     """Per epoch, the mean of every numeric column over the runs that reached it."""
     epochs = sorted({r["epoch"] for run in runs for r in run.history})
     out = []
@@ -222,7 +222,7 @@ def _mean_history(runs: list[Run]) -> list[dict]:
     return out
 
 
-def _curves(runs: dict[str, list[Run]], task: str, figures: Path) -> H.Section:
+def _curves(runs: dict[str, list[ReportedRun]], task: str, figures: Path) -> H.Section:
     from cnnkit.viz.curves import plot_curves
 
     s = H.Section("curves", "Learning curves")
@@ -241,7 +241,7 @@ def _curves(runs: dict[str, list[Run]], task: str, figures: Path) -> H.Section:
     return s
 
 
-def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Optional[str]) -> H.Section:
+def _predictions(best: ReportedRun, task: str, figures: Path, device: str, data_dir: Optional[str]) -> H.Section:
     if task == "classification":
         s = H.Section("predictions", "Confusion matrix")
         cm = (best.summary or {}).get("test_confusion_matrix")
@@ -282,7 +282,7 @@ def _predictions(best: Run, task: str, figures: Path, device: str, data_dir: Opt
     return s
 
 
-def _filters(best: Run, figures: Path) -> H.Section:
+def _filters(best: ReportedRun, figures: Path) -> H.Section:
     """The model's first conv layer (the registry's, or the first in the network), as `cnnkit visualize filters` draws it."""
     from cnnkit.engine.evaluate import load_for_inference
     from cnnkit.models.source import first_conv, layer_hints
@@ -305,7 +305,7 @@ def _filters(best: Run, figures: Path) -> H.Section:
     return s
 
 
-def _environment(best: Run, every: list[Run]) -> H.Section:
+def _environment(best: ReportedRun, every: list[ReportedRun]) -> H.Section:
     import torch
 
     from cnnkit.engine.device import environment
