@@ -41,8 +41,7 @@ def parse_model_options(items: list[str] | None) -> dict:
     Values are Python literals where they parse as one (numbers, booleans, tuples),
     otherwise strings.
     """
-    import ast
-
+    from cnnkit.engine.config import literal_value
     from cnnkit.errors import SpecError
 
     options = {}
@@ -50,14 +49,7 @@ def parse_model_options(items: list[str] | None) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"model option {item!r} must look like key=value, e.g. --opt depth=3")
-        text = value.strip()
-        if text.lower() in ("true", "false"):
-            options[key.strip()] = text.lower() == "true"
-            continue
-        try:
-            options[key.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            options[key.strip()] = text
+        options[key.strip()] = literal_value(value.strip())
     return options
 
 

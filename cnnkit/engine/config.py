@@ -248,6 +248,19 @@ def check_value(name: str, value) -> None:
         raise CnnkitError(f"{o.flag} {value!r}: {words}")
 
 
+def literal_value(text: str):
+    """A model option's or a --vary value's text: 'true' -> True, '3' -> 3, '(8,16)' -> (8, 16),
+    'sgd' -> 'sgd' (a Python literal where it parses as one, else the text itself)."""
+    import ast
+
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def parse_value(name: str, value):
     """The value as TrainConfig holds it: a size given as the command line writes it ("256",
     "256x192"), as one number (TOML: image_size = 64) or as a pair becomes [h, w]."""

@@ -11,7 +11,6 @@ interrupted one (last.pt, no summary.json) is resumed; the rest start fresh.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import re
@@ -19,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from cnnkit.engine.config import OPTIONS, PATH, TEXT, TrainConfig, check_names, check_value, parse_value
+from cnnkit.engine.config import OPTIONS, PATH, TEXT, TrainConfig, check_names, check_value, literal_value, parse_value
 from cnnkit.engine.rundir import RunDir, clear_owned
 from cnnkit.errors import CnnkitError
 from cnnkit.outputs import (
@@ -63,17 +62,7 @@ def axis_value(key: str, text: str):
     orthogonal); otherwise as a Python literal (model options' types are the model's)."""
     if key in OPTIONS and OPTIONS[key].kind in (TEXT, PATH):
         return text
-    return literal(text)
-
-
-def literal(text: str):
-    """'true' -> True, '3' -> 3, '(8,16)' -> (8, 16), 'sgd' -> 'sgd'."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+    return literal_value(text)
 
 
 def parse_vary(items: list[str], model_options: set[str]) -> list[tuple[str, list]]:
