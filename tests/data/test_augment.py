@@ -14,7 +14,7 @@ def _images(b=16, c=3, h=9, w=11, seed=0):
     return torch.randint(0, 256, (b, c, h, w), generator=g, dtype=torch.uint8)
 
 
-def augment_batch(images, masks, aug, gen):
+def _loader_augment(images, masks, aug, gen):
     """The loader's two steps on one batch: draw the indices, then gather them."""
     b, _, h, w = images.shape
     drawn = draw_indices(b, h, w, aug, gen)
@@ -30,7 +30,7 @@ def _windows(x, p):
 
 def test_translate_is_a_window_of_the_reflect_padded_image():
     x = _images()
-    out, _ = augment_batch(x, None, Augment(translate=3), torch.Generator().manual_seed(1))
+    out, _ = _loader_augment(x, None, Augment(translate=3), torch.Generator().manual_seed(1))
     shifts = set()
     for src, got in zip(x, out):
         matches = [k for k, win in enumerate(_windows(src, 3)) if torch.equal(win, got.float())]
@@ -41,7 +41,7 @@ def test_translate_is_a_window_of_the_reflect_padded_image():
 
 def test_flip_gives_the_image_or_its_mirror_and_both_occur():
     x = _images(b=64)
-    out, _ = augment_batch(x, None, Augment(flip=True), torch.Generator().manual_seed(2))
+    out, _ = _loader_augment(x, None, Augment(flip=True), torch.Generator().manual_seed(2))
     flipped = [torch.equal(o, s.flip(-1)) for s, o in zip(x, out)]
     same = [torch.equal(o, s) for s, o in zip(x, out)]
     assert all(f or s for f, s in zip(flipped, same))
@@ -51,7 +51,7 @@ def test_flip_gives_the_image_or_its_mirror_and_both_occur():
 def test_mask_moves_with_its_image():
     masks = torch.randint(0, 5, (32, 12, 12), dtype=torch.uint8)
     images = masks[:, None].repeat(1, 3, 1, 1)  # the mask is painted into the image
-    out, out_masks = augment_batch(images, masks, Augment(flip=True, vflip=True, translate=4, crop=(8, 10)), torch.Generator().manual_seed(3))
+    out, out_masks = _loader_augment(images, masks, Augment(flip=True, vflip=True, translate=4, crop=(8, 10)), torch.Generator().manual_seed(3))
     assert out.shape == (32, 3, 8, 10) and out_masks.shape == (32, 8, 10)
     assert torch.equal(out[:, 0], out_masks)
 
@@ -60,7 +60,7 @@ def test_crop_larger_than_image_is_a_clear_error():
     from cnnkit.errors import GeometryError
 
     with pytest.raises(GeometryError, match="crop"):
-        augment_batch(_images(), None, Augment(crop=(20, 20)), torch.Generator())
+        _loader_augment(_images(), None, Augment(crop=(20, 20)), torch.Generator())
 
 
 def test_normalize_and_cutout():
