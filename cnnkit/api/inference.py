@@ -37,7 +37,7 @@ def predict(checkpoint: Union[str, Path], images: list, top_k: int = 5, device: 
     """Top-k classes per image file, or a class-index mask PNG per image for segmentation (`cnnkit predict`).
     `load`: as for `load`, for weights saved by your own training loop."""
     from cnnkit.api.plain import plain
-    from cnnkit.engine.evaluate import predict_images
+    from cnnkit.engine.inference import predict_images
     from cnnkit.engine.rebuild import load_options
 
     if isinstance(images, (str, Path)):
@@ -48,55 +48,59 @@ def predict(checkpoint: Union[str, Path], images: list, top_k: int = 5, device: 
 @dataclass
 class Predictor:
     """A checkpoint ready for inference: `model` (torch module, eval mode, on `device`),
-    `class_names`, `task`, `input_shape` (C, H, W) and `checkpoint` (the stored dict)."""
+    `class_names`, `task`, `input_shape` (C, H, W), `notes` (each default loading took) and
+    `ckpt` (the engine.checkpoint.Checkpoint); `checkpoint` is the stored dict."""
 
     model: Any
-    checkpoint: dict
+    ckpt: Any  # engine.checkpoint.Checkpoint
     device: Any
 
     @property
+    def checkpoint(self) -> dict:
+        """The checkpoint as the stored dict (its 'config', 'normalization', ...), with 'notes'."""
+        return dict(self.ckpt.as_dict(), notes=list(self.ckpt.notes))
+
+    @property
+    def notes(self) -> list:
+        return list(self.ckpt.notes)
+
+    @property
     def task(self) -> str:
-        return self.checkpoint["task"]
+        return self.ckpt.task
 
     @property
     def class_names(self) -> list:
-        return list(self.checkpoint["class_names"] or [])
+        return self.ckpt.class_names or []
 
     @property
     def input_shape(self) -> tuple:
-        return tuple(self.checkpoint["input_shape"])
+        return self.ckpt.input_shape
 
     def preprocess(self, image):
         """An image file path, PIL image, (H, W[, C]) uint8 numpy array or (C, H, W) uint8
         tensor -> (1, C, H, W) float on the model's device, preprocessed as in training
         (channels converted, classification inputs resized, the run's normalisation)."""
-        from cnnkit.engine.evaluate import prepare_image, preprocess
+        from cnnkit.engine.inference import prepare_image, preprocess
 
         if isinstance(image, (str, Path)):
-            x, _ = prepare_image(self.checkpoint, image)
+            x, _ = prepare_image(self.ckpt, image)
         else:
-            x, _ = preprocess(self.checkpoint, _as_chw_uint8(image))
+            x, _ = preprocess(self.ckpt, _as_chw_uint8(image))
         return x.to(self.device)
 
     def predict(self, image, top_k: int = 5) -> dict:
         """Classification: {'top': [{class, index, probability}, ...]} as `cnnkit predict`;
         segmentation: {'mask': (H, W) class-index tensor, 'class_fractions': {name: fraction}}.
         Computed as the run evaluated: its TTA views and its precision (bf16 autocast when it
-        trained so), so the numbers are `cnnkit predict`'s."""
-        import torch
+        trained so), through the code `cnnkit predict` runs (engine/inference.py)."""
+        from cnnkit.engine.inference import class_fractions, infer, top_classes
 
-        from cnnkit.engine.evaluate import inference_precision, top_classes
-        from cnnkit.engine.tta import forward_tta, tta_of
-
-        with torch.no_grad(), inference_precision(self.checkpoint, self.device).autocast():
-            x = self.preprocess(image)  # (1, C, H, W)
-            logits = forward_tta(self.model, x, self.task, tta_of(self.checkpoint.get("config", {}))).float().cpu()  # (1, K) or (1, K, H, W)
+        logits = infer(self.ckpt, self.model, self.preprocess(image), self.device).cpu()  # (1, K) or (1, K, H, W)
+        names = self.ckpt.names_for(logits.shape[1])
         if self.task != "segmentation":
-            return {"top": top_classes(logits, self.class_names or [str(i) for i in range(logits.shape[1])], top_k)}
+            return {"top": top_classes(logits, names, top_k)}
         mask = logits.argmax(1)[0]  # (H, W)
-        counts = torch.bincount(mask.reshape(-1), minlength=logits.shape[1]).tolist()
-        names = self.class_names or [str(i) for i in range(logits.shape[1])]
-        return {"mask": mask, "class_fractions": {names[i]: v / mask.numel() for i, v in enumerate(counts)}}
+        return {"mask": mask, "class_fractions": class_fractions(mask, names)}
 
 
 def load(checkpoint: Union[str, Path], device: str = "auto", model: Any = None, **load) -> Predictor:
@@ -111,8 +115,8 @@ def load(checkpoint: Union[str, Path], device: str = "auto", model: Any = None, 
     default: matched against the registered models). What weights do not record:
     `input` ('3x32x32'), `mean` / `std` (lists or '0.5,0.5,0.5'), `classes` (a list, 'a,b,c'
     or a names file); `options` for `model`; `trust_checkpoint=True` unpickles a whole saved
-    model (runs code from the file). `Predictor.checkpoint['notes']` says each default taken."""
-    from cnnkit.engine.evaluate import load_for_inference
+    model (runs code from the file). `Predictor.notes` says each default taken."""
+    from cnnkit.engine.inference import load_for_inference
     from cnnkit.engine.rebuild import load_options
 
     ckpt, model, dev = load_for_inference(str(checkpoint), device, load_options(model=model, **load))

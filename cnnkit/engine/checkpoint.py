@@ -192,6 +192,16 @@ class Checkpoint:
         names = self.stored.get("class_names")
         return None if names is None else list(names)
 
+    @class_names.setter
+    def class_names(self, names: list | None) -> None:
+        # `cnnkit explore` on an untrained model: named by its data's classes
+        self.stored["class_names"] = None if names is None else list(names)
+
+    def names_for(self, k: int) -> list:
+        """One name per output of a K-class model: the recorded names, else "0".."K-1"
+        (weights that record none)."""
+        return self.class_names or [str(i) for i in range(k)]
+
     @property
     def input_shape(self) -> tuple | None:
         shape = self.stored.get("input_shape")
@@ -201,6 +211,11 @@ class Checkpoint:
     def normalization(self) -> dict | None:
         """As stored: None when the run recorded none."""
         return self.stored.get("normalization")
+
+    @normalization.setter
+    def normalization(self, norm: dict | None) -> None:
+        # `cnnkit explore` on an untrained model: its data's statistics
+        self.stored["normalization"] = norm
 
     @property
     def normalization_or_default(self) -> dict:
@@ -253,6 +268,20 @@ class Checkpoint:
     @property
     def precision(self) -> str | None:
         return self.config.get("precision")
+
+    def data_options(self, data_dir=None, same_data: bool = True):
+        """How to load data for this checkpoint (data.catalog.DataOptions): its run's splits
+        (on its own dataset, `same_data`) and its input size (classification, or segmentation
+        trained at a fixed --image-size); evaluate, predict, the figures and explore load so."""
+        from cnnkit.data.catalog import DataOptions
+
+        config = self.config
+        c, h, w = self.input_shape
+        return DataOptions(data_dir=data_dir or config.get("data_dir"),
+                           val_split=config.get("val_split", 0.1) if same_data else 0.1,
+                           test_split=config.get("test_split", 0.2) if same_data else 0.2,
+                           image_size=(h, w) if self.task == "classification" or config.get("image_size") else None,
+                           ignore_index=self.ignore_index)
 
     # the training state a resumed run continues from (last.pt)
     @property

@@ -262,7 +262,8 @@ def _predictions(best: ReportedRun, task: str, figures: Path, device: str, data_
         s.blocks.append(H.note("no checkpoint yet"))
         return s
     try:
-        from cnnkit.engine.evaluate import load_for_inference, segmentation_examples
+        from cnnkit.engine.inference import load_for_inference
+        from cnnkit.viz.segment_data import segmentation_examples
         from cnnkit.viz.segmentation import plot_segmentation
 
         ckpt, model, dev = load_for_inference(best.checkpoint, device)
@@ -270,13 +271,13 @@ def _predictions(best: ReportedRun, task: str, figures: Path, device: str, data_
     except CnnkitError as e:  # the data may have moved since training: the rest of the report still stands
         s.blocks.append(H.note(f"the test images could not be loaded: {e}"))
         return s
-    ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
+    ignore = ckpt.ignore_index
     if examples:
         s.blocks.append(H.paragraph(f"The best, median and worst of all {examples[0]['images']} test images by the image's "
                                     "macro Dice (the numbers `cnnkit evaluate` writes per image), in the colours of "
                                     "`cnnkit visualize segmentation` and `cnnkit predict`" + ("; grey: ignored pixels." if ignore is not None else ".")))
     for i, ex in enumerate(examples):
-        path = plot_segmentation(ex["image"], ex["pred"], figures / f"seg{i}.png", ckpt["class_names"], ex["truth"], ex["scores"],
+        path = plot_segmentation(ex["image"], ex["pred"], figures / f"seg{i}.png", ckpt.class_names, ex["truth"], ex["scores"],
                                  ignore_index=ignore)
         s.blocks.append(H.figure(path.read_bytes(), f"{ex['label']} test image by Dice (rank {ex['rank']} of {ex['images']}): {ex['file']}"))
     return s
@@ -284,7 +285,7 @@ def _predictions(best: ReportedRun, task: str, figures: Path, device: str, data_
 
 def _filters(best: ReportedRun, figures: Path) -> H.Section:
     """The model's first conv layer (the registry's, or the first in the network), as `cnnkit visualize filters` draws it."""
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.inference import load_for_inference
     from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.filters import conv_weights, plot_filters
 
@@ -294,7 +295,7 @@ def _filters(best: ReportedRun, figures: Path) -> H.Section:
         return s
     try:
         ckpt, model, _ = load_for_inference(best.checkpoint, "cpu")
-        name = first_conv(model, layer_hints(ckpt["model"])[0])
+        name = first_conv(model, layer_hints(ckpt.model_record)[0])
         weights = conv_weights(model, name)  # (O, C, kh, kw)
     except CnnkitError as e:  # a damaged checkpoint spoils this section, not the report
         s.blocks.append(H.note(str(e)))

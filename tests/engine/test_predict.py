@@ -15,7 +15,8 @@ from PIL import Image
 
 from cnnkit.data.catalog import load_dataset
 from cnnkit.engine.checkpoint import load_checkpoint
-from cnnkit.engine.evaluate import checkpoint_data_options, evaluate_checkpoint, predict_images
+from cnnkit.engine.evaluate import evaluate_checkpoint
+from cnnkit.engine.inference import predict_images
 from cnnkit.engine.metrics import SegmentationMeter
 from cnnkit.engine.plan import make_config
 from cnnkit.engine.run import run_training
@@ -91,7 +92,9 @@ def test_segmentation_masks_equal_evaluate_at_the_training_size(seg_data, tmp_pa
     from cnnkit.engine.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(run / "best.pt")
-    ds = load_dataset(f"segfolder:{root}", checkpoint_data_options(ckpt))  # the test masks at 32x32, as evaluate reads them
+    from cnnkit.engine.checkpoint import read_checkpoint
+
+    ds = load_dataset(f"segfolder:{root}", read_checkpoint(run / "best.pt").data_options())  # the test masks at 32x32, as evaluate reads them
     for p, truth, name in zip(result["predictions"], ds.test.targets, ds.test.files):
         assert p["size"] == [40, 40] and p["model_size"] == [32, 32]
         assert p["mask"].startswith(str(run / "predictions"))
@@ -141,7 +144,7 @@ def test_a_checkpoint_without_normalisation_is_read_alike_by_evaluate_and_predic
     assert confusion.tolist() == ev["confusion_matrix"]  # image by image the same decisions
     assert NO_NORMALIZATION_NOTE in ev["notes"] and NO_NORMALIZATION_NOTE in result["notes"]
     # the test can fail: the data's own statistics (what evaluate used before) decide otherwise on some image
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.inference import load_for_inference
 
     _, model, _ = load_for_inference(tmp_path / "plain.pt", "cpu")
     norm = ds.normalization

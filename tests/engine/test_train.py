@@ -154,24 +154,27 @@ def test_out_dir_with_a_run_is_not_overwritten(tmp_path):
 def test_compiled_training_runs_and_saves_plain_weights(tmp_path):
     """--compile trains through torch.compile (the GPU speed path) and the checkpoint is
     the plain model's state dict, loadable without compiling."""
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.inference import load_for_inference
 
     config, ds = _config(tmp_path, compile=True, epochs=1, model_options={"widths": (4,), "kernel_size": 3, "hidden": 8})
     summary = run_training(config, ds)
     assert summary["epochs_run"] == 1
     ckpt, model, _ = load_for_inference(tmp_path / "run" / "best.pt", "cpu")
-    assert not any(k.startswith("_orig_mod") for k in ckpt["state_dict"])
+    assert not any(k.startswith("_orig_mod") for k in ckpt.state_dict)
 
 
 def test_evaluate_and_predict_compute_as_a_bf16_run_did(tmp_path):
     """bf16 autocast (the default on CPUs with native bf16) moves logits by ~1e-2: evaluate
     and predict must run the same autocast, or their accuracy drifts from summary.json's."""
-    from cnnkit.engine.evaluate import inference_precision, predict_images
+    from cnnkit.engine.inference import inference_precision, predict_images
 
     config, ds = _config(tmp_path, epochs=2, precision="bf16")
     summary = run_training(config, ds)
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert summary["precision"] == "bf16" and inference_precision(ckpt, "cpu").name == "bf16"
+    from cnnkit.engine.checkpoint import read_checkpoint
+
+    typed = read_checkpoint(tmp_path / "run" / "best.pt")
+    assert summary["precision"] == "bf16" and inference_precision(typed, "cpu").name == "bf16"
     again = evaluate_checkpoint(tmp_path / "run" / "best.pt", data_dir=str(tmp_path / "data"), device="cpu")
     assert again["accuracy"] == summary["test_accuracy"]  # exactly: the same images right
     # predict's logits are bf16-autocast logits: a plain fp32 forward differs from them
@@ -181,9 +184,9 @@ def test_evaluate_and_predict_compute_as_a_bf16_run_did(tmp_path):
     Image.fromarray(ds.test.images[0].permute(1, 2, 0).numpy()).save(image)
     top = predict_images(tmp_path / "run" / "best.pt", [str(image)], top_k=4, device="cpu")["predictions"][0]["top"]
     model = model_from_checkpoint(ckpt).eval()
-    from cnnkit.engine.evaluate import prepare_image
+    from cnnkit.engine.inference import prepare_image
 
-    x, _ = prepare_image(ckpt, str(image))
+    x, _ = prepare_image(typed, str(image))
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         probs = torch.softmax(model(x).float(), 1)[0]
     assert [t["probability"] for t in top] == pytest.approx(sorted(probs.tolist(), reverse=True), abs=1e-6)
@@ -195,13 +198,13 @@ def test_segmentation_summary_per_image_dice_equals_torchmetrics(tmp_path):
     from torchmetrics.classification import MulticlassF1Score
 
     from cnnkit.data.augment import normalize
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.inference import load_for_inference
 
     config, ds = make_config("unet", "shapes-seg:n=60,size=32", {"epochs": 1, "out": str(tmp_path / "s"), "precision": "fp32",
                              "device": "cpu", "model_options": {"base_width": 4, "depth": 2}})
     summary = run_training(config, ds)
     ckpt, model, _ = load_for_inference(tmp_path / "s" / "best.pt", "cpu")
-    norm = ckpt["normalization"]
+    norm = ckpt.normalization
     x = normalize(ds.test.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]))
     with torch.no_grad():
         pred = model(x).argmax(1)

@@ -154,7 +154,9 @@ def test_report_on_a_segmentation_run_shows_best_median_worst(cli, tmp_path):
     import csv
     import math
 
-    from cnnkit.engine.evaluate import evaluate_checkpoint, load_for_inference, segmentation_examples
+    from cnnkit.engine.evaluate import evaluate_checkpoint
+    from cnnkit.engine.inference import load_for_inference
+    from cnnkit.viz.segment_data import segmentation_examples
 
     out = tmp_path / "seg"
     # over 64 test images: more than the 64 the examples used to be chosen from

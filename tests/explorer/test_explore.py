@@ -62,8 +62,9 @@ def _port_free(port: int) -> bool:
 
 def test_the_page_numbers_are_the_commands_numbers(trained, cli):
     """summary --json, predict --json, the feature maps and Grad-CAM of visualize: the same values."""
-    from cnnkit.engine.evaluate import explain_image, load_for_inference, prepare_image
+    from cnnkit.engine.inference import load_for_inference, prepare_image
     from cnnkit.explorer.session import Explorer, decode_f32
+    from cnnkit.viz.explain_data import explain_image
     from cnnkit.viz.features import feature_maps
     from cnnkit.viz.maximize import top_activating
 
@@ -103,7 +104,7 @@ def test_a_real_browser_clicks_a_conv_layer(trained, cli, tmp_path):
     script the clicks); the dumped DOM holds its feature maps (with the values' sums), its filters,
     its arithmetic and the summary's totals. Then the server stops and the port is free."""
     import cnnkit
-    from cnnkit.engine.evaluate import load_for_inference, prepare_image
+    from cnnkit.engine.inference import load_for_inference, prepare_image
     from cnnkit.viz.features import feature_maps
 
     ckpt_path, img = trained
