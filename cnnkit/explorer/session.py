@@ -10,7 +10,7 @@ the commands cannot disagree:
                    arith.frames.plan + drawing      (`cnnkit draw conv|maxpool|avgpool|transpose`)
     channel(...)   viz.maximize.top_activating        (`cnnkit visualize maximize`, its top images)
     maximize(...)  viz.maximize.maximize
-    attribution()  engine.evaluate.explain_tensor     (`cnnkit visualize attribution`)
+    attribution()  viz.explain_data.explain_tensor    (`cnnkit visualize attribution`)
 
 Tensors travel as base64 little-endian float32 ("f32": exact, and the page draws them
 with its own colour scale and shows each value under the pointer); images as PNG data
@@ -19,8 +19,6 @@ URLs. Nothing is written to disk: dropped files are decoded in memory.
 
 from __future__ import annotations
 
-import base64
-import io
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,9 +29,13 @@ import torch
 import torch.nn as nn
 
 from cnnkit.errors import CnnkitError
+from cnnkit.explorer.layer_math import DRAW_OPS, arithmetic, drawing, layer_kind
+from cnnkit.explorer.model_load import checkpoint_file, load_model
+from cnnkit.explorer.wire import decode_f32, f32, png  # decode_f32: f32's inverse, for Python users of the JSON API
 
-# the layer types whose arithmetic `cnnkit draw` draws, by its op name
-_DRAW_OPS = {nn.Conv2d: "conv", nn.MaxPool2d: "maxpool", nn.AvgPool2d: "avgpool", nn.ConvTranspose2d: "transpose"}
+__all__ = ["ATTRIBUTION_METHODS", "Explorer", "Input", "arithmetic", "checkpoint_file", "decode_f32", "drawing", "f32",
+           "load_model", "png"]
+
 ATTRIBUTION_METHODS = ("gradcam", "saliency", "guided-backprop")
 
 
@@ -48,81 +50,6 @@ class Input:
     label: Optional[int] = None  # the true class, for a test image
     truth: Optional[torch.Tensor] = None  # (H, W) true mask, for a segmentation test image
     notes: list = field(default_factory=list)
-
-
-def f32(t: torch.Tensor) -> dict:
-    """{'shape', 'f32': base64 of the float32 values in C order}: exact, about a third of JSON's size."""
-    t = t.detach().float().cpu().contiguous()
-    return {"shape": list(t.shape), "f32": base64.b64encode(t.numpy().astype("<f4").tobytes()).decode("ascii")}
-
-
-def decode_f32(obj: dict) -> torch.Tensor:
-    """f32's inverse (tests, and Python users of the JSON API)."""
-    import numpy as np
-
-    data = np.frombuffer(base64.b64decode(obj["f32"]), dtype="<f4")
-    return torch.from_numpy(data.copy()).reshape(obj["shape"])
-
-
-def png(image: torch.Tensor) -> str:
-    """A (C, H, W) uint8 image (C = 1 or 3) or (H, W) uint8 -> a PNG data URL."""
-    from PIL import Image
-
-    arr = image.cpu().numpy()
-    if arr.ndim == 3:
-        arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def checkpoint_file(ref) -> Optional[Path]:
-    """The checkpoint `ref` names (a file, or a run directory's best.pt / last.pt), or None for a model name."""
-    path = Path(str(ref))
-    if path.is_dir():
-        found = next((path / f for f in ("best.pt", "last.pt") if (path / f).is_file()), None)
-        if found is None:
-            raise CnnkitError(f"{ref} is a folder without best.pt or last.pt; give a checkpoint file or a run directory")
-        return found
-    return path if path.suffix in (".pt", ".pth") or path.is_file() else None
-
-
-def load_model(ref, device="cpu", options: Optional[dict] = None, shape=None, classes: Optional[int] = None,
-               task: Optional[str] = None):
-    """(checkpoint dict, model in eval mode, display name, trained?) for anything cnnkit loads:
-    a checkpoint file, a run directory (its best.pt), a registered name (as `cnnkit summary`
-    takes it, through api.zoo.model_and_shape), your own `my_net.py:Net` or a layer spec
-    "3x32x32 | conv 8 k3 | ..." (through models.source.build_model). Models from names are
-    untrained, built for `shape` and `classes` when given (those of the data they are shown);
-    `task` is the data's (a registered name knows its own)."""
-    from cnnkit.engine.evaluate import load_for_inference
-    from cnnkit.models.source import build_model, kind_of, registered_task
-
-    path = checkpoint_file(ref)
-    if path is not None:
-        if options:
-            raise CnnkitError("--opt does not apply to a checkpoint: it stores its own model options")
-        ckpt, model, _ = load_for_inference(str(path), str(device))
-        return ckpt, model, str(path), True
-    kind = kind_of(ref)
-    if kind == "registry":
-        from cnnkit.api.zoo import model_and_shape
-
-        model, shape, name = model_and_shape(str(ref), shape, classes, options)
-    else:
-        if kind == "spec" and shape is None:
-            from cnnkit.arith.spec import analyse
-
-            shape = tuple(analyse(str(ref)).input_shape)
-        if shape is None:
-            raise CnnkitError(f"give --dataset D (or a checkpoint) with {ref}: its input size and classes come from the data")
-        model = build_model(ref, num_classes=classes, input_shape=tuple(shape), options=options)
-        name = str(ref)
-    config = model.cnnkit_config
-    entry = {"name": config["name"], "kwargs": dict(config["kwargs"]), **({"source": config["source"]} if "source" in config else {})}
-    ckpt = {"model": entry, "task": registered_task(entry) or task or "classification",
-            "input_shape": list(shape), "class_names": None, "normalization": None, "config": {}}
-    return ckpt, model.to(device).eval(), name, False
 
 
 class Explorer:
@@ -145,19 +72,19 @@ class Explorer:
         self.ckpt, self.model, self.name, self.trained = load_model(model, self.device, options, shape, classes, task)
         self.notes: list[str] = []
         if data is not None:  # a model built here sees the data as training on it would: its own statistics
-            self.ckpt["normalization"] = data.normalization
+            self.ckpt.normalization = data.normalization
         if weights is not None:
             self._load_weights(weights, data)
         self.predictor = Predictor(self.model, self.ckpt, self.device)
-        self.task = self.ckpt["task"]
-        self.input_shape = tuple(self.ckpt["input_shape"])
+        self.task = self.ckpt.task
+        self.input_shape = self.ckpt.input_shape
         if not self.trained:
             self.notes.append(f"{self.name} is untrained (random weights): its predictions and maps mean nothing yet; "
                               "give a checkpoint (runs/NAME/best.pt) to see what a trained network does")
         self.inputs: list[Input] = [self._from_file(p) for p in images]
         self.pool = None  # (N, C, H, W) uint8 test images searched for a channel's top activations
         self.pool_labels = None
-        self.dataset = dataset or self.ckpt.get("dataset")
+        self.dataset = dataset or self.ckpt.dataset
         if self.dataset:
             self._load_test_images(self.dataset, data_dir, dataset is not None, examples, pool, data)
         self._summary = None
@@ -183,9 +110,9 @@ class Explorer:
 
     # -- inputs ---------------------------------------------------------------------------
     def _from_file(self, path) -> Input:
-        from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
+        from cnnkit.engine.inference import image_notes, prepare_image, source_shape
 
-        source = _source_shape(path)  # a clear error for a folder or a missing file
+        source = source_shape(path)  # a clear error for a folder or a missing file
         x, img = prepare_image(self.ckpt, path)
         return Input(Path(path).name, img, x.to(self.device), notes=image_notes(source, tuple(img.shape)))
 
@@ -193,7 +120,7 @@ class Explorer:
         """A file dropped on the page: decoded in memory as `read_images` decodes a file of
         that name, then preprocessed as the checkpoint evaluates. Returns inputs()."""
         from cnnkit.data.decode import DataError, decode_image_bytes
-        from cnnkit.engine.evaluate import image_notes, preprocess
+        from cnnkit.engine.inference import image_notes, preprocess
 
         name = Path(name or "dropped file").name
         if not data:
@@ -209,10 +136,10 @@ class Explorer:
     def _load_test_images(self, spec: str, data_dir, asked: bool, examples: int, pool: int, ds=None) -> None:
         """`examples` test images spread over the classes as inputs; `pool` of them for top activations."""
         from cnnkit.data.catalog import load_dataset
-        from cnnkit.engine.evaluate import checkpoint_data_options, preprocess
+        from cnnkit.engine.inference import preprocess
 
         try:  # loaded as `cnnkit evaluate` loads it: the run's splits, at the model's input size
-            ds = ds or load_dataset(spec, checkpoint_data_options(self.ckpt, data_dir, same_data=spec == self.ckpt.get("dataset")))
+            ds = ds or load_dataset(spec, self.ckpt.data_options(data_dir, same_data=spec == self.ckpt.dataset))
         except CnnkitError as e:
             if asked:
                 raise
@@ -222,9 +149,9 @@ class Explorer:
         if ds.task != self.task or ds.input_shape[0] != c:
             raise CnnkitError(f"{self.name} is a {self.task} model taking {c}-channel images, but {spec} is a {ds.task} "
                               f"dataset of {ds.input_shape[0]}-channel images; give a dataset the model was made for")
-        names = self.ckpt.get("class_names") or ds.class_names
-        if self.ckpt.get("class_names") is None:
-            self.ckpt["class_names"] = list(ds.class_names)  # an untrained model named by its data's classes
+        names = self.ckpt.class_names or ds.class_names
+        if self.ckpt.class_names is None:
+            self.ckpt.class_names = ds.class_names  # an untrained model named by its data's classes
         elif len(names) != ds.num_classes:
             raise CnnkitError(f"{self.name} predicts {len(names)} classes but {spec} has {ds.num_classes}")
         split = ds.test if ds.test is not None else ds.split("val")
@@ -261,7 +188,7 @@ class Explorer:
                            for k, inp in enumerate(self.inputs)]}
 
     def class_names(self) -> list[str]:
-        names = self.ckpt.get("class_names")
+        names = self.ckpt.class_names
         if names:
             return list(names)
         return [str(i) for i in range(self._summary_dict()["output_shape"][0])]
@@ -282,8 +209,8 @@ class Explorer:
         for row in s["layers"]:
             module = self._modules.get(row["name"])
             shape = row["output_shape"] or []
-            layers.append(dict(row, kind=_kind(module), feature_map=len(shape) == 4, filters=isinstance(module, nn.Conv2d),
-                               drawn=type(module) in _DRAW_OPS))
+            layers.append(dict(row, kind=layer_kind(module), feature_map=len(shape) == 4, filters=isinstance(module, nn.Conv2d),
+                               drawn=type(module) in DRAW_OPS))
         return {"model": self.name, "task": self.task, "trained": self.trained, "input_shape": list(self.input_shape),
                 "class_names": self.class_names(), "dataset": self.dataset, "notes": self.notes,
                 "attribution_methods": list(ATTRIBUTION_METHODS) if self.task == "classification" else [],
@@ -301,7 +228,7 @@ class Explorer:
             return dict(out, top=r["top"], predicted=r["top"][0]["index"], predicted_name=r["top"][0]["class"])
         from cnnkit.viz.palette import palette
 
-        ignore = self.ckpt.get("ignore_index", self.ckpt.get("config", {}).get("ignore_index"))
+        ignore = self.ckpt.ignore_index
         mask = r["mask"].cpu()  # (H, W) class indices
         pal = palette(max(len(names), int(mask.max()) + 1), ignore)
         out.update(mask=f32(mask), palette=pal.hex(names), class_fractions=r["class_fractions"], dice=None)
@@ -322,7 +249,7 @@ class Explorer:
 
         row = self._row(name)
         module = self._modules[name]
-        out = {"row": row, "kind": _kind(module), "maps": None, "filters": None, "arith": arithmetic(module, row)}
+        out = {"row": row, "kind": layer_kind(module), "maps": None, "filters": None, "arith": arithmetic(module, row)}
         if row["output_shape"] and len(row["output_shape"]) == 4 and i is not None and self.inputs:
             fm = feature_maps(self.model, self._input(i).x, [name])[name]  # (C, H, W)
             out["maps"] = dict(f32(fm), input=int(i))
@@ -436,7 +363,7 @@ class Explorer:
 
     def attribution(self, i, method: str = "gradcam", target=None, layer: Optional[str] = None) -> dict:
         """Why the model decided (Captum through explain_tensor, as `cnnkit visualize attribution`)."""
-        from cnnkit.engine.evaluate import explain_tensor
+        from cnnkit.viz.explain_data import explain_tensor
 
         if method not in ATTRIBUTION_METHODS:
             raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(ATTRIBUTION_METHODS)}")
@@ -454,9 +381,7 @@ class Explorer:
                 "predicted": r["predicted_name"], "signed": method != "gradcam"}
 
     def _norm(self) -> dict:
-        from cnnkit.engine.checkpoint import normalization_of
-
-        return normalization_of({"input_shape": list(self.input_shape), **self.ckpt})
+        return self.ckpt.normalization_or_default
 
 
 def _spread(labels, k: int, n: int) -> list[int]:
@@ -482,20 +407,6 @@ def _channel(channel, row: dict) -> int:
     return c
 
 
-def _kind(module) -> str:
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
-        return "conv"
-    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        return "pool"
-    if isinstance(module, nn.Linear):
-        return "linear"
-    if isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
-        return "norm"
-    if module is not None and type(module).__module__.startswith("torch.nn.modules.activation"):
-        return "activation"
-    return "other"
-
-
 def _dice(mask: torch.Tensor, truth: torch.Tensor, k: int, ignore, names: list[str]) -> dict:
     """Per-class and macro Dice of one image through evaluate's meter (it scores the argmax
     of its logits, so the one-hot of the predicted mask stands in for them)."""
@@ -508,95 +419,3 @@ def _dice(mask: torch.Tensor, truth: torch.Tensor, k: int, ignore, names: list[s
     m = meter.compute()
     return {"dice": m["dice_mean"], "pixel_accuracy": m["pixel_accuracy"],
             "dice_per_class": {n: (None if v != v else float(v)) for n, v in zip(names, per.tolist())}}
-
-
-def arithmetic(module, row: dict) -> Optional[dict]:
-    """The layer's arithmetic with its own numbers: `cnnkit draw`'s plan on the layer's real
-    input size (formula and PyTorch line; `drawing` draws it)."""
-    op = _DRAW_OPS.get(type(module))
-    shape_in, shape_out = row.get("input_shape") or [], row.get("output_shape") or []
-    if op is None or len(shape_in) != 4:
-        return _other_arithmetic(module, row)
-    from cnnkit.arith.frames import plan
-
-    two = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    k, s = two(module.kernel_size), two(module.stride or module.kernel_size)
-    d = two(getattr(module, "dilation", 1))
-    if isinstance(module.padding, str):
-        pad = module.padding  # 'same' / 'valid'
-    else:
-        pad = "x".join(map(str, two(module.padding)))
-    h, w = shape_in[2:]
-    ceil = bool(getattr(module, "ceil_mode", False))
-    out_pad = "x".join(map(str, two(getattr(module, "output_padding", 0))))
-    sizes = lambda a: "x".join(map(str, a))
-    channels = {}
-    if op in ("conv", "transpose"):
-        channels = {"in_channels": module.in_channels, "out_channels": module.out_channels, "groups": module.groups}
-    real = plan(op, size=f"{h}x{w}", kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
-                output_padding=out_pad, steps=False, **channels)
-    out = {"op": op, "pytorch": real.pytorch, "formula": real.formula, "input_size": [h, w],
-           "output_size": [real.rows.out, real.cols.out], "kernel": list(k), "stride": list(s), "dilation": list(d),
-           "padding": [real.rows.p_before, real.cols.p_before], "notes": [], "drawn": True}
-    if len(shape_out) == 4 and list(shape_out[2:]) != out["output_size"]:  # never show a formula that disagrees with torch
-        out["notes"].append(f"the formula gives {out['output_size']} but the layer outputs {shape_out[2:]}")
-    return out  # drawn on request (Explorer.drawing): the formula needs no wait
-
-
-def drawing(module, arith: dict) -> dict:
-    """The layer's arithmetic drawn as `cnnkit draw` draws it (an animated GIF), on a small
-    input (three output cells a side: the window visibly slides, and nine frames draw in a
-    fraction of a second) with the layer's own kernel, stride, padding and dilation."""
-    from cnnkit.arith.frames import plan
-    from cnnkit.drawing.layer import render_bytes
-
-    op, (h, w), k, s, d = arith["op"], arith["input_size"], arith["kernel"], arith["stride"], arith["dilation"]
-    sizes = lambda a: "x".join(map(str, a))
-    same = lambda a: str(a[0]) if a[0] == a[1] else sizes(a)
-    pad = module.padding if isinstance(module.padding, str) else same(arith["padding"])
-    ceil = bool(getattr(module, "ceil_mode", False))
-    two = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    out_pad = sizes(two(getattr(module, "output_padding", 0)))
-    small = [min(n, max(3, (kk - 1) * dd + 1 + 2 * ss - 2 * pp)) for n, kk, ss, dd, pp in zip((h, w), k, s, d, arith["padding"])]
-    if op == "transpose":
-        small = [min(n, 3) for n in (h, w)]
-    try:
-        drawn = plan(op, size=sizes(small), kernel=sizes(k), stride=sizes(s), padding=pad, dilation=sizes(d), ceil_mode=ceil,
-                     output_padding=out_pad)
-        gif, info = render_bytes(drawn, ".gif", max_frames=64, fps=2.0)
-    except CnnkitError as e:  # e.g. a kernel larger than a drawable grid: the formula still stands
-        return {"gif": None, "notes": [f"not drawn: {e}"]}
-    command = f"cnnkit draw {op} --in {same(small)} --k {same(k)} --s {same(s)} --p {pad}"
-    command += (f" --d {same(d)}" if tuple(d) != (1, 1) else "") + (" --ceil" if ceil else "") + \
-        (f" --output-padding {out_pad}" if out_pad != "0x0" else "") + " --out drawing.gif"
-    return {"gif": "data:image/gif;base64," + base64.b64encode(gif).decode("ascii"), "input_size": small,
-            "output_size": [drawn.rows.out, drawn.cols.out], "notes": info["notes"], "command": command}
-
-
-def _other_arithmetic(module, row: dict) -> Optional[dict]:
-    """In words, for layers `cnnkit draw` does not draw."""
-    shape_in, shape_out = row.get("input_shape"), row.get("output_shape")
-    if isinstance(module, nn.Linear):
-        i, o = module.in_features, module.out_features
-        bias = module.bias is not None
-        return {"op": "linear", "formula": [
-            "y = W x + b" if bias else "y = W x",
-            f"W: {o} x {i} = {o * i:,} weights" + (f", b: {o}; params = {o} * {i} + {o} = {o * i + o * bias:,}" if bias else ""),
-            f"MACs = {o} * {i} = {o * i:,} per image"], "pytorch": f"nn.Linear({i}, {o}{'' if bias else ', bias=False'})"}
-    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and shape_in and shape_out:
-        kind = "average" if isinstance(module, nn.AdaptiveAvgPool2d) else "maximum"
-        return {"op": "adaptive pool", "formula": [
-            f"each of the {shape_out[2]}x{shape_out[3]} outputs is the {kind} of its share of the "
-            f"{shape_in[2]}x{shape_in[3]} input (windows sized to fit, no parameters)"], "pytorch": repr(module)}
-    if isinstance(module, nn.BatchNorm2d):
-        c = module.num_features
-        return {"op": "batch norm", "formula": [
-            "y = (x - running_mean) / sqrt(running_var + eps) * weight + bias   (per channel, eval mode)",
-            f"{c} channels: {2 * c if module.affine else 0} learned parameters, {2 * c} running statistics"], "pytorch": repr(module)}
-    if isinstance(module, nn.Flatten) and shape_in and shape_out:
-        return {"op": "flatten", "formula": [f"{' x '.join(map(str, shape_in[1:]))} = {shape_out[1]:,} numbers per image, "
-                                             "in channel, row, column order"], "pytorch": repr(module)}
-    if _kind(module) == "activation":
-        return {"op": "activation", "formula": [f"{type(module).__name__}, applied to each number on its own: "
-                                                "the shape is unchanged, no parameters"], "pytorch": repr(module)}
-    return None
