@@ -40,7 +40,7 @@ _API = {
     "draw_layer": "cnnkit.api.draw", "draw_receptive_field": "cnnkit.api.draw",
     "gradcheck": "cnnkit.api.scratch",
 }
-_MODULES = ("visualize",)  # submodules exposed as attributes
+_MODULES = {"visualize": "cnnkit.api.visualize"}  # modules exposed as attributes
 
 __all__ = ["CnnkitError", "__version__", *_API, *_MODULES]
 
@@ -52,7 +52,7 @@ def __getattr__(name: str):
         module, _, attr = _API[name].partition(":")
         value = getattr(importlib.import_module(module), attr or name)
     elif name in _MODULES:
-        value = importlib.import_module(f"cnnkit.{name}")
+        value = importlib.import_module(_MODULES[name])
     else:
         raise AttributeError(f"module 'cnnkit' has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip __getattr__

@@ -55,7 +55,7 @@ class Run:
         """Learning curves as a matplotlib Figure (Jupyter shows it inline): loss and
         `metric` per epoch, training dashed, validation solid, as curves.png draws them.
         `metric` defaults to the headline metric: accuracy, or Dice for segmentation."""
-        from cnnkit.visualize import curves
+        from cnnkit.api.visualize import curves
 
         if not self.metrics:
             raise CnnkitError(f"{self.dir} has no finished epoch yet, so no curves; train it first")

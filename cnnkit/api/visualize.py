@@ -42,24 +42,24 @@ def _early(out: Out, inputs=()) -> None:
         check_output(out, FIGURE, inputs)
 
 
-def _outside_data(out: Out, ckpt: dict) -> None:
+def _outside_data(out: Out, ckpt) -> None:
     """A figure that searches the training data is not written into that data's folder."""
     if out and out is not True:
         from cnnkit.outputs import check_outside, dataset_folders
 
-        check_outside(out, dataset_folders(ckpt.get("dataset")))
+        check_outside(out, dataset_folders(ckpt.dataset))
 
 
 def _load(checkpoint, load: dict | None = None, dataset: Optional[str] = None):
-    """(checkpoint dict, model) for any checkpoint; `load` holds the flags for weights from
+    """(Checkpoint, model) for any checkpoint; `load` holds the flags for weights from
     another training loop (model, options, input, mean, std, classes, trust_checkpoint);
     `dataset` (--dataset) replaces the recorded dataset that figures search for top images."""
-    from cnnkit.engine.evaluate import load_for_inference
+    from cnnkit.engine.inference import load_for_inference
     from cnnkit.engine.rebuild import load_options
 
     ckpt, model, _ = load_for_inference(checkpoint, "cpu", load_options(**(load or {})))
     if dataset:
-        ckpt["dataset"] = dataset
+        ckpt.dataset = dataset
     return ckpt, model
 
 
@@ -67,8 +67,6 @@ def _load(checkpoint, load: dict | None = None, dataset: Optional[str] = None):
 _NO_TOP = "no training images to search: these weights record no dataset; pass --dataset (e.g. --dataset folder:cifar10) or --top 0"
 
 
-def _title(ckpt: dict, checkpoint) -> str:
-    return ckpt["model"]["name"] if not ckpt.get("foreign") else f"{Path(checkpoint).name} ({ckpt['model']['name']})"
 
 
 def _note_text(notes: list[str]) -> str:
@@ -159,7 +157,7 @@ def filters(checkpoint, layer: Optional[str] = None, per_filter: bool = False, o
 def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 16, out: Out = None, **load):
     """Feature maps of `layers` for one image (default: the first conv and the last layer whose
     map is larger than 1x1 at this input). Default file: CKPT_DIR/<image>-features.png."""
-    from cnnkit.engine.evaluate import _source_shape, image_notes, prepare_image
+    from cnnkit.engine.inference import image_notes, prepare_image, source_shape
     from cnnkit.models.source import first_conv, layer_hints
     from cnnkit.viz.features import feature_maps, feature_maps_figure
     from cnnkit.viz.target_layer import spatial_layer
@@ -168,9 +166,9 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
         raise CnnkitError(f"--top must be at least 1, not {top}")
     _early(out, [checkpoint, image])
     ckpt, model = _load(checkpoint, load)
-    source = _source_shape(image)
+    source = source_shape(image)
     x, img = prepare_image(ckpt, image)
-    conv_hint, cam_hint = layer_hints(ckpt["model"])  # a registered model's own; found in other networks
+    conv_hint, cam_hint = layer_hints(ckpt.model_record)  # a registered model's own; found in other networks
     if isinstance(layers, str):
         layers = [layers]
     if not layers:
@@ -178,8 +176,8 @@ def features(checkpoint, image, layers: Optional[list[str]] = None, top: int = 1
         layers = list(dict.fromkeys([first_conv(model, conv_hint), deep]))
     maps = feature_maps(model, x, layers)  # {layer: (C, H, W)}
     notes = image_notes(source, tuple(img.shape))
-    title = f"{_title(ckpt, checkpoint)}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
-    notes = ckpt["notes"] + notes
+    title = f"{ckpt.title()}: {Path(image).name}" + (f"\n{_note_text(notes)}" if notes else "")
+    notes = ckpt.notes + notes
     fig = feature_maps_figure(maps, top, img, title)
     info = {"layer": layers[-1], "layers": {n: list(m.shape) for n, m in maps.items()}, "notes": notes}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-features.png"),
@@ -191,8 +189,8 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
     """Why the model decided (Captum): saliency, guided-backprop, deconvolution, gradcam,
     integrated-gradients or occlusion, for class `target` (default: the predicted one).
     Default file: CKPT_DIR/<image>-<method>.png."""
-    from cnnkit.engine.evaluate import explain_image
     from cnnkit.viz.attribution import METHODS, attribution_figure, unit
+    from cnnkit.viz.explain_data import explain_image
 
     if method not in METHODS:
         raise CnnkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -207,7 +205,7 @@ def attribution(checkpoint, image, method: str = "saliency", target: Optional[in
     label = unit(method, r["target_name"])
     fig = attribution_figure(r["image"], r["map"], title, label, signed=method != "gradcam")
     info = {"method": method, "layer": r["layer"], "map_size": r["map_size"], "target": r["target"], "class_name": r["target_name"],
-            "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": ckpt["notes"] + r["notes"]}
+            "probability": r["probability"], "predicted": r["predicted_name"], "unit": label, "notes": ckpt.notes + r["notes"]}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-{method}.png"),
                    [checkpoint, image], "visualize attribution")
 
@@ -216,20 +214,20 @@ def segmentation(checkpoint, image, mask=None, out: Out = None, **load):
     """Image, true mask (with `mask`), predicted mask and overlay in the shared palette, through
     the checkpoint's evaluation pipeline; with a mask, the image's Dice / IoU / pixel accuracy
     (equal to `cnnkit evaluate`'s per-image numbers). Default file: CKPT_DIR/<image>-segmentation.png."""
-    from cnnkit.engine.evaluate import segment_image
     from cnnkit.viz.palette import palette
+    from cnnkit.viz.segment_data import segment_image
     from cnnkit.viz.segmentation import segmentation_figure
 
     _early(out, [checkpoint, image, mask])
     ckpt, model = _load(checkpoint, load)
     r = segment_image(ckpt, model, image, mask)
-    names = list(ckpt["class_names"] or [])
-    ignore = ckpt.get("ignore_index", ckpt.get("config", {}).get("ignore_index"))
+    names = ckpt.class_names or []
+    ignore = ckpt.ignore_index
     pal = palette(max(len(names), int(r["pred"].max()) + 1), ignore)
-    title = f"{_title(ckpt, checkpoint)}: {Path(image).name}" + (f"\n{_note_text(r['notes'])}" if r["notes"] else "")
+    title = f"{ckpt.title()}: {Path(image).name}" + (f"\n{_note_text(r['notes'])}" if r["notes"] else "")
     fig = segmentation_figure(r["image"], r["pred"], names, r["truth"], r["scores"], ignore, title, pal)
     s = r["scores"] or {}
-    info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": ckpt["notes"] + r["notes"],
+    info = {"palette": pal.hex(names), "ignore_index": ignore, "size": list(r["pred"].shape), "notes": ckpt.notes + r["notes"],
             "dice": s.get("Dice"), "iou": s.get("IoU"), "pixel_accuracy": s.get("pixel acc")}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(image).stem}-segmentation.png"),
                    [checkpoint, image, mask], "visualize segmentation")
@@ -247,7 +245,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     record none). Default file: CKPT_DIR/<ckpt>-maximize-<what>.png."""
     import torch
 
-    from cnnkit.engine.evaluate import training_images
+    from cnnkit.engine.inference import training_images
     from cnnkit.viz.maximize import maximize as ascend
     from cnnkit.viz.maximize import maximize_figure, similarity_words, top_activating
     from cnnkit.viz.target_layer import check_layer
@@ -264,25 +262,24 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
-    names = list(ckpt["class_names"] or [])
-    c, h, w = ckpt["input_shape"]
+    names = ckpt.class_names or []
+    c, h, w = ckpt.input_shape
     if class_index is not None:
-        if ckpt["task"] != "classification":
-            raise CnnkitError(f"--class needs a classification model and this is a {ckpt['task']} model; "
+        if ckpt.task != "classification":
+            raise CnnkitError(f"--class needs a classification model and this is a {ckpt.task} model; "
                               "use --layer NAME --channel C")
         if not 0 <= class_index < len(names):
             raise CnnkitError(f"--class {class_index} is not a class of this {len(names)}-class model; give 0..{len(names) - 1} "
                               f"({', '.join(f'{i} {n}' for i, n in enumerate(names[:12]))}{' ...' if len(names) > 12 else ''})")
     else:
         check_layer(model, torch.zeros(1, c, h, w), layer)  # a wrong name lists the layers with feature maps
-    from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
 
-    norm = normalization_of(ckpt)
+    norm = ckpt.normalization_or_default  # stored, else what training applied
     result = ascend(model, (c, h, w), norm, layer, channel, class_index, seeds, steps)
     top_images = top_scores = None
     tops, labels, pool_text = [], None, ""
     data = training_images(ckpt, data_dir, limit=pool) if top else None
-    notes = list(ckpt["notes"] or []) + ([_NO_TOP] if top and data is None else [])
+    notes = list(ckpt.notes) + ([_NO_TOP] if top and data is None else [])
     if data is not None:
         top_images, top_scores, index = top_activating(model, data["images"], norm, layer, channel, class_index, top)
         class_names = data["class_names"] or names
@@ -296,7 +293,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
         what = f"class {class_index}" + ("" if names[class_index] == str(class_index) else f" ({names[class_index]})")
     else:
         what = f"{layer} channel {channel}"
-    title = f"{_title(ckpt, checkpoint)}: {what}"
+    title = f"{ckpt.title()}: {what}"
     if result["similarity"] is not None:
         agree = similarity_words(result["similarity"])
         title += f"\n{seeds} random starts, mean correlation of the results {result['similarity']:.2f} ({agree})"
@@ -315,7 +312,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     """maximize(channels=...): K channels of one layer in one figure (report-style "16 filters")."""
     import torch
 
-    from cnnkit.engine.evaluate import training_images
+    from cnnkit.engine.inference import training_images
     from cnnkit.viz.maximize import grid_figure, parse_channels, strongest_per_channel
     from cnnkit.viz.maximize import maximize as ascend
     from cnnkit.viz.target_layer import check_layer
@@ -332,19 +329,18 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
     chans = parse_channels(channels)
     ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
-    c, h, w = ckpt["input_shape"]
+    c, h, w = ckpt.input_shape
     check_layer(model, torch.zeros(1, c, h, w), layer)
-    from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
 
-    norm = normalization_of(ckpt)
+    norm = ckpt.normalization_or_default  # stored, else what training applied
     result = ascend(model, (c, h, w), norm, layer, chans, None, 1, steps)
     tops, top_images, top_scores, labels, where = [], None, None, None, ""
     data = training_images(ckpt, data_dir, limit=pool) if top else None
-    notes = list(ckpt["notes"] or []) + ([_NO_TOP] if top and data is None else [])
+    notes = list(ckpt.notes) + ([_NO_TOP] if top and data is None else [])
     if data is not None:
         index, top_scores = strongest_per_channel(model, data["images"], norm, layer, chans)
         top_images = data["images"][index]
-        class_names = data["class_names"] or list(ckpt["class_names"] or [])
+        class_names = data["class_names"] or ckpt.class_names or []
         for ch, i, v in zip(chans, index.tolist(), top_scores.tolist()):
             label = None if data["labels"] is None else int(data["labels"][i])
             tops.append({"channel": ch, "path": data["files"][i], "label": label,
@@ -352,7 +348,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
         labels = [t["class_name"] or "" for t in tops]
         where = f"; below: its strongest of {len(data['images'])} training images"
     span = _channel_words(chans)
-    title = (f"{ckpt['model']['name']} {layer}: {span}, one shared random start, {steps} steps"
+    title = (f"{ckpt.model_name} {layer}: {span}, one shared random start, {steps} steps"
              f"\nscore = mean activation of the channel (a random image's in brackets){where}")
     fig = grid_figure(result, chans, title, top_images, top_scores, labels)
     info = {"layer": layer, "channels": chans, "scores": [float(v) for v in result["scores"]],
@@ -378,7 +374,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     boxed; both projections are zero outside it. Default file: CKPT_DIR/<ckpt>-deconv-<layer>-<channel>.png."""
     import torch
 
-    from cnnkit.engine.evaluate import prepare_image, training_images
+    from cnnkit.engine.inference import prepare_image, training_images
     from cnnkit.viz.deconv import deconv_figure, mask_box, project, receptive_mask, strongest
     from cnnkit.viz.target_layer import check_layer
 
@@ -391,9 +387,9 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     _early(out, [checkpoint, image])
     ckpt, model = _load(checkpoint, load, dataset)
     _outside_data(out, ckpt)
-    c, h, w = ckpt["input_shape"]
+    c, h, w = ckpt.input_shape
     check_layer(model, torch.zeros(1, c, h, w), layer)
-    names = list(ckpt["class_names"] or [])
+    names = ckpt.class_names or []
     if image is not None:
         x, img = prepare_image(ckpt, image)
         xs, imgs, labels, files = x, img[None], [Path(image).name], [str(image)]
@@ -405,9 +401,8 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         if data is None:
             raise CnnkitError("these weights record no dataset to search; give an IMAGE file or --dataset, "
                               "e.g. --dataset folder:cifar10")
-        from cnnkit.engine.checkpoint import normalization_of  # stored, else what training applied
 
-        norm = normalization_of(ckpt)
+        norm = ckpt.normalization_or_default  # stored, else what training applied
         mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
         values = torch.cat([strongest(model, normalize(data["images"][i : i + 256], mean, std), layer, channel)[0]
                             for i in range(0, len(data["images"]), 256)])
@@ -427,10 +422,10 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
         box = mask_box(receptive_mask(model, (c, h, w), layer, channel, pos))
         rows.append({"image": imgs[k], "label": labels[k], "value": float(value[k]), "position": pos, "receptive_field": box,
                      **maps})
-    title = (f"{ckpt['model']['name']} {layer} channel {channel}: the strongest activation {searched},\n"
+    title = (f"{ckpt.model_name} {layer} channel {channel}: the strongest activation {searched},\n"
              "projected back to pixels with every other activation of the layer set to 0; yellow: the unit's receptive field")
     fig = deconv_figure(rows, title)
-    info = {"layer": layer, "channel": channel, "split": None if image is not None else split, "notes": list(ckpt["notes"] or []),
+    info = {"layer": layer, "channel": channel, "split": None if image is not None else split, "notes": list(ckpt.notes),
             "images": [{"path": f, "value": r["value"], "position": r["position"], "receptive_field": r["receptive_field"]}
                        for f, r in zip(files, rows)]}
     return _finish(fig, info, out, Path(checkpoint).with_name(f"{Path(checkpoint).stem}-deconv-{layer}-{channel}.png"),

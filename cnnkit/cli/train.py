@@ -7,18 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from cnnkit.cli.load_flags import with_load_flags
 from cnnkit.cli.options import (
     MODEL_HELP,
-    ClassesOpt,
     DataDirOpt,
-    InputShapeOpt,
     JsonOpt,
-    LoadOptOpt,
-    MeanOpt,
-    ModelRefOpt,
-    StdOpt,
-    TrustOpt,
-    load_flags,
     print_json,
     print_notes,
 )
@@ -144,6 +137,7 @@ def _report_trials(result: dict, json_: bool) -> None:
 
 
 @app.command()
+@with_load_flags
 def evaluate(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint (best.pt / last.pt of a run).")],
     dataset: Annotated[OptionalStr, Opt("--dataset", "-d", help="Default: the dataset the model was trained on.")] = None,
@@ -153,14 +147,8 @@ def evaluate(
     device: Annotated[str, Opt("--device")] = "auto",
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for the confusion matrix / per-image CSV (default: next to the checkpoint).")] = None,
     tta: Annotated[Optional[bool], Opt("--tta/--no-tta", help="Mirror test-time augmentation (default: as the run validated).")] = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Accuracy, per-class accuracy and a confusion matrix; or Dice, IoU and pixel accuracy per class and per image.
 
@@ -174,7 +162,7 @@ def evaluate(
     from cnnkit.api.inference import evaluate as evaluate_on
 
     result = evaluate_on(checkpoint, dataset, split, data_dir, batch_size, device, out, tta,
-                         **load_flags(model, opt, input_shape, mean, std, classes, trust))
+                         **load)
     if json_:
         print_json(result)
         return
@@ -213,20 +201,15 @@ def _render_eval(r: dict) -> None:
 
 
 @app.command()
+@with_load_flags
 def predict(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     images: Annotated[list[str], typer.Argument(help="Image files.")],
     top_k: Annotated[int, Opt("--top-k", "-k", help="Classes to show per image.")] = 5,
     out: Annotated[OptionalStr, Opt("--out", "-o", help="Folder for segmentation masks (default: predictions/ in the checkpoint's run directory; existing files are never replaced).")] = None,
     device: Annotated[str, Opt("--device")] = "auto",
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Top-k classes with probabilities, or a class-index mask PNG per image for segmentation models,
     through the checkpoint's evaluation pipeline (its image size, normalisation and mirror TTA, as `evaluate`).
@@ -239,7 +222,7 @@ def predict(
     """
     from cnnkit.api.inference import predict as predict_on
 
-    result = predict_on(checkpoint, images, top_k, device, out, **load_flags(model, opt, input_shape, mean, std, classes, trust))
+    result = predict_on(checkpoint, images, top_k, device, out, **load)
     if json_:
         print_json(result)
         return

@@ -1,4 +1,4 @@
-"""`cnnkit visualize ...`: each command calls the cnnkit.visualize function of the same
+"""`cnnkit visualize ...`: each command calls the cnnkit.api.visualize function of the same
 name (which computes, draws and saves) and prints the PNG's path, or its --json dict."""
 
 from __future__ import annotations
@@ -7,16 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from cnnkit.cli.load_flags import SearchDatasetOpt, with_load_flags
 from cnnkit.cli.options import (
-    ClassesOpt,
-    InputShapeOpt,
     JsonOpt,
-    LoadOptOpt,
-    MeanOpt,
-    ModelRefOpt,
-    StdOpt,
     TrustOpt,
-    load_flags,
     print_written,
 )
 
@@ -44,7 +38,7 @@ def curves(
 
     Example: cnnkit visualize curves sweeps/convnet-shapes   (writes sweeps/convnet-shapes/curves-variants.png)
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
     _done(visualize.curves(runs, metric, out=out or True), json_)
 
@@ -67,61 +61,52 @@ def filters(
 
     Example: cnnkit visualize filters ckpt.pt --layer feature_extractor.0
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
     _done(visualize.filters(checkpoint, layer, per_filter, out=out or True, trust_checkpoint=trust), json_)
 
 
 @app.command()
+@with_load_flags
 def features(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
     layer: Annotated[Optional[list[str]], typer.Option("--layer", help="Layer name (repeatable); default: the first conv and the last map larger than 1x1.")] = None,
     top: Annotated[int, typer.Option("--top", help="Channels shown per layer: the strongest by mean activation.")] = 16,
     out: OutOpt = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Activations of one or more layers for one image, one panel per channel.
 
     Example: cnnkit visualize features runs/convnet/best.pt cat.png --layer features.act1 --layer features.act3
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
-    _done(visualize.features(checkpoint, image, layer, top, out=out or True, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+    _done(visualize.features(checkpoint, image, layer, top, out=out or True, **load), json_)
 
 
 @app.command()
+@with_load_flags
 def segmentation(
     checkpoint: Annotated[str, typer.Argument(help="A segmentation checkpoint.")],
     image: Annotated[str, typer.Argument(help="An image file (resized to the training --image-size, as evaluate does).")],
     mask: Annotated[Optional[str], typer.Option("--mask", help="The true mask (class indices; 0/255 means 0/1 for a 2-class model): adds Dice/IoU.")] = None,
     out: OutOpt = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Image, true mask, predicted mask and overlay in one palette (grey = ignored); Dice/IoU when the true mask is given.
 
     Example: cnnkit visualize segmentation runs/unet/best.pt slice.png --mask slice_mask.png --json
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
-    _done(visualize.segmentation(checkpoint, image, mask, out=out or True, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+    _done(visualize.segmentation(checkpoint, image, mask, out=out or True, **load), json_)
 
 
 @app.command()
+@with_load_flags
 def attribution(
     checkpoint: Annotated[str, typer.Argument(help="A classification checkpoint.")],
     image: Annotated[str, typer.Argument(help="An image file (preprocessed exactly as in training).")],
@@ -129,26 +114,21 @@ def attribution(
     target: Annotated[Optional[int], typer.Option("--target", help="Class index to explain (default: the predicted class).")] = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Grad-CAM layer (default: the spec's gradcam_layer, or the last map larger than 1x1).")] = None,
     out: OutOpt = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Why the model decided: an attribution map (Captum) next to and over the image.
 
     Example: cnnkit visualize attribution runs/convnet/best.pt cat.png --method gradcam --json
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
     _done(visualize.attribution(checkpoint, image, method, target, layer, out=out or True,
-                                    **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+                                    **load), json_)
 
 
 @app.command()
+@with_load_flags
 def maximize(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train.")],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Layer whose channel to maximise (with --channel).")] = None,
@@ -159,16 +139,10 @@ def maximize(
     steps: Annotated[int, typer.Option("--steps", help="Gradient-ascent steps.")] = 128,
     top: Annotated[int, typer.Option("--top", help="Training images that activate it most (0 = none); with --channels, the strongest one per channel.")] = 8,
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Search this dataset's images instead of the recorded one (weights from your own loop record none), e.g. --dataset folder:../shared/data/cifar10.")] = None,
+    dataset: SearchDatasetOpt = None,
     out: OutOpt = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """What a channel (or class) responds to: gradient ascent with jitter, blur and decay, next to the training images that activate it most.
 
@@ -176,13 +150,14 @@ def maximize(
 
     Example: cnnkit visualize maximize runs/convnet/best.pt --layer features.conv2 --channels 0-15
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
     _done(visualize.maximize(checkpoint, layer, channel, class_index, seeds, steps, top, data_dir, out=out or True,
-                             channels=channels, dataset=dataset, **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+                             channels=channels, dataset=dataset, **load), json_)
 
 
 @app.command()
+@with_load_flags
 def deconv(
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint written by cnnkit train (a network with ReLU layers).")],
     image: Annotated[Optional[str], typer.Argument(help="An image file; without it, the top --top images of the dataset's --split.")] = None,
@@ -191,16 +166,10 @@ def deconv(
     top: Annotated[int, typer.Option("--top", help="Without IMAGE: how many of the most strongly activating images, e.g. --top 6.")] = 4,
     split: Annotated[str, typer.Option("--split", help="Without IMAGE: search the test or train split, e.g. --split train.")] = "test",
     data_dir: Annotated[Optional[str], typer.Option("--data-dir", help="Data root of the training data.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Search this dataset's images instead of the recorded one (weights from your own loop record none), e.g. --dataset folder:../shared/data/cifar10.")] = None,
+    dataset: SearchDatasetOpt = None,
     out: OutOpt = None,
-    model: ModelRefOpt = None,
-    opt: LoadOptOpt = None,
-    input_shape: InputShapeOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    classes: ClassesOpt = None,
-    trust: TrustOpt = False,
     json_: JsonOpt = False,
+    load: Optional[dict] = None,  # the seven loading flags (with_load_flags)
 ) -> None:
     """Zeiler-Fergus deconvnet of one unit beside guided backprop of it: the channel's strongest activation projected back to pixels, its receptive field boxed.
 
@@ -208,7 +177,7 @@ def deconv(
 
     Example: cnnkit visualize deconv runs/convnet/best.pt cat.png --layer features.act2 --channel 0 --json
     """
-    from cnnkit import visualize
+    from cnnkit.api import visualize
 
     _done(visualize.deconv(checkpoint, layer, channel, image, top, split, data_dir, out=out or True, dataset=dataset,
-                             **load_flags(model, opt, input_shape, mean, std, classes, trust)), json_)
+                             **load), json_)
