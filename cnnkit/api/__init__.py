@@ -29,6 +29,8 @@ __all__ = list(_NAMES)
 
 
 def __getattr__(name: str):
+    if name == "visualize":  # a module of figures (cnnkit.visualize), not a function
+        return importlib.import_module("cnnkit.api.visualize")
     if name not in _NAMES:
         raise AttributeError(f"module 'cnnkit.api' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"cnnkit.api.{_NAMES[name]}"), name)

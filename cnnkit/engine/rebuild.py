@@ -304,7 +304,7 @@ def check_outputs(ck, model: nn.Module) -> None:
         raise CheckpointError(f"{ck.path} names {len(names)} classes ({shown}) but its model has {k} outputs; "
                               f"pass --classes with {k} names (comma-separated or a file with one per line)")
     if names is None and ck.foreign:
-        ck.stored["class_names"] = [str(i) for i in range(k)]
+        ck.class_names = ck.names_for(k)  # 0..K-1
         ck.notes.append(f"no class names recorded: using 0..{k - 1}; pass --classes a,b,c or a file with one name per line")
 
 

@@ -189,9 +189,7 @@ class Explorer:
 
     def class_names(self) -> list[str]:
         names = self.ckpt.class_names
-        if names:
-            return list(names)
-        return [str(i) for i in range(self._summary_dict()["output_shape"][0])]
+        return names if names else self.ckpt.names_for(self._summary_dict()["output_shape"][0])
 
     # -- the network ------------------------------------------------------------------------
     def _summary_dict(self) -> dict:
