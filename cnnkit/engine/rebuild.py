@@ -179,75 +179,16 @@ def resolve_foreign(ck, how: LoadOptions) -> nn.Module:
     """The network of a foreign checkpoint, its weights loaded, and `ck.stored` filled with
     what was matched or given: model, task, input shape, class names, normalisation.
     Every default is said in `ck.notes`."""
-    from cnnkit.registry import get_spec
-
-    path, sd = ck.path, ck.state_dict
-    sizes = weight_sizes(sd)
+    sizes = weight_sizes(ck.state_dict)
     notes = list(ck.notes)
-    spec, size, kwargs = None, None, {}
     given_shape = tuple(how.input_shape) if how.input_shape else None
     if ck.module is not None:  # trusted pickled model: it is its own network
-        model, name = ck.module, type(ck.module).__name__
-        entry = {"name": name, "kwargs": {}, "source": {"kind": "python"}}
-        notes.append(f"unpickled a whole {name} model from {path} (--trust-checkpoint: this ran code from the file)")
-        if how.model:
-            raise CnnkitError(f"{path} holds a whole model ({name}); --model is for files that hold weights only")
+        model, entry, spec, size = _trusted_model(ck, how, notes)
     elif how.model:
-        from cnnkit.models.source import display_name, kind_of
-
-        ref = how.model
-        spec = get_spec(ref) if kind_of(ref) == "registry" else None
-        label = ref if isinstance(ref, str) else display_name(ref)
-        task = spec.task if spec else ("segmentation" if sizes.linear_classes is None else "classification")
-        classes = sizes.linear_classes if task == "classification" else sizes.conv_classes
-        c = sizes.in_channels or (spec.input_shape[0] if spec else 3)
-        shape = given_shape or (c, *(how.data_shape or (spec.input_shape if spec else (c, 32, 32)))[1:])
-        if spec and not given_shape and "input_size" in spec.options() and "input_size" not in (how.options or {}):
-            shape = _fitting_shape(ref, shape, classes, how.options or {}, sd)
-        model = _build(ref, shape, classes, how.options or {})
-        entry = dict(getattr(model, "cnnkit_config", {"name": display_name(ref), "kwargs": {}}))
-        name, kwargs = entry["name"], dict(entry.get("kwargs") or {})
-        size = kwargs.get("input_size") if spec else None
-        shown = ", ".join(f"{k}={v}" for k, v in (how.options or {}).items())
-        load_weights(model, sd, f"{path} does not fit {label}" + (f" with {shown}" if shown else ""),
-                     "pass --model with the network these weights were trained in (e.g. --model my_net.py:Net, "
-                     "or a registered name with --opt key=value)")
+        model, entry, spec, size = _given_model(ck, how, sizes, given_shape)
     else:
-        if how.options:
-            raise CnnkitError("--opt needs --model: name the network the options are for")
-        found, closest = match_registry(sd, given_shape[1] if given_shape and given_shape[1] == given_shape[2] else None)
-        if not found:
-            near = f"; closest: {closest.name} ({closest.report})" if closest and closest.fits else ""
-            raise CheckpointError(f"the weights in {path} match no model cnnkit knows ({len(sd)} tensors, e.g. "
-                                  f"{_first(list(sd), 2)}){near}; pass --model FILE.py:CLASS naming the file and class you "
-                                  "trained (e.g. --model my_net.py:Net1), or a registered name with --opt")
-        m = found[0]
-        from cnnkit.registry import create_model
-
-        name, size, spec = m.name, m.input_size, get_spec(m.name)
-        model = create_model(name, **m.kwargs)
-        kwargs = dict(model.cnnkit_config["kwargs"])
-        entry = {"name": name, "kwargs": kwargs, "source": {"kind": "registry"}}
-        load_weights(model, sd, f"{path} does not fit {name}", "pass --model with the network these weights were trained in")
-        same = [f.name for f in found[1:]]
-        defaults = {k: v for k, v in spec.options().items() if k not in ("input_size", "pretrained", "freeze", "init")}
-        shown = ", ".join(f"{k}={v}" for k, v in list(defaults.items())[:6])
-        notes.append(f"{path} ({ck.source}) matches {name} with {kwargs.get('num_classes')} classes"
-                     + (f" (also {', '.join(same)}: the same weights)" if same else "")
-                     + (f"; layers without weights as {name}'s defaults ({shown}): pass --model {name} --opt key=value if yours differ"
-                        if shown else ""))
-    # ---- what the weights do not say
-    if given_shape:
-        shape = given_shape
-    elif size:
-        shape = (sizes.in_channels or 3, size, size)
-        notes.append(f"input {shape_text(shape)}: the size {name}'s first linear layer was built for")
-    else:
-        c = sizes.in_channels or 3
-        default = how.data_shape or (spec.input_shape if spec else (c, 32, 32))
-        shape = (c, *default[1:])
-        where = f"{how.data_name}'s images" if how.data_shape else (f"{name}'s default" if spec else "a guess")
-        notes.append(f"no input size recorded: using {shape_text(shape)} ({where}); pass --input CxHxW if you trained at another")
+        model, entry, spec, size = _matched_model(ck, how, given_shape, notes)
+    shape = _unsaid_shape(how, given_shape, size, sizes, entry["name"], spec, notes)
     c = shape[0]
     if how.mean is not None or how.std is not None:
         norm = {"mean": list(how.mean or [0.0] * c), "std": list(how.std or [1.0] * c)}
@@ -266,6 +207,89 @@ def resolve_foreign(ck, how: LoadOptions) -> nn.Module:
         ck.stored["class_names_from"] = how.data_name  # a count mismatch is then the dataset's, not a flag's
     ck.notes = notes
     return model
+
+
+def _trusted_model(ck, how: LoadOptions, notes: list):
+    """(model, entry, spec, input size) of a trusted pickled nn.Module: it is its own network."""
+    model, name = ck.module, type(ck.module).__name__
+    entry = {"name": name, "kwargs": {}, "source": {"kind": "python"}}
+    notes.append(f"unpickled a whole {name} model from {ck.path} (--trust-checkpoint: this ran code from the file)")
+    if how.model:
+        raise CnnkitError(f"{ck.path} holds a whole model ({name}); --model is for files that hold weights only")
+    return model, entry, None, None
+
+
+def _given_model(ck, how: LoadOptions, sizes, given_shape):
+    """(model, entry, spec, input size) of the network --model names, built for the classes and
+    channels the weights' shapes give, the weights loaded (every misfit key named)."""
+    from cnnkit.models.source import display_name, kind_of
+    from cnnkit.registry import get_spec
+
+    path, sd, ref = ck.path, ck.state_dict, how.model
+    spec = get_spec(ref) if kind_of(ref) == "registry" else None
+    label = ref if isinstance(ref, str) else display_name(ref)
+    task = spec.task if spec else ("segmentation" if sizes.linear_classes is None else "classification")
+    classes = sizes.linear_classes if task == "classification" else sizes.conv_classes
+    c = sizes.in_channels or (spec.input_shape[0] if spec else 3)
+    shape = given_shape or (c, *(how.data_shape or (spec.input_shape if spec else (c, 32, 32)))[1:])
+    if spec and not given_shape and "input_size" in spec.options() and "input_size" not in (how.options or {}):
+        shape = _fitting_shape(ref, shape, classes, how.options or {}, sd)
+    model = _build(ref, shape, classes, how.options or {})
+    entry = dict(getattr(model, "cnnkit_config", {"name": display_name(ref), "kwargs": {}}))
+    kwargs = dict(entry.get("kwargs") or {})
+    size = kwargs.get("input_size") if spec else None
+    shown = ", ".join(f"{k}={v}" for k, v in (how.options or {}).items())
+    load_weights(model, sd, f"{path} does not fit {label}" + (f" with {shown}" if shown else ""),
+                 "pass --model with the network these weights were trained in (e.g. --model my_net.py:Net, "
+                 "or a registered name with --opt key=value)")
+    return model, entry, spec, size
+
+
+def _matched_model(ck, how: LoadOptions, given_shape, notes: list):
+    """(model, entry, spec, input size) of the registered model the weights' names and shapes
+    match, the weights loaded; the note says which, and the options no weight records."""
+    from cnnkit.registry import create_model, get_spec
+
+    path, sd = ck.path, ck.state_dict
+    if how.options:
+        raise CnnkitError("--opt needs --model: name the network the options are for")
+    found, closest = match_registry(sd, given_shape[1] if given_shape and given_shape[1] == given_shape[2] else None)
+    if not found:
+        near = f"; closest: {closest.name} ({closest.report})" if closest and closest.fits else ""
+        raise CheckpointError(f"the weights in {path} match no model cnnkit knows ({len(sd)} tensors, e.g. "
+                              f"{_first(list(sd), 2)}){near}; pass --model FILE.py:CLASS naming the file and class you "
+                              "trained (e.g. --model my_net.py:Net1), or a registered name with --opt")
+    m = found[0]
+    name, size, spec = m.name, m.input_size, get_spec(m.name)
+    model = create_model(name, **m.kwargs)
+    kwargs = dict(model.cnnkit_config["kwargs"])
+    entry = {"name": name, "kwargs": kwargs, "source": {"kind": "registry"}}
+    load_weights(model, sd, f"{path} does not fit {name}", "pass --model with the network these weights were trained in")
+    same = [f.name for f in found[1:]]
+    defaults = {k: v for k, v in spec.options().items() if k not in ("input_size", "pretrained", "freeze", "init")}
+    shown = ", ".join(f"{k}={v}" for k, v in list(defaults.items())[:6])
+    notes.append(f"{path} ({ck.source}) matches {name} with {kwargs.get('num_classes')} classes"
+                 + (f" (also {', '.join(same)}: the same weights)" if same else "")
+                 + (f"; layers without weights as {name}'s defaults ({shown}): pass --model {name} --opt key=value if yours differ"
+                    if shown else ""))
+    return model, entry, spec, size
+
+
+def _unsaid_shape(how: LoadOptions, given_shape, size, sizes, name: str, spec, notes: list) -> tuple:
+    """The input shape the weights do not record: --input, else the size the model's first
+    linear layer was built for, else the data's or the model's default (said in `notes`)."""
+    if given_shape:
+        return given_shape
+    if size:
+        shape = (sizes.in_channels or 3, size, size)
+        notes.append(f"input {shape_text(shape)}: the size {name}'s first linear layer was built for")
+        return shape
+    c = sizes.in_channels or 3
+    default = how.data_shape or (spec.input_shape if spec else (c, 32, 32))
+    shape = (c, *default[1:])
+    where = f"{how.data_name}'s images" if how.data_shape else (f"{name}'s default" if spec else "a guess")
+    notes.append(f"no input size recorded: using {shape_text(shape)} ({where}); pass --input CxHxW if you trained at another")
+    return shape
 
 
 def check_outputs(ck, model: nn.Module) -> None:
