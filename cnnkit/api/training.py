@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from cnnkit.errors import CnnkitError, SpecError
+from cnnkit.errors import CnnkitError
 
 
 @dataclass
@@ -111,11 +111,13 @@ def train(model=None, dataset: Optional[str] = None, epochs: Optional[int] = Non
     Interrupting (Ctrl-C, Jupyter's stop button) raises cnnkit's Interrupted error whose
     message says how to resume; last.pt holds the last finished epoch."""
     from cnnkit.api.plain import plain
+    from cnnkit.engine.config import check_names, parse_value
     from cnnkit.engine.plan import make_config
     from cnnkit.engine.run import resume_config, run_training, run_trials
     from cnnkit.progress import make_progress
 
-    options = {k: _option(k, v) for k, v in options.items()}
+    check_names(options)  # a typo is refused, resumed or not, before anything is read
+    options = {k: parse_value(k, v) for k, v in options.items()}  # sizes as TrainConfig holds them: [h, w]
     display = progress if callable(progress) else make_progress(quiet=not progress)
     try:
         if resume:
@@ -144,17 +146,3 @@ def _is_writer() -> bool:
     import os
 
     return os.environ.get("RANK", "0") == "0"
-
-
-def _option(name: str, value):
-    """Sizes may be given as the command line writes them ("256", "256x192") or as numbers / pairs."""
-    if name not in ("crop", "image_size") or value is None:
-        return value
-    from cnnkit.arith.parse import parse_sizes
-
-    flag = "--" + name.replace("_", "-")
-    size = list(value) if isinstance(value, (list, tuple)) else list(parse_sizes(value, flag))
-    size = size * 2 if len(size) == 1 else size
-    if len(size) != 2 or not all(isinstance(v, int) and v >= 1 for v in size):
-        raise SpecError(f"{flag} {value!r} must be H or HxW, e.g. 64 or 256x256")
-    return size

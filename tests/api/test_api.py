@@ -92,6 +92,12 @@ def test_unknown_training_option_is_refused():
         cnnkit.train("convnet", dataset=DATA, batchsize=8, progress=False)
 
 
+def test_unknown_training_option_is_refused_on_resume_too(run):
+    # before anything is read: not reported as a changed setting of the run
+    with pytest.raises(cnnkit.CnnkitError, match="unknown training option.*colour"):
+        cnnkit.train(resume=run.dir, colour=1, progress=False)
+
+
 def test_run_holds_the_run_directory(run):
     assert isinstance(run, cnnkit.Run)
     assert run.config == json.loads((run.dir / "config.json").read_text())
