@@ -255,8 +255,12 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
         return _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, steps, top, data_dir, out, pool, load,
                               dataset)
     seeds = 3 if seeds is None else seeds
-    if (class_index is None) == (layer is None or channel is None):
-        raise CnnkitError("give --layer NAME --channel C (or --channels 0-15), or --class K (not both)")
+    unit, whole_class = layer is not None and channel is not None, class_index is not None
+    if unit and whole_class:
+        raise CnnkitError("give --layer NAME --channel C (or --channels 0-15), or --class K, not both")
+    if not unit and not whole_class:
+        raise CnnkitError("say what to maximise: --layer NAME --channel C (one unit; or --channels 0-15), "
+                          "or --class K (a class's score)")
     for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")

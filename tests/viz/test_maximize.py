@@ -110,6 +110,7 @@ def test_maximize_channels_command_draws_one_titled_panel_per_channel(cli, tmp_p
     assert_clean_error(cli("visualize", "maximize", ckpt, "--layer", "features.conv2", "--channels", "0-99", "--top", "0",
                            "--steps", "2"), "--channels 16 is out of range", "0..15")
     assert_clean_error(cli("visualize", "maximize", ckpt, "--channels", "0-3"), "--layer")
+    assert_clean_error(cli("visualize", "maximize", ckpt), "say what to maximise", "--class K")  # nothing given
     assert_clean_error(cli("visualize", "maximize", ckpt, "--layer", "features.conv2", "--channels", "0-3", "--seeds", "3"),
                        "one start per channel")
     assert_clean_error(cli("visualize", "maximize", ckpt, "--layer", "features.conv2", "--channels", "0-3", "--channel", "1"),
