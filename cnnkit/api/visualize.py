@@ -50,14 +50,15 @@ def _outside_data(out: Out, ckpt) -> None:
         check_outside(out, dataset_folders(ckpt.dataset))
 
 
-def _load(checkpoint, load: dict | None = None, dataset: Optional[str] = None):
+def _load(checkpoint, load: dict | None = None, dataset: Optional[str] = None, data_dir=None):
     """(Checkpoint, model) for any checkpoint; `load` holds the flags for weights from
     another training loop (model, options, input, mean, std, classes, trust_checkpoint);
-    `dataset` (--dataset) replaces the recorded dataset that figures search for top images."""
-    from cnnkit.engine.inference import load_for_inference
+    `dataset` (--dataset) replaces the recorded dataset that figures search for top images,
+    and gives such weights its input size and class names, as evaluate's --dataset does."""
+    from cnnkit.engine.inference import load_with_data
     from cnnkit.engine.rebuild import load_options
 
-    ckpt, model, _ = load_for_inference(checkpoint, "cpu", load_options(**(load or {})))
+    ckpt, model, _ = load_with_data(checkpoint, "cpu", load_options(**(load or {})), dataset, data_dir)
     if dataset:
         ckpt.dataset = dataset
     return ckpt, model
@@ -264,7 +265,7 @@ def maximize(checkpoint, layer: Optional[str] = None, channel: Optional[int] = N
     for name, v, low in (("--seeds", seeds, 1), ("--steps", steps, 1), ("--top", top, 0)):
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
-    ckpt, model = _load(checkpoint, load, dataset)
+    ckpt, model = _load(checkpoint, load, dataset, data_dir)
     _outside_data(out, ckpt)
     names = ckpt.class_names or []
     c, h, w = ckpt.input_shape
@@ -331,7 +332,7 @@ def _maximize_grid(checkpoint, layer, channels, channel, class_index, seeds, ste
         if v < low:
             raise CnnkitError(f"{name} must be at least {low}, not {v}")
     chans = parse_channels(channels)
-    ckpt, model = _load(checkpoint, load, dataset)
+    ckpt, model = _load(checkpoint, load, dataset, data_dir)
     _outside_data(out, ckpt)
     c, h, w = ckpt.input_shape
     check_layer(model, torch.zeros(1, c, h, w), layer)
@@ -389,7 +390,7 @@ def deconv(checkpoint, layer: str, channel: int, image=None, top: int = 4, split
     if split not in ("train", "test"):
         raise CnnkitError(f"--split is train or test, not {split!r}")
     _early(out, [checkpoint, image])
-    ckpt, model = _load(checkpoint, load, dataset)
+    ckpt, model = _load(checkpoint, load, dataset, data_dir)
     _outside_data(out, ckpt)
     c, h, w = ckpt.input_shape
     check_layer(model, torch.zeros(1, c, h, w), layer)

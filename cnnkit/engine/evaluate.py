@@ -11,10 +11,10 @@ from typing import Optional
 import torch
 
 from cnnkit import outputs as O
-from cnnkit.data.catalog import DataOptions, load_dataset
+from cnnkit.data.catalog import load_dataset
 from cnnkit.data.loader import BatchLoader
 from cnnkit.engine.checkpoint import Checkpoint
-from cnnkit.engine.inference import inference_precision, load_for_inference
+from cnnkit.engine.inference import inference_precision, load_with_data
 from cnnkit.engine.metrics import make_meter
 from cnnkit.engine.tta import forward_tta
 from cnnkit.errors import CnnkitError
@@ -31,7 +31,7 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
     `dataset` unless `how` (rebuild.LoadOptions) gives them."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise CnnkitError(f"--batch-size must be a whole number, at least 1; got {batch_size!r}")
-    ckpt, model, dev = _load(path, dataset, data_dir, device, how)
+    ckpt, model, dev = load_with_data(path, device, how, dataset, data_dir, need_data=True)
     spec = dataset or ckpt.dataset
     if not spec:
         raise CnnkitError(f"{path} does not record its dataset; pass --dataset")
@@ -64,22 +64,6 @@ def evaluate_checkpoint(path, dataset: Optional[str] = None, split: str = "test"
         files = data.files or [f"{split}[{i}]" for i in range(len(data))]
         result.update(_write_per_image(path, out, stem, meter.per_image(), files, ds.class_names))
     return result
-
-
-def _load(path, dataset, data_dir, device, how):
-    """load_for_inference; weights from another training loop take what they lack (input
-    shape, class names) from `dataset`, which they then must name."""
-    from cnnkit.engine.checkpoint import read_checkpoint
-    from cnnkit.engine.rebuild import LoadOptions
-
-    how = how or LoadOptions()
-    source = read_checkpoint(path, how.trust)
-    if source.foreign:
-        if not dataset:
-            raise CnnkitError(f"{path} holds weights only, not the data they were trained on; pass --dataset")
-        plain = load_dataset(dataset, DataOptions(data_dir=data_dir))
-        how.data_name, how.data_shape, how.data_names = dataset, tuple(plain.input_shape), list(plain.class_names)
-    return load_for_inference(source, device, how)
 
 
 def _check_outputs(path, ckpt: Checkpoint, spec: str, out: Path, stem: str) -> None:

@@ -32,6 +32,24 @@ def load_for_inference(path, device="auto", how=None, model=None) -> tuple[Check
     return ck, net.to(dev).eval(), dev
 
 
+def load_with_data(path, device="auto", how=None, dataset: Optional[str] = None, data_dir=None, need_data: bool = False):
+    """load_for_inference, where weights from another training loop take what they lack
+    (input shape, class names) from `dataset`: the data they are evaluated on (evaluate,
+    which needs it: `need_data`) or searched for top images (the figures' --dataset)."""
+    from cnnkit.data.catalog import DataOptions, load_dataset
+    from cnnkit.engine.checkpoint import read_checkpoint
+    from cnnkit.engine.rebuild import LoadOptions
+
+    how = how or LoadOptions()
+    source = read_checkpoint(path, how.trust)
+    if source.foreign and dataset:
+        data = load_dataset(dataset, DataOptions(data_dir=data_dir))
+        how.data_name, how.data_shape, how.data_names = dataset, tuple(data.input_shape), list(data.class_names)
+    elif source.foreign and need_data:
+        raise CnnkitError(f"{path} holds weights only, not the data they were trained on; pass --dataset")
+    return load_for_inference(source, device, how)
+
+
 def inference_precision(ckpt: Checkpoint, device) -> Precision:
     """The autocast the run evaluated under (its recorded --precision, e.g. bf16 on a CPU
     with native bf16), so evaluate, predict and the figures give summary.json's numbers.

@@ -270,6 +270,11 @@ def test_deconv_and_maximize_search_a_given_dataset(cli, files, tmp_path):
     assert r.exit_code == 0, r.stderr
     tops = r.json()["top_images"]
     assert [t["channel"] for t in tops] == [0, 1] and all(t["class_name"] in ("circle", "square", "triangle", "cross") for t in tops)
-    assert not any("no training images" in n for n in r.json()["notes"])
+    notes = r.json()["notes"]
+    assert not any("no training images" in n for n in notes)
+    # the dataset also names what the weights lack, as evaluate's --dataset does: not "0..3" and "a guess"
+    assert "class names from shapes:n=40" in notes and not any("using 0.." in n for n in notes), notes
+    assert any("(shapes:n=40's images)" in n for n in notes if n.startswith("no input size")) or \
+        not any(n.startswith("no input size") for n in notes), notes
     assert_clean_error(cli("visualize", "deconv", root / "bare.pt", "--layer", "features.act2", "--channel", "0"),
                        "IMAGE", "--dataset")
