@@ -190,6 +190,10 @@ def resolve_foreign(ck, how: LoadOptions) -> nn.Module:
         model, entry, spec, size = _matched_model(ck, how, given_shape, notes)
     shape = _unsaid_shape(how, given_shape, size, sizes, entry["name"], spec, notes)
     c = shape[0]
+    for flag, values in (("--mean", how.mean), ("--std", how.std)):
+        if values is not None and len(values) != c:  # else normalising would fail deep inside with a shape error
+            raise CheckpointError(f"{flag} has {len(values)} value{'s' if len(values) != 1 else ''} but {entry['name']} takes "
+                                  f"{c}-channel images; give one per channel, e.g. {flag} {','.join(['0.5'] * c)}")
     if how.mean is not None or how.std is not None:
         norm = {"mean": list(how.mean or [0.0] * c), "std": list(how.std or [1.0] * c)}
     else:

@@ -14,6 +14,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from cnnkit.errors import CnnkitError
 from cnnkit.registry import create_model
 from tests.conftest import assert_clean_error
 
@@ -278,3 +279,16 @@ def test_deconv_and_maximize_search_a_given_dataset(cli, files, tmp_path):
         not any(n.startswith("no input size") for n in notes), notes
     assert_clean_error(cli("visualize", "deconv", root / "bare.pt", "--layer", "features.act2", "--channel", "0"),
                        "IMAGE", "--dataset")
+
+
+def test_a_mean_or_std_of_the_wrong_length_is_one_line_naming_the_channels(cli, files):
+    """Two values for a 3-channel network: refused when the network is known (it used to crash in
+    normalisation with a tensor-size RuntimeError), from the commands and from Python alike."""
+    import cnnkit
+
+    root, _ = files
+    for argv in (["evaluate", root / "bare.pt", "-d", "shapes:n=40", "--mean", "0.5,0.5", "--std", "0.2,0.2,0.2"],
+                 ["predict", root / "bare.pt", root / "img.png", "--std", "0.2,0.2"]):
+        assert_clean_error(cli(*argv), "has 2 values", "3-channel images", "0.5,0.5,0.5")
+    with pytest.raises(CnnkitError, match="--mean has 2 values"):
+        cnnkit.load(root / "bare.pt", mean=[0.5, 0.5])
