@@ -75,11 +75,7 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> Path:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Read and validate a checkpoint; every failure is a CheckpointError naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
+    path = _checkpoint_file(path)
     ckpt = torch_load(path, map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(
@@ -87,6 +83,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "use a checkpoint written by `cnnkit train`"
         )
     return _validated(ckpt, path)
+
+
+def _checkpoint_file(path: str | Path) -> Path:
+    """The path, once it is known to be a file (not missing, not a run folder)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
+    return path
 
 
 def _missing_entries(ckpt: dict) -> str | None:
@@ -244,10 +250,6 @@ class Checkpoint:
         """{"name", "kwargs", "source"}: what rebuilds the network (models/source.rebuild)."""
         return self.stored.get("model") or {}
 
-    @property
-    def model_source(self) -> dict | None:
-        return self.model_record.get("source")
-
     def title(self) -> str:
         """The network's name in a figure's title: a foreign file also names the file."""
         name = self.model_name or "model"
@@ -317,11 +319,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     """Any checkpoint file, read without running code (unless `trust`): a cnnkit checkpoint
     (validated as load_checkpoint does), or the weights of another training loop's file
     (foreign.unwrap). Non-finite weights are refused here, naming the first such tensor."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist; check the path (a run directory holds best.pt and last.pt)")
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; give a checkpoint file such as {path / 'best.pt'}")
+    path = _checkpoint_file(path)
     obj = torch_load(path, "cpu", trust)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         ckpt = _validated(obj, path)
